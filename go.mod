@@ -1,0 +1,3 @@
+module github.com/templategw/templategw
+
+go 1.26.8
