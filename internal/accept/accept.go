@@ -1,0 +1,219 @@
+// Package accept is the accept path every dialect shares: it turns a send
+// command into a durable message (one Firestore commit with its contact and
+// idempotency record), publishes it for dispatch, and answers. Dialects
+// parse and render; the rules live in the domain and here.
+package accept
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
+	"github.com/templategw/templategw/internal/queue"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// Catalog is the cached configuration the accept path reads.
+type Catalog interface {
+	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
+	Template(ctx context.Context, tenant, id string) (domain.Template, error)
+}
+
+// Store persists an acceptance and reads idempotency records.
+type Store interface {
+	Accept(ctx context.Context, a store.Acceptance) error
+	Idempotency(ctx context.Context, tenant, key string) (store.IdempotencyRecord, error)
+}
+
+// Publisher hands a job to dispatch.
+type Publisher interface {
+	Publish(ctx context.Context, j queue.Job) error
+}
+
+// Request is the one send command every dialect builds.
+type Request struct {
+	TemplateID string
+	Phone      string // already in the domain's digits-only form
+	FirstName  string
+	LastName   string
+	ClientName string
+	GroupName  string
+	Assign     bool
+	Params     map[string]string
+	Channel    string // channel id, display number or sender code; "" = default
+	ClientRef  string // the client's own reference, echoed in callbacks
+}
+
+// Result is the outcome of an accepted send.
+type Result struct {
+	MessageID      string
+	Status         domain.Status // pending (202) or sent (200)
+	ConversationID string
+}
+
+// Answer is a rendered HTTP answer, stored under an idempotency key so a
+// retry gets the first answer byte for byte.
+type Answer struct {
+	Code int
+	Body []byte
+}
+
+// Render turns a result into the dialect's answer.
+type Render func(Result) Answer
+
+// Idempotency identifies a request for Idempotency-Key handling.
+type Idempotency struct {
+	Key         string
+	RequestHash string // of method, path and body: same key, other request → 422
+}
+
+// Options tune the service.
+type Options struct {
+	PublishTimeout time.Duration
+	Now            func() time.Time
+}
+
+// Service runs the accept path.
+type Service struct {
+	cat   Catalog
+	store Store
+	pub   Publisher
+	opt   Options
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+}
+
+// New returns the accept service.
+func New(cat Catalog, st Store, pub Publisher, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.PublishTimeout <= 0 {
+		opt.PublishTimeout = 5 * time.Second
+	}
+	return &Service{cat: cat, store: st, pub: pub, opt: opt, inFlight: map[string]bool{}}
+}
+
+// idempotencyTTL is how long a key's first answer is kept (Stripe's 24 h).
+const idempotencyTTL = 24 * time.Hour
+
+// Send validates req for the token's tenant, stores the message and
+// publishes it. With an idempotency key, a retry answers the first answer,
+// a different request under the same key is KindKeyReused, and a retry while
+// the first is still being handled is KindInFlight. The returned Answer is
+// what the client gets.
+func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem *Idempotency, render Render) (Answer, error) {
+	if idem != nil && idem.Key != "" {
+		slot := tok.Tenant + "\x00" + idem.Key
+		if !s.enter(slot) {
+			return Answer{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
+		}
+		defer s.leave(slot)
+	} else {
+		idem = nil
+	}
+
+	msg, contact, err := s.prepare(ctx, tok, req)
+	if err != nil {
+		return Answer{}, err
+	}
+	res := Result{MessageID: msg.ID, Status: domain.StatusPending}
+	ans := render(res)
+	a := store.Acceptance{Message: msg, Contact: contact}
+	if idem != nil {
+		a.IdempotencyKey = idem.Key
+		a.Idempotency = store.IdempotencyRecord{
+			RequestHash: idem.RequestHash, MessageID: msg.ID, Code: ans.Code, Body: ans.Body,
+			ExpireAt: msg.CreatedAt.Add(idempotencyTTL),
+		}
+	}
+	err = s.store.Accept(ctx, a)
+	if errors.Is(err, store.ErrKeyExists) {
+		return s.replay(ctx, tok.Tenant, idem)
+	}
+	if err != nil {
+		return Answer{}, err
+	}
+	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: msg.ID})
+	return ans, nil
+}
+
+// prepare runs every rule that can refuse a send, before anything is written.
+func (s *Service) prepare(ctx context.Context, tok domain.Token, req Request) (domain.Message, domain.Contact, error) {
+	channels, err := s.cat.Channels(ctx, tok.Tenant)
+	if err != nil {
+		return domain.Message{}, domain.Contact{}, fmt.Errorf("channels of %s: %w", tok.Tenant, err)
+	}
+	ch, err := domain.PickChannel(channels, req.Channel, tok.DefaultChannel)
+	if err != nil {
+		return domain.Message{}, domain.Contact{}, err
+	}
+	if req.TemplateID == "" {
+		return domain.Message{}, domain.Contact{}, domain.Errorf(domain.KindTemplate, "template without id or message", "templateId")
+	}
+	tpl, err := s.cat.Template(ctx, tok.Tenant, req.TemplateID)
+	if errors.Is(err, store.ErrNotFound) {
+		return domain.Message{}, domain.Contact{}, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+req.TemplateID, "templateId")
+	}
+	if err != nil {
+		return domain.Message{}, domain.Contact{}, fmt.Errorf("template %s/%s: %w", tok.Tenant, req.TemplateID, err)
+	}
+	rendered, err := domain.Render(tpl, req.Params)
+	if err != nil {
+		return domain.Message{}, domain.Contact{}, err
+	}
+	now := s.opt.Now().UTC()
+	msg := domain.NewMessage(store.NewID(), tok.Tenant, ch.ID, req.Phone, tpl.ID, rendered, now)
+	msg.ClientRef = req.ClientRef
+	contact := domain.Contact{
+		Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,
+		Name:      domain.ContactName(req.ClientName, req.FirstName, req.LastName, ""),
+		UpdatedAt: now,
+	}
+	return msg, contact, nil
+}
+
+// replay answers a retry from the key's record.
+func (s *Service) replay(ctx context.Context, tenant string, idem *Idempotency) (Answer, error) {
+	rec, err := s.store.Idempotency(ctx, tenant, idem.Key)
+	if err != nil {
+		return Answer{}, fmt.Errorf("read idempotency record: %w", err)
+	}
+	if rec.RequestHash != idem.RequestHash {
+		return Answer{}, domain.Errorf(domain.KindKeyReused, "Idempotency-Key was already used with a different request")
+	}
+	return Answer{Code: rec.Code, Body: rec.Body}, nil
+}
+
+// publish hands the job to dispatch. A failure is logged, not returned: the
+// message is already durable and sweep republishes what was never
+// dispatched, so the client still gets its 2xx.
+func (s *Service) publish(ctx context.Context, j queue.Job) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.PublishTimeout)
+	defer cancel()
+	if err := s.pub.Publish(pctx, j); err != nil {
+		logging.FromContext(ctx).Error("publish failed; sweep will republish",
+			"tenant", j.Tenant, "messageId", j.Message, "error", err.Error())
+	}
+}
+
+func (s *Service) enter(slot string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight[slot] {
+		return false
+	}
+	s.inFlight[slot] = true
+	return true
+}
+
+func (s *Service) leave(slot string) {
+	s.mu.Lock()
+	delete(s.inFlight, slot)
+	s.mu.Unlock()
+}

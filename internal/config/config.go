@@ -1,0 +1,104 @@
+// Package config reads every function's configuration from the environment
+// (sethvargo/go-envconfig) and validates it, naming every problem at once.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is the configuration of every templategw function. Each function
+// reads the whole struct; Terraform sets the same variables on all of them.
+type Config struct {
+	// ProjectID is the Google Cloud project of Firestore and Pub/Sub.
+	ProjectID string `env:"GOOGLE_CLOUD_PROJECT"`
+	// DispatchTopic receives one event per accepted message.
+	DispatchTopic string `env:"DISPATCH_TOPIC, default=dispatch"`
+	// CacheTTL bounds how stale a cached token, channel or template may be.
+	CacheTTL time.Duration `env:"CACHE_TTL, default=30s"`
+	// PublishTimeout bounds the publish after the accept commit; past it the
+	// answer is still 2xx and sweep republishes.
+	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL, default=info"`
+
+	Meta     Meta
+	Dispatch Dispatch
+}
+
+// Meta configures the WhatsApp Cloud API client.
+type Meta struct {
+	BaseURL    string        `env:"META_BASE_URL, default=https://graph.facebook.com"`
+	APIVersion string        `env:"META_API_VERSION, default=v23.0"`
+	Timeout    time.Duration `env:"META_TIMEOUT, default=15s"`
+}
+
+// Dispatch configures the provider call.
+type Dispatch struct {
+	// Lease is how long a claimed message is reserved for one dispatch
+	// attempt; it must outlast the provider timeout.
+	Lease time.Duration `env:"DISPATCH_LEASE, default=60s"`
+	// MaxAttempts is how many retryable failures a message may have before
+	// it is failed for good.
+	MaxAttempts int `env:"DISPATCH_MAX_ATTEMPTS, default=10"`
+}
+
+// Load reads the configuration from the environment and validates it.
+func Load(ctx context.Context) (*Config, error) {
+	return LoadFrom(ctx, envconfig.OsLookuper())
+}
+
+// LoadFrom reads the configuration from l and validates it.
+func LoadFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return &c, nil
+}
+
+// Validate names every problem of c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ProjectID == "" {
+		errs = append(errs, errors.New("GOOGLE_CLOUD_PROJECT is required"))
+	}
+	if c.DispatchTopic == "" {
+		errs = append(errs, errors.New("DISPATCH_TOPIC must not be empty"))
+	}
+	if c.CacheTTL < 0 {
+		errs = append(errs, errors.New("CACHE_TTL must not be negative"))
+	}
+	if c.PublishTimeout <= 0 {
+		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive"))
+	}
+	if u, err := url.Parse(c.Meta.BaseURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		errs = append(errs, fmt.Errorf("META_BASE_URL %q is not an http(s) URL", c.Meta.BaseURL))
+	}
+	if c.Meta.APIVersion == "" {
+		errs = append(errs, errors.New("META_API_VERSION must not be empty"))
+	}
+	if c.Meta.Timeout <= 0 {
+		errs = append(errs, errors.New("META_TIMEOUT must be positive"))
+	}
+	if c.Dispatch.Lease <= c.Meta.Timeout {
+		errs = append(errs, fmt.Errorf("DISPATCH_LEASE (%s) must be longer than META_TIMEOUT (%s)", c.Dispatch.Lease, c.Meta.Timeout))
+	}
+	if c.Dispatch.MaxAttempts < 1 {
+		errs = append(errs, errors.New("DISPATCH_MAX_ATTEMPTS must be at least 1"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

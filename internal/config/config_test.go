@@ -1,0 +1,33 @@
+package config
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DispatchTopic != "dispatch" || c.Meta.APIVersion != "v23.0" || c.Dispatch.MaxAttempts != 10 {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestValidateNamesEveryProblem(t *testing.T) {
+	_, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{
+		"META_BASE_URL": "ftp://x", "DISPATCH_MAX_ATTEMPTS": "0", "LOG_LEVEL": "loud",
+	}))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"GOOGLE_CLOUD_PROJECT", "META_BASE_URL", "DISPATCH_MAX_ATTEMPTS", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}

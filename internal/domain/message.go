@@ -1,0 +1,81 @@
+package domain
+
+import "time"
+
+// Message is one template send and its life.
+type Message struct {
+	ID                string          `firestore:"-"`
+	Tenant            string          `firestore:"tenant"`
+	Status            Status          `firestore:"status"`
+	Channel           string          `firestore:"channel"`
+	PhoneNumber       string          `firestore:"phoneNumber"`
+	TemplateID        string          `firestore:"templateId"`
+	Template          TemplateMessage `firestore:"template"`
+	ClientRef         string          `firestore:"clientRef,omitempty"`
+	ConversationID    string          `firestore:"conversationId,omitempty"`
+	ProviderMessageID string          `firestore:"providerMessageId,omitempty"`
+	Attempts          int             `firestore:"attempts"`
+	Error             *MessageError   `firestore:"error,omitempty"`
+	History           []HistoryEntry  `firestore:"history"`
+	LeaseUntil        time.Time       `firestore:"leaseUntil,omitempty"`
+	CreatedAt         time.Time       `firestore:"createdAt"`
+	UpdatedAt         time.Time       `firestore:"updatedAt"`
+}
+
+// Move changes the message's state when the state machine allows it and
+// records the change in its history.
+func (m *Message) Move(to Status, at time.Time) error {
+	if !CanMove(m.Status, to) {
+		return &ErrTransition{From: m.Status, To: to}
+	}
+	m.Status = to
+	m.History = append(m.History, HistoryEntry{Status: to, At: at})
+	m.UpdatedAt = at
+	if to != StatusDispatching {
+		m.LeaseUntil = time.Time{}
+	}
+	return nil
+}
+
+// NewMessage is a message just accepted: its first history entry is
+// "accepted".
+func NewMessage(id, tenant, channel, phone, templateID string, tpl TemplateMessage, now time.Time) Message {
+	return Message{
+		ID: id, Tenant: tenant, Status: StatusAccepted, Channel: channel, PhoneNumber: phone,
+		TemplateID: templateID, Template: tpl,
+		History:   []HistoryEntry{{Status: StatusAccepted, At: now}},
+		CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// Contact is a recipient as the tenant knows it; contacts are shared by all
+// of a tenant's channels.
+type Contact struct {
+	Phone     string    `firestore:"phone" json:"phone"`
+	FirstName string    `firestore:"firstName,omitempty" json:"firstName,omitempty"`
+	LastName  string    `firestore:"lastName,omitempty" json:"lastName,omitempty"`
+	Name      string    `firestore:"name,omitempty" json:"name,omitempty"`
+	UpdatedAt time.Time `firestore:"updatedAt" json:"updatedAt"`
+}
+
+// ContactName is the name shown for a send: clientName when given, else
+// "firstName lastName", else the phone number (seed 001).
+func ContactName(clientName, firstName, lastName, phone string) string {
+	if clientName != "" {
+		return clientName
+	}
+	if n := trimJoin(firstName, lastName); n != "" {
+		return n
+	}
+	return phone
+}
+
+func trimJoin(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " " + b
+}

@@ -1,0 +1,71 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is a message's state.
+type Status string
+
+// Message states. accepted → dispatching → pending | sent → delivered →
+// read, or failed (terminal). unknown marks an attempt whose outcome was
+// lost after the request left; it is never resent, only reconciled by a
+// later webhook.
+const (
+	StatusAccepted    Status = "accepted"
+	StatusDispatching Status = "dispatching"
+	StatusPending     Status = "pending"
+	StatusSent        Status = "sent"
+	StatusDelivered   Status = "delivered"
+	StatusRead        Status = "read"
+	StatusFailed      Status = "failed"
+	StatusUnknown     Status = "unknown"
+)
+
+// transitions lists, for each state, the states it may move to. Anything
+// else is a late, duplicated or out-of-order event and is refused, so a
+// message never moves backwards.
+var transitions = map[Status][]Status{
+	StatusAccepted:    {StatusDispatching, StatusFailed},
+	StatusDispatching: {StatusAccepted, StatusPending, StatusSent, StatusFailed, StatusUnknown},
+	StatusPending:     {StatusSent, StatusDelivered, StatusRead, StatusFailed},
+	StatusSent:        {StatusDelivered, StatusRead, StatusFailed},
+	StatusDelivered:   {StatusRead},
+	StatusUnknown:     {StatusPending, StatusSent, StatusDelivered, StatusRead, StatusFailed},
+}
+
+// Valid reports whether s is one of the message states.
+func (s Status) Valid() bool {
+	_, ok := transitions[s]
+	return ok || s == StatusRead || s == StatusFailed
+}
+
+// CanMove reports whether a message in state from may move to state to.
+func CanMove(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrTransition is returned when a move is not allowed from the current state.
+type ErrTransition struct{ From, To Status }
+
+func (e *ErrTransition) Error() string {
+	return fmt.Sprintf("message cannot move from %s to %s", e.From, e.To)
+}
+
+// HistoryEntry is one state a message entered, and when.
+type HistoryEntry struct {
+	Status Status    `firestore:"status" json:"status"`
+	At     time.Time `firestore:"at" json:"at"`
+}
+
+// MessageError is the provider's reason for a failure.
+type MessageError struct {
+	Code  int    `firestore:"code" json:"code"`
+	Title string `firestore:"title" json:"title"`
+}

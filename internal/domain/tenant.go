@@ -1,0 +1,96 @@
+package domain
+
+import (
+	"strings"
+	"time"
+)
+
+// Tenant is a business using the gateway.
+type Tenant struct {
+	ID                string `firestore:"-" json:"id"`
+	Name              string `firestore:"name" json:"name"`
+	ConversationLimit int    `firestore:"conversationLimit" json:"conversationLimit"` // per month; 0 = unlimited
+	CountryCode       string `firestore:"countryCode" json:"countryCode"`
+	CallbackURL       string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
+}
+
+// Token is what a bearer token (stored only as its sha256) grants: one
+// tenant's integration.
+type Token struct {
+	Tenant         string   `firestore:"tenant" json:"tenant"`
+	Integration    string   `firestore:"integration" json:"integration"`
+	Groups         []string `firestore:"groups,omitempty" json:"groups,omitempty"`
+	DefaultChannel string   `firestore:"defaultChannel,omitempty" json:"defaultChannel,omitempty"`
+	// PendingCode is the HTTP code of a "Pending" answer: 202 (seed 000,
+	// the default) or 200 for clients built on seed 001.
+	PendingCode int  `firestore:"pendingCode,omitempty" json:"pendingCode,omitempty"`
+	Revoked     bool `firestore:"revoked,omitempty" json:"revoked,omitempty"`
+}
+
+// Channel is one of a tenant's WhatsApp numbers.
+type Channel struct {
+	ID                string `firestore:"-" json:"id"`
+	DisplayNumber     string `firestore:"displayNumber" json:"displayNumber"`
+	PhoneNumberID     string `firestore:"phoneNumberId" json:"phoneNumberId"`
+	WABAID            string `firestore:"wabaId" json:"wabaId"`
+	Provider          string `firestore:"provider" json:"provider"`
+	SecretRef         string `firestore:"secretRef" json:"-"`
+	SenderCode        string `firestore:"senderCode,omitempty" json:"senderCode,omitempty"`
+	CountryCode       string `firestore:"countryCode,omitempty" json:"countryCode,omitempty"`
+	Connected         bool   `firestore:"connected" json:"connected"`
+	Default           bool   `firestore:"default" json:"default"`
+	MessagesPerSecond int    `firestore:"messagesPerSecond" json:"messagesPerSecond"`
+}
+
+// PickChannel chooses the sending channel: the one ref names (by id,
+// display number or sender code), else the token's default, else the
+// channel flagged default, else the only one. A channel that is not
+// connected is refused.
+func PickChannel(channels []Channel, ref, tokenDefault string) (Channel, error) {
+	find := func(match func(Channel) bool) (Channel, bool) {
+		for _, c := range channels {
+			if match(c) {
+				return c, true
+			}
+		}
+		return Channel{}, false
+	}
+	var c Channel
+	var ok bool
+	switch {
+	case ref != "":
+		digits := strings.TrimPrefix(ref, "+")
+		c, ok = find(func(c Channel) bool { return c.ID == ref || c.DisplayNumber == digits || c.SenderCode == ref })
+		if !ok {
+			return Channel{}, Errorf(KindInvalid, "channelNumber: no channel "+ref+" for this tenant", "channelNumber")
+		}
+	case tokenDefault != "":
+		c, ok = find(func(c Channel) bool { return c.ID == tokenDefault })
+	}
+	if !ok {
+		c, ok = find(func(c Channel) bool { return c.Default })
+	}
+	if !ok && len(channels) == 1 {
+		c, ok = channels[0], true
+	}
+	if !ok || !c.Connected {
+		return Channel{}, Errorf(KindChannelNotConnected, "channel not connected")
+	}
+	return c, nil
+}
+
+// Conversation is the window Meta opens for a contact on a channel.
+type Conversation struct {
+	ID         string    `firestore:"id" json:"id"`
+	Channel    string    `firestore:"channel" json:"channel"`
+	Phone      string    `firestore:"phone" json:"phone"`
+	ExpiresAt  time.Time `firestore:"expiresAt" json:"expiresAt"`
+	OriginType string    `firestore:"originType,omitempty" json:"originType,omitempty"`
+}
+
+// Open reports whether the conversation is still open at now.
+func (c Conversation) Open(now time.Time) bool { return c.ID != "" && now.Before(c.ExpiresAt) }
+
+// ConversationKey is the document id of the conversation of a contact on a
+// channel.
+func ConversationKey(channel, phone string) string { return channel + "_" + phone }

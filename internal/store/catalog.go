@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"github.com/templategw/templategw/internal/domain"
+)
+
+// Token returns what the token with this sha256 grants.
+func (s *Store) Token(ctx context.Context, hash string) (domain.Token, error) {
+	var t domain.Token
+	err := get(ctx, s.fs.Collection("tokens").Doc(hash), &t)
+	return t, err
+}
+
+// PutToken stores a token's grant under the token's hash.
+func (s *Store) PutToken(ctx context.Context, token string, t domain.Token) error {
+	_, err := s.fs.Collection("tokens").Doc(HashToken(token)).Set(ctx, t)
+	if err != nil {
+		return fmt.Errorf("put token of tenant %s: %w", t.Tenant, err)
+	}
+	return nil
+}
+
+// Tenant returns a tenant.
+func (s *Store) Tenant(ctx context.Context, id string) (domain.Tenant, error) {
+	var t domain.Tenant
+	err := get(ctx, s.tenant(id), &t)
+	t.ID = id
+	return t, err
+}
+
+// PutTenant creates or replaces a tenant.
+func (s *Store) PutTenant(ctx context.Context, t domain.Tenant) error {
+	if _, err := s.tenant(t.ID).Set(ctx, t); err != nil {
+		return fmt.Errorf("put tenant %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Channels lists a tenant's channels.
+func (s *Store) Channels(ctx context.Context, tenant string) ([]domain.Channel, error) {
+	docs, err := s.sub(tenant, "channels").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list channels of %s: %w", tenant, err)
+	}
+	out := make([]domain.Channel, 0, len(docs))
+	for _, d := range docs {
+		var c domain.Channel
+		if err := d.DataTo(&c); err != nil {
+			return nil, fmt.Errorf("decode channel %s: %w", d.Ref.Path, err)
+		}
+		c.ID = d.Ref.ID
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// PutChannel creates or replaces a channel.
+func (s *Store) PutChannel(ctx context.Context, tenant string, c domain.Channel) error {
+	if _, err := s.sub(tenant, "channels").Doc(c.ID).Set(ctx, c); err != nil {
+		return fmt.Errorf("put channel %s/%s: %w", tenant, c.ID, err)
+	}
+	return nil
+}
+
+// SetChannelConnected connects or disconnects a channel (Meta's 190 on a
+// send disconnects it).
+func (s *Store) SetChannelConnected(ctx context.Context, tenant, id string, connected bool) error {
+	_, err := s.sub(tenant, "channels").Doc(id).Update(ctx, []firestore.Update{{Path: "connected", Value: connected}})
+	if err != nil {
+		return fmt.Errorf("set channel %s/%s connected=%t: %w", tenant, id, connected, err)
+	}
+	return nil
+}
+
+// Template returns one of a tenant's templates.
+func (s *Store) Template(ctx context.Context, tenant, id string) (domain.Template, error) {
+	var t domain.Template
+	err := get(ctx, s.sub(tenant, "templates").Doc(id), &t)
+	t.ID = id
+	return t, err
+}
+
+// PutTemplate creates or replaces a template.
+func (s *Store) PutTemplate(ctx context.Context, tenant string, t domain.Template) error {
+	if _, err := s.sub(tenant, "templates").Doc(t.ID).Set(ctx, t); err != nil {
+		return fmt.Errorf("put template %s/%s: %w", tenant, t.ID, err)
+	}
+	return nil
+}
+
+// Templates lists a tenant's templates by id, limit at a time after the id
+// after; next is the id to continue from, "" at the end.
+func (s *Store) Templates(ctx context.Context, tenant string, limit int, after string) (list []domain.Template, next string, err error) {
+	q := s.sub(tenant, "templates").OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit + 1)
+	if after != "" {
+		q = q.StartAfter(after)
+	}
+	it := q.Documents(ctx)
+	defer it.Stop()
+	for {
+		d, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("list templates of %s: %w", tenant, err)
+		}
+		if len(list) == limit {
+			next = list[len(list)-1].ID
+			break
+		}
+		var t domain.Template
+		if err := d.DataTo(&t); err != nil {
+			return nil, "", fmt.Errorf("decode template %s: %w", d.Ref.Path, err)
+		}
+		t.ID = d.Ref.ID
+		list = append(list, t)
+	}
+	return list, next, nil
+}

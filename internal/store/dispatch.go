@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/templategw/templategw/internal/domain"
+)
+
+// txAttempts is generous because a message's first delivery and its
+// duplicates race for the same document on purpose; the losers must see
+// the winner's write rather than give up.
+const txAttempts = 30
+
+// ErrStale is returned when a message is no longer in the state an
+// operation expects: another delivery claimed it, or sweep expired its lease.
+var ErrStale = errors.New("message is not in the expected state")
+
+// Claim moves a message from accepted to dispatching with a lease, in a
+// transaction, so exactly one of many concurrent deliveries gets it. It
+// returns ErrStale (wrapped) when the message is in any other state.
+func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lease time.Duration) (domain.Message, error) {
+	ref := s.message(tenant, id)
+	var m domain.Message
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if notFound(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		m = domain.Message{}
+		if err := snap.DataTo(&m); err != nil {
+			return err
+		}
+		m.ID = id
+		if err := m.Move(domain.StatusDispatching, now); err != nil {
+			return fmt.Errorf("%w: %s", ErrStale, m.Status)
+		}
+		m.Attempts++
+		m.LeaseUntil = now.Add(lease)
+		return tx.Set(ref, m)
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return m, fmt.Errorf("claim message %s/%s: %w", tenant, id, err)
+	}
+	return m, nil
+}
+
+// WAMID maps a provider message id to its message, so a webhook finds the
+// message in one read.
+type WAMID struct {
+	Tenant  string    `firestore:"tenant"`
+	Message string    `firestore:"message"`
+	At      time.Time `firestore:"at"`
+}
+
+// Settle writes the outcome of a dispatch attempt in a transaction. It reads
+// the message and the contact's conversation on its channel, and calls
+// apply only while the message is still the attempt's (dispatching, same
+// attempt count); otherwise it returns ErrStale. A provider message id set
+// by apply is indexed under wamids/ in the same commit.
+func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
+	ref := s.message(tenant, id)
+	var m domain.Message
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if notFound(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		m = domain.Message{}
+		if err := snap.DataTo(&m); err != nil {
+			return err
+		}
+		m.ID = id
+		if m.Status != domain.StatusDispatching || m.Attempts != attempt {
+			return fmt.Errorf("%w: %s, attempt %d", ErrStale, m.Status, m.Attempts)
+		}
+		var conv domain.Conversation
+		csnap, err := tx.Get(s.sub(tenant, "conversations").Doc(domain.ConversationKey(m.Channel, m.PhoneNumber)))
+		switch {
+		case err == nil:
+			if err := csnap.DataTo(&conv); err != nil {
+				return err
+			}
+		case !notFound(err):
+			return err
+		}
+		if err := apply(&m, conv); err != nil {
+			return err
+		}
+		if err := tx.Set(ref, m); err != nil {
+			return err
+		}
+		if m.ProviderMessageID != "" {
+			w := WAMID{Tenant: tenant, Message: id, At: m.UpdatedAt}
+			return tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), w)
+		}
+		return nil
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, err)
+	}
+	return m, nil
+}
+
+// PutConversation creates or replaces a conversation window.
+func (s *Store) PutConversation(ctx context.Context, tenant string, c domain.Conversation) error {
+	_, err := s.sub(tenant, "conversations").Doc(domain.ConversationKey(c.Channel, c.Phone)).Set(ctx, c)
+	if err != nil {
+		return fmt.Errorf("put conversation %s: %w", c.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+// Package store keeps templategw's data in Firestore (native mode): tenants,
+// tokens, channels, templates, contacts, messages and idempotency records.
+// Everything a tenant owns lives under tenants/{tenantId}; no query crosses
+// tenants.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ErrNotFound is returned when a document does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store reads and writes templategw's documents.
+type Store struct {
+	fs *firestore.Client
+}
+
+// New returns a Store over a Firestore client.
+func New(fs *firestore.Client) *Store { return &Store{fs: fs} }
+
+// Client is the underlying Firestore client.
+func (s *Store) Client() *firestore.Client { return s.fs }
+
+func (s *Store) tenant(t string) *firestore.DocumentRef { return s.fs.Collection("tenants").Doc(t) }
+
+func (s *Store) sub(t, coll string) *firestore.CollectionRef {
+	return s.tenant(t).Collection(coll)
+}
+
+// NewID returns a random document id. Ids are never sequential, so writes
+// spread over Firestore's key range.
+func NewID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// HashToken is the id under which a token is stored: its sha256, so a
+// leaked database holds no usable token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func notFound(err error) bool { return status.Code(err) == codes.NotFound }
+
+// get reads one document into v, mapping a missing document to ErrNotFound.
+func get(ctx context.Context, ref *firestore.DocumentRef, v any) error {
+	snap, err := ref.Get(ctx)
+	if notFound(err) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("get %s: %w", ref.Path, err)
+	}
+	if err := snap.DataTo(v); err != nil {
+		return fmt.Errorf("decode %s: %w", ref.Path, err)
+	}
+	return nil
+}
