@@ -1,0 +1,15 @@
+// Package templategw registers templategw's Cloud Functions. Each deploys
+// from this module root with FUNCTION_TARGET set to its name.
+package templategw
+
+import (
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/templategw/templategw/internal/app"
+)
+
+func init() {
+	functions.HTTP("templates", app.TemplatesFunction)
+	functions.HTTP("messages", app.MessagesFunction)
+	functions.CloudEvent("dispatch", app.DispatchFunction)
+}

@@ -1,0 +1,87 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"golang.org/x/time/rate"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// outcome is what an attempt ended in.
+type outcome struct {
+	accepted bool   // Meta accepted the send
+	wamid    string // Meta's message id when accepted
+	status   domain.Status
+	err      *domain.MessageError
+}
+
+// settle writes o. Accepted by Meta → pending, or sent into the contact's
+// open conversation on that channel.
+func (d *Dispatcher) settle(ctx context.Context, log *slog.Logger, m domain.Message, o outcome) error {
+	now := d.opt.Now().UTC()
+	got, err := d.store.Settle(ctx, m.Tenant, m.ID, m.Attempts, func(msg *domain.Message, conv domain.Conversation) error {
+		to := o.status
+		if o.accepted {
+			to = domain.StatusPending
+			msg.ProviderMessageID = o.wamid
+			if conv.Open(now) {
+				to = domain.StatusSent
+				msg.ConversationID = conv.ID
+			}
+		}
+		msg.Error = o.err
+		return msg.Move(to, now)
+	})
+	if errors.Is(err, store.ErrStale) {
+		// Sweep expired the lease meanwhile; its unknown state is reconciled
+		// by the webhook, so there is nothing to retry.
+		log.Warn("outcome arrived after the lease", "error", err.Error())
+		return nil
+	}
+	if err != nil {
+		// The provider already has the message: never retry it. The lease
+		// runs out and sweep marks it unknown.
+		log.Error("could not write the outcome", "error", err.Error(), "wamid", o.wamid)
+		return nil
+	}
+	attrs := []any{"status", string(got.Status)}
+	if got.Error != nil {
+		attrs = append(attrs, "metaCode", got.Error.Code, "reason", got.Error.Title)
+	}
+	log.Info("message "+string(got.Status), attrs...)
+	return nil
+}
+
+// retry puts m back to accepted so the redelivery can claim it, or fails
+// it for good past MaxAttempts. The returned error makes Pub/Sub redeliver.
+func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, m domain.Message, merr *domain.MessageError) error {
+	if m.Attempts >= d.opt.MaxAttempts {
+		merr.Title = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, merr.Title)
+		return d.settle(ctx, log, m, outcome{status: domain.StatusFailed, err: merr})
+	}
+	if err := d.settle(ctx, log, m, outcome{status: domain.StatusAccepted, err: merr}); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: message %s/%s attempt %d: %s (code %d)", ErrRetry, m.Tenant, m.ID, m.Attempts, merr.Title, merr.Code)
+}
+
+// pace waits for the channel's messages-per-second budget on this
+// instance; Meta's 130429 remains the authority across instances.
+func (d *Dispatcher) pace(ctx context.Context, key string, mps int) error {
+	if mps <= 0 {
+		mps = 80
+	}
+	d.mu.Lock()
+	l, ok := d.pacers[key]
+	if !ok || l.Limit() != rate.Limit(mps) {
+		l = rate.NewLimiter(rate.Limit(mps), mps)
+		d.pacers[key] = l
+	}
+	d.mu.Unlock()
+	return l.Wait(ctx)
+}
