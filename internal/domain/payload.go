@@ -16,7 +16,7 @@ type Language struct {
 
 // Component is one header, body or button component of a send.
 type Component struct {
-	Type       string      `json:"type" firestore:"type"`                              // header, body, button
+	Type       string      `json:"type" firestore:"type"`                             // header, body, button
 	SubType    string      `json:"sub_type,omitempty" firestore:"sub_type,omitempty"` // url, quick_reply (buttons)
 	Index      string      `json:"index,omitempty" firestore:"index,omitempty"`       // button position, a string as Meta wants it
 	Parameters []Parameter `json:"parameters" firestore:"parameters"`

@@ -31,7 +31,7 @@ func Render(t Template, params map[string]string) (TemplateMessage, error) {
 
 	msg := TemplateMessage{Name: t.Name, Language: Language{Code: t.Language}}
 	if h := t.Component("HEADER"); h != nil {
-		p, err := headerParam(h, params[ParamHeader])
+		p, err := headerParam(h, params[ParamHeader], t.Named())
 		if err != nil {
 			return TemplateMessage{}, err
 		}
@@ -52,7 +52,7 @@ func Render(t Template, params map[string]string) (TemplateMessage, error) {
 						Parameters: []Parameter{{Type: "text", Text: params[key]}}})
 				}
 			case "QUICK_REPLY":
-				if v := params[key]; v != "" {
+				if v := params[key]; strings.TrimSpace(v) != "" {
 					msg.Components = append(msg.Components, Component{Type: "button", SubType: "quick_reply", Index: strconv.Itoa(i),
 						Parameters: []Parameter{{Type: "payload", Payload: v}}})
 				}
@@ -85,7 +85,7 @@ func bodyParams(t Template, params map[string]string) []Parameter {
 	return out
 }
 
-func headerParam(h *TemplateComponent, v string) (*Parameter, error) {
+func headerParam(h *TemplateComponent, v string, named bool) (*Parameter, error) {
 	format := strings.ToUpper(h.Format)
 	if isMedia(format) {
 		u, err := url.Parse(v)
@@ -103,8 +103,12 @@ func headerParam(h *TemplateComponent, v string) (*Parameter, error) {
 			return &Parameter{Type: "document", Document: m}, nil
 		}
 	}
-	if len(Placeholders(h.Text)) > 0 {
-		return &Parameter{Type: "text", Text: v}, nil
+	if keys := Placeholders(h.Text); len(keys) > 0 {
+		p := &Parameter{Type: "text", Text: v}
+		if named {
+			p.ParameterName = keys[0]
+		}
+		return p, nil
 	}
 	return nil, nil
 }
