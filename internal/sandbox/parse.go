@@ -1,0 +1,156 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/templategw/templategw/internal/domain"
+)
+
+// maxCallbackData is Meta's limit on biz_opaque_callback_data.
+const maxCallbackData = 512
+
+// sendBody is Meta's template send as the sandbox accepts it.
+type sendBody struct {
+	MessagingProduct string                  `json:"messaging_product"`
+	RecipientType    string                  `json:"recipient_type"`
+	To               string                  `json:"to"`
+	Type             string                  `json:"type"`
+	Template         *domain.TemplateMessage `json:"template"`
+	CallbackData     string                  `json:"biz_opaque_callback_data"`
+}
+
+// parseSend decodes and checks the shape of a send body. Its error names the
+// problem and becomes a code 100 answer. It checks structure only; whether
+// the parameters fit the template is checkTemplate's job.
+//
+// Unknown keys are rejected, as Meta does ("Unexpected key"), so a client
+// that misspells a field fails here instead of silently losing it.
+func parseSend(body []byte) (sendBody, error) {
+	var b sendBody
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return sendBody{}, fmt.Errorf("body is not a valid send: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return sendBody{}, errors.New("body has data after the JSON object")
+	}
+	switch {
+	case b.MessagingProduct != "whatsapp":
+		return b, errors.New(`messaging_product must be "whatsapp"`)
+	case b.RecipientType != "" && b.RecipientType != "individual":
+		return b, errors.New(`recipient_type must be "individual"`)
+	case b.To == "":
+		return b, errors.New("to is required")
+	case !isPhone(b.To):
+		return b, errors.New("to must be the recipient's number in digits, country code first, at most 15 digits")
+	case b.Type != "template":
+		return b, errors.New(`type must be "template": the sandbox only simulates template sends`)
+	case b.Template == nil:
+		return b, errors.New("template is required")
+	case len(b.CallbackData) > maxCallbackData:
+		return b, fmt.Errorf("biz_opaque_callback_data is longer than %d characters", maxCallbackData)
+	}
+	if err := checkShape(*b.Template); err != nil {
+		return b, fmt.Errorf("template: %w", err)
+	}
+	return b, nil
+}
+
+func isPhone(s string) bool {
+	if len(s) < 5 || len(s) > 15 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkShape checks what Meta checks before it looks the template up.
+func checkShape(t domain.TemplateMessage) error {
+	if t.Name == "" {
+		return errors.New("name is required")
+	}
+	if t.Language.Code == "" {
+		return errors.New("language.code is required")
+	}
+	for i, c := range t.Components {
+		if err := checkComponent(c); err != nil {
+			return fmt.Errorf("components[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func checkComponent(c domain.Component) error {
+	switch strings.ToLower(c.Type) {
+	case "header", "body":
+	case "button":
+		switch c.SubType {
+		case "url", "quick_reply", "copy_code", "flow", "catalog":
+		case "":
+			return errors.New("sub_type is required for a button")
+		default:
+			return fmt.Errorf("sub_type %q is not a button sub type", c.SubType)
+		}
+		if !isIndex(c.Index) {
+			return fmt.Errorf("index %q must be the button's position as a string, \"0\" to \"9\"", c.Index)
+		}
+	case "":
+		return errors.New("type is required")
+	default:
+		return fmt.Errorf("type %q must be header, body or button", c.Type)
+	}
+	for j, p := range c.Parameters {
+		if err := checkParameter(p); err != nil {
+			return fmt.Errorf("parameters[%d]: %w", j, err)
+		}
+	}
+	return nil
+}
+
+func isIndex(s string) bool {
+	return len(s) == 1 && s[0] >= '0' && s[0] <= '9'
+}
+
+func checkParameter(p domain.Parameter) error {
+	switch p.Type {
+	case "text":
+		if p.Text == "" {
+			return errors.New("text is required for a text parameter")
+		}
+	case "payload":
+		if p.Payload == "" {
+			return errors.New("payload is required for a payload parameter")
+		}
+	case "image", "video", "document":
+		m := map[string]*domain.Media{"image": p.Image, "video": p.Video, "document": p.Document}[p.Type]
+		if m == nil || m.Link == "" {
+			return fmt.Errorf("%s.link is required", p.Type)
+		}
+	case "":
+		return errors.New("type is required")
+	default:
+		return fmt.Errorf("type %q is not one the sandbox accepts (text, payload, image, video, document)", p.Type)
+	}
+	return nil
+}
+
+// salvage pulls what it can from a body parseSend rejected, so the request
+// log and CountByCallback still see who it was meant for.
+func salvage(body []byte) (to, callback string) {
+	var b struct {
+		To           string `json:"to"`
+		CallbackData string `json:"biz_opaque_callback_data"`
+	}
+	_ = json.Unmarshal(body, &b) // best effort: a failure leaves both empty
+	return b.To, b.CallbackData
+}
