@@ -19,7 +19,6 @@ type apiError struct {
 // Meta's titles for the codes the sandbox produces. Clients must branch on
 // the code, never on these strings, exactly as with Meta.
 var titles = map[int]string{
-	1:      "An unknown error occurred",
 	100:    "(#100) Invalid parameter",
 	190:    "Error validating access token",
 	130429: "(#130429) Rate limit hit",
@@ -73,8 +72,12 @@ func writeError(w http.ResponseWriter, e *apiError) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	// Meta writes the & of a next URL as is; so should a simulator read by
+	// people with curl.
+	enc.SetEscapeHTML(false)
 	// The client may be gone; there is nobody left to tell.
-	_ = json.NewEncoder(w).Encode(v)
+	_ = enc.Encode(v)
 }
 
 // randomID is n random bytes in unpadded base64url, the alphabet of wamids

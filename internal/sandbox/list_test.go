@@ -59,8 +59,9 @@ func TestTemplateListPages(t *testing.T) {
 			var name string
 			_ = json.Unmarshal(d["name"], &name)
 			names = append(names, name)
-			if _, ok := d["id"]; !ok {
-				t.Errorf("item %s has no id", name)
+			var id string
+			if err := json.Unmarshal(d["id"], &id); err != nil || id == "" || strings.Trim(id, "0123456789") != "" {
+				t.Errorf("item %s has id %s, want a numeric string like Meta's", name, d["id"])
 			}
 			if _, ok := d["components"]; ok {
 				t.Errorf("item %s has components, which fields did not ask for", name)

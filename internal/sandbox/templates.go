@@ -24,16 +24,15 @@ func (w *waba) setTemplates(wabaID string, ts []domain.Template) {
 	copy(w.templates, ts)
 	for i := range w.templates {
 		t := &w.templates[i]
-		if t.ID == "" {
-			t.ID = metaTemplateID(wabaID, t.Name, t.Language)
-		}
+		// domain.Template.ID is the gateway's own id (the demo uses the
+		// name); Meta's ids are numeric, so the sandbox serves its own.
+		t.ID = metaTemplateID(wabaID, t.Name, t.Language)
 		w.byKey[templateKey(t.Name, t.Language)] = t
 	}
 }
 
-// metaTemplateID makes a stable numeric id like Meta's for a template the
-// config gave none, so clients that store Meta's id see the same one on
-// every sync.
+// metaTemplateID makes a stable numeric id like Meta's, so clients that
+// store Meta's id see the same one on every sync.
 func metaTemplateID(wabaID, name, language string) string {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%s/%s", wabaID, name, language)
