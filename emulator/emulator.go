@@ -42,6 +42,8 @@ type Options struct {
 	// Stdout and Stderr receive the emulators' own logs; nil discards
 	// them (the tail is still kept for error messages).
 	Stdout, Stderr io.Writer
+
+	ports func() (int, error) // FreePort; tests lose the port race with it
 }
 
 // Emulator is one running emulator process group.
@@ -165,9 +167,13 @@ func StartPubSub(ctx context.Context, opts Options) (*Emulator, error) {
 // start runs gcloud with args(host:port) on a free port until the
 // emulator answers, retrying on a new port when the port was taken.
 func start(ctx context.Context, name, gcloud string, opts Options, args func(hostPort string) []string) (*Emulator, error) {
+	ports := opts.ports
+	if ports == nil {
+		ports = FreePort
+	}
 	var lastErr error
 	for attempt := 0; attempt < portAttempts; attempt++ {
-		port, err := FreePort()
+		port, err := ports()
 		if err != nil {
 			return nil, fmt.Errorf("emulator: %s: %w", name, err)
 		}
@@ -257,13 +263,17 @@ func (e *Emulator) waitReady(parent context.Context) error {
 		if ok, _ := ping(ctx, client, e.Host); ok {
 			return nil
 		}
+		// The Pub/Sub JVM does not exit when its main thread fails to
+		// bind, so the log is the only sign of a lost port race.
+		if e.out.contains("java.net.BindException") {
+			return fmt.Errorf("emulator: %s on %s: %w", e.name, e.Host, errPortTaken)
+		}
 		select {
 		case <-e.done:
-			tail := e.out.tail()
-			if strings.Contains(tail, "Address already in use") || strings.Contains(tail, "BindException") {
+			if e.out.contains("java.net.BindException") {
 				return fmt.Errorf("emulator: %s on %s: %w", e.name, e.Host, errPortTaken)
 			}
-			return fmt.Errorf("emulator: %s exited before it was ready (%v); its last output:\n%s", e.name, e.waitErr, tail)
+			return fmt.Errorf("emulator: %s exited before it was ready (%v); its last output:\n%s", e.name, e.waitErr, e.out.tail())
 		case <-ctx.Done():
 			why := parent.Err()
 			if why == nil {

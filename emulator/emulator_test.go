@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -319,6 +320,45 @@ func TestHelperHoldEmulator(t *testing.T) {
 	}
 	fmt.Printf("PGID %d\n", e.pgid)
 	time.Sleep(time.Minute) // until the parent kills us
+}
+
+// TestLostPortRaceRetries hands each emulator a port someone else holds
+// first, as when another process grabs it after FreePort let it go.
+func TestLostPortRaceRetries(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		start func(context.Context, Options) (*Emulator, error)
+	}{{"firestore", StartFirestore}, {"pubsub", StartPubSub}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			takenPort := taken.Addr().(*net.TCPAddr).Port
+			calls := 0
+			ports := func() (int, error) {
+				calls++
+				if calls == 1 {
+					return takenPort, nil
+				}
+				return FreePort()
+			}
+			start := time.Now()
+			e, err := tt.start(context.Background(), Options{ports: ports})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Stop()
+			if calls != 2 || e.Host == taken.Addr().String() {
+				t.Errorf("Host %s after %d port picks, want a second port", e.Host, calls)
+			}
+			if took := time.Since(start); took > 20*time.Second {
+				t.Errorf("took %s: the lost race was noticed only by the timeout", took)
+			}
+		})
+	}
 }
 
 func TestFreePortIsBindable(t *testing.T) {

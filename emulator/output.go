@@ -3,6 +3,7 @@
 package emulator
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"sync"
@@ -45,6 +46,13 @@ func (o *output) tail() string {
 		return "  (no output)"
 	}
 	return "  " + strings.Join(lines, "\n  ")
+}
+
+// contains reports whether the kept output contains s.
+func (o *output) contains(s string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return bytes.Contains(o.buf, []byte(s))
 }
 
 type stream struct {
