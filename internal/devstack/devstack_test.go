@@ -1,0 +1,157 @@
+package devstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/templategw/templategw/internal/devstack"
+)
+
+// syncBuffer is a bytes.Buffer safe for the stack's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDevStackSendsEndToEnd is the README's promise: the dev stack comes
+// up, the printed curl answers 202 Pending, the message reaches pending
+// with a wamid through Pub/Sub push, dispatch and the sandbox, and stopping
+// leaves no process behind.
+func TestDevStackSendsEndToEnd(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "templategw")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/templategw")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build templategw: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- devstack.Run(ctx, devstack.Options{Port: port, DemoToken: "e2e-token", Exe: bin, Out: &out, Logs: &logs})
+	}()
+
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(out.String(), "dev stack is up") {
+		select {
+		case err := <-done:
+			t.Fatalf("stack stopped: %v\n%s\n%s", err, out.String(), logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stack not up in time:\n%s\n%s", out.String(), logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "curl -sS -X POST") {
+		t.Fatalf("no curl printed:\n%s", out.String())
+	}
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	body := `{"templateId":"welcome","phoneNumber":"5511987654321","firstName":"Maria","params":{"1":"Maria","2":"templategw"}}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/templates", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var sent struct {
+		Success bool
+		Message string
+		Data    struct {
+			MessageID string `json:"message_id"`
+		}
+	}
+	if err := json.Unmarshal(raw, &sent); err != nil || resp.StatusCode != http.StatusAccepted || sent.Message != "Pending" || sent.Data.MessageID == "" {
+		t.Fatalf("send answered %d %s (%v)\n%s", resp.StatusCode, raw, err, logs.String())
+	}
+
+	var msg struct {
+		Status            string
+		ProviderMessageID string
+	}
+	until := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, base+"/messages/"+sent.Data.MessageID, nil)
+		req.Header.Set("Authorization", "Bearer e2e-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = json.Unmarshal(raw, &msg)
+		if msg.Status == "pending" && strings.HasPrefix(msg.ProviderMessageID, "wamid.") {
+			break
+		}
+		if time.Now().After(until) {
+			t.Fatalf("message not pending in time: %s\n%s", raw, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack did not stop")
+	}
+	if pids := leftovers(bin); pids != "" {
+		t.Fatalf("function processes left behind: %s", pids)
+	}
+	for _, key := range []string{"FIRESTORE_EMULATOR_HOST=", "PUBSUB_EMULATOR_HOST="} {
+		_, rest, _ := strings.Cut(out.String(), key)
+		host, _, _ := strings.Cut(rest, " ")
+		_, p, _ := strings.Cut(host, ":")
+		if p == "" {
+			t.Fatalf("no %s printed", key)
+		}
+		if pids := leftovers("port=" + p); pids != "" {
+			t.Fatalf("emulator on %s left behind: %s", host, pids)
+		}
+	}
+}
+
+// leftovers lists processes whose command line contains pattern.
+func leftovers(pattern string) string {
+	out, _ := exec.Command("pgrep", "-f", pattern).Output()
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,155 @@
+package devstack
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// processes are the running function servers.
+type processes struct {
+	mu     sync.Mutex
+	cmds   map[string]*exec.Cmd
+	ports  map[string]int
+	exited chan error
+	done   chan struct{}
+}
+
+func startFunctions(ctx context.Context, exe string, env []string, logs io.Writer) (*processes, error) {
+	p := &processes{cmds: map[string]*exec.Cmd{}, ports: map[string]int{}, exited: make(chan error, len(Functions)), done: make(chan struct{})}
+	for _, f := range Functions {
+		if err := p.start(exe, f.Name, env, logs); err != nil {
+			p.stop()
+			return nil, err
+		}
+	}
+	for _, f := range Functions {
+		if err := waitHTTP(ctx, p.url(f.Name), 30*time.Second); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("function %s did not start: %w", f.Name, err)
+		}
+	}
+	return p, nil
+}
+
+func (p *processes) start(exe, name string, env []string, logs io.Writer) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "serve")
+	cmd.Env = append(append(os.Environ(), env...), "FUNCTION_TARGET="+name, "PORT="+strconv.Itoa(port))
+	// Its own process group, killed whole on stop; and killed with us if we
+	// die without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start function %s: %w", name, err)
+	}
+	go prefixLines(logs, "["+name+"] ", out)
+	go func() {
+		err := cmd.Wait()
+		select {
+		case <-p.done:
+		default:
+			p.exited <- fmt.Errorf("%s: %v", name, err)
+		}
+	}()
+	p.mu.Lock()
+	p.cmds[name], p.ports[name] = cmd, port
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *processes) url(name string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return "http://127.0.0.1:" + strconv.Itoa(p.ports[name])
+}
+
+func (p *processes) urls() map[string]*url.URL {
+	out := map[string]*url.URL{}
+	for _, f := range Functions {
+		if f.Topic != "" {
+			continue // CloudEvent functions are reached through Pub/Sub only
+		}
+		u, _ := url.Parse(p.url(f.Name))
+		out[f.Name] = u
+	}
+	return out
+}
+
+// stop ends every function process group: SIGTERM, then SIGKILL.
+func (p *processes) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+		close(p.done)
+	}
+	for _, c := range p.cmds {
+		if c.Process != nil {
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for _, c := range p.cmds {
+		for c.ProcessState == nil && time.Now().Before(deadline) {
+			if syscall.Kill(c.Process.Pid, 0) != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitHTTP waits until something answers HTTP at u.
+func waitHTTP(ctx context.Context, u string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("no answer at %s: %w", u, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func prefixLines(w io.Writer, prefix string, r io.Reader) {
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		fmt.Fprintln(w, prefix+s.Text())
+	}
+}

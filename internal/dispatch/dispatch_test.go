@@ -1,0 +1,227 @@
+package dispatch_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/templategw/templategw/emulator/emulatortest"
+	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/dispatch"
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/provider"
+	"github.com/templategw/templategw/internal/queue"
+	"github.com/templategw/templategw/internal/secret"
+	"github.com/templategw/templategw/internal/store"
+)
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+// accepted writes an accepted message to phone, as the accept path does.
+func accepted(t *testing.T, e *apptest.Env, phone string) domain.Message {
+	t.Helper()
+	tpl, err := e.Catalog.Template(context.Background(), e.Tenant, "welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := domain.Render(tpl, map[string]string{"1": "Maria", "2": "templategw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := domain.NewMessage(store.NewID(), e.Tenant, "main", phone, tpl.ID, rendered, time.Now().UTC())
+	if err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func newDispatcher(e *apptest.Env, p dispatch.Sender) *dispatch.Dispatcher {
+	return dispatch.New(e.Store, e.Catalog, p, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
+}
+
+func load(t *testing.T, e *apptest.Env, id string) domain.Message {
+	t.Helper()
+	m, err := e.Store.Message(context.Background(), e.Tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func statuses(m domain.Message) []domain.Status {
+	var out []domain.Status
+	for _, h := range m.History {
+		out = append(out, h.Status)
+	}
+	return out
+}
+
+func TestAcceptedByMetaBecomesPending(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650000")
+	if err := newDispatcher(e, e.Provider).Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got := load(t, e, m.ID)
+	if got.Status != domain.StatusPending || got.Attempts != 1 || len(got.ProviderMessageID) < 6 || got.ProviderMessageID[:6] != "wamid." {
+		t.Fatalf("message = %+v", got)
+	}
+	if want := []domain.Status{"accepted", "dispatching", "pending"}; !equal(statuses(got), want) {
+		t.Errorf("history = %v, want %v", statuses(got), want)
+	}
+	if n := e.Sandbox.CountByCallback(m.ID); n != 1 {
+		t.Errorf("sandbox saw %d calls carrying the message id, want 1", n)
+	}
+	snap, err := e.Firestore.Collection("wamids").Doc(got.ProviderMessageID).Get(context.Background())
+	if err != nil || snap.Data()["message"] != m.ID || snap.Data()["tenant"] != e.Tenant {
+		t.Errorf("wamid index = %v, %v", snap, err)
+	}
+}
+
+func TestOpenConversationBecomesSent(t *testing.T) {
+	e := apptest.New(t)
+	phone := "5511987650010"
+	conv := domain.Conversation{ID: "conv-1", Channel: "main", Phone: phone, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := e.Store.PutConversation(context.Background(), e.Tenant, conv); err != nil {
+		t.Fatal(err)
+	}
+	m := accepted(t, e, phone)
+	if err := newDispatcher(e, e.Provider).Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(t, e, m.ID); got.Status != domain.StatusSent || got.ConversationID != "conv-1" {
+		t.Fatalf("status %s conversation %q, want sent in conv-1", got.Status, got.ConversationID)
+	}
+}
+
+func TestPermanentFailure(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650001") // sandbox: 131026 undeliverable
+	if err := newDispatcher(e, e.Provider).Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got := load(t, e, m.ID)
+	if got.Status != domain.StatusFailed || got.Error == nil || got.Error.Code != 131026 || got.Error.Title == "" {
+		t.Fatalf("message = %+v error %+v", got, got.Error)
+	}
+}
+
+func TestRetryableFailureGoesBackToAcceptedThenGivesUp(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650002") // sandbox: 500 every time
+	d := newDispatcher(e, e.Provider)
+	for i := 1; i <= 2; i++ {
+		err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID})
+		if !errors.Is(err, dispatch.ErrRetry) {
+			t.Fatalf("attempt %d: err = %v, want ErrRetry so Pub/Sub redelivers", i, err)
+		}
+		if got := load(t, e, m.ID); got.Status != domain.StatusAccepted || got.Attempts != i {
+			t.Fatalf("attempt %d: status %s attempts %d", i, got.Status, got.Attempts)
+		}
+	}
+	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatalf("last attempt: %v", err)
+	}
+	got := load(t, e, m.ID)
+	if got.Status != domain.StatusFailed || got.Attempts != 3 || got.Error == nil || got.Error.Code != 131000 {
+		t.Fatalf("after max attempts: %+v", got)
+	}
+	if n := e.Sandbox.CountByCallback(m.ID); n != 3 {
+		t.Errorf("sandbox saw %d calls, want 3", n)
+	}
+}
+
+func TestFlakyProviderSucceedsOnRedelivery(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650008") // sandbox: 503 once, then success
+	d := newDispatcher(e, e.Provider)
+	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); !errors.Is(err, dispatch.ErrRetry) {
+		t.Fatalf("first attempt: %v", err)
+	}
+	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(t, e, m.ID); got.Status != domain.StatusPending || got.Attempts != 2 {
+		t.Fatalf("status %s attempts %d", got.Status, got.Attempts)
+	}
+}
+
+func TestTimeoutAfterRequestLeftIsUnknownAndNeverResent(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650003") // sandbox: accepts, answers too late
+	p := provider.New(provider.Config{BaseURL: e.SandboxURL, Version: "v23.0", Timeout: 300 * time.Millisecond}, nil)
+	d := newDispatcher(e, p)
+	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(t, e, m.ID); got.Status != domain.StatusUnknown {
+		t.Fatalf("status %s, want unknown", got.Status)
+	}
+	// A redelivery must not send again.
+	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.Sandbox.CountByCallback(m.ID); n != 1 {
+		t.Errorf("sandbox saw %d calls, want 1", n)
+	}
+}
+
+func TestBadTokenDisconnectsChannel(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650007") // sandbox: 190
+	if err := newDispatcher(e, e.Provider).Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got := load(t, e, m.ID)
+	if got.Status != domain.StatusFailed || got.Error == nil || got.Error.Code != 190 {
+		t.Fatalf("message = %+v", got)
+	}
+	chs, err := e.Store.Channels(context.Background(), e.Tenant)
+	if err != nil || len(chs) != 1 || chs[0].Connected {
+		t.Fatalf("channel still connected: %+v %v", chs, err)
+	}
+}
+
+// TestConcurrentDuplicateDeliveries is invariant 2: the same message
+// delivered 20 times at once reaches the provider exactly once.
+func TestConcurrentDuplicateDeliveries(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650020")
+	d := newDispatcher(e, e.Provider)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("delivery: %v", err)
+		}
+	}
+	if n := e.Sandbox.CountByCallback(m.ID); n != 1 {
+		t.Fatalf("sandbox saw %d calls for one message, want exactly 1", n)
+	}
+	if got := load(t, e, m.ID); got.Status != domain.StatusPending || got.Attempts != 1 {
+		t.Fatalf("status %s attempts %d", got.Status, got.Attempts)
+	}
+}
+
+func equal(a, b []domain.Status) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
