@@ -55,6 +55,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, next, err := s.templates.Templates(r.Context(), tok.Tenant, limit, after)
+	if errors.Is(err, store.ErrBadPageToken) {
+		err = domain.Errorf(domain.KindInvalid, "pageToken: not a token this API issued", "pageToken")
+	}
 	if err != nil {
 		writeError(w, r, err, 0)
 		return

@@ -69,7 +69,7 @@ func DecodeObject(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return domain.Errorf(domain.KindNoData, "no data to send: the body must be a single JSON object")
 	}
 	return nil

@@ -98,6 +98,9 @@ func (s *Store) PutTemplate(ctx context.Context, tenant string, t domain.Templat
 // after; next is the id to continue from, "" at the end.
 func (s *Store) Templates(ctx context.Context, tenant string, limit int, after string) (list []domain.Template, next string, err error) {
 	q := s.sub(tenant, "templates").OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit + 1)
+	if after != "" && !ValidID(after) {
+		return nil, "", ErrBadPageToken
+	}
 	if after != "" {
 		q = q.StartAfter(after)
 	}

@@ -24,6 +24,9 @@ var ErrStale = errors.New("message is not in the expected state")
 // transaction, so exactly one of many concurrent deliveries gets it. It
 // returns ErrStale (wrapped) when the message is in any other state.
 func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lease time.Duration) (domain.Message, error) {
+	if !ValidID(tenant) || !ValidID(id) {
+		return domain.Message{}, fmt.Errorf("claim message %q: %w", id, ErrNotFound)
+	}
 	ref := s.message(tenant, id)
 	var m domain.Message
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {

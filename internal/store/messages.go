@@ -155,7 +155,7 @@ func decodePage(tok string) (time.Time, string, error) {
 	}
 	ns, id, ok := strings.Cut(string(raw), ".")
 	n, err := strconv.ParseInt(ns, 10, 64)
-	if !ok || err != nil || id == "" || strings.Contains(id, "/") {
+	if !ok || err != nil || !ValidID(id) {
 		return time.Time{}, "", ErrBadPageToken
 	}
 	return time.Unix(0, n).UTC(), id, nil

@@ -56,8 +56,20 @@ func HashToken(token string) string {
 
 func notFound(err error) bool { return status.Code(err) == codes.NotFound }
 
+// ValidID reports whether Firestore can name a document id: no "/", not
+// "." or "..", not reserved "__…__", at most 1,500 bytes. An id a client
+// sent that fails this cannot exist, so lookups answer ErrNotFound instead
+// of Firestore's InvalidArgument.
+func ValidID(id string) bool {
+	return id != "" && id != "." && id != ".." && len(id) <= 1500 && !strings.Contains(id, "/") &&
+		!(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
+}
+
 // get reads one document into v, mapping a missing document to ErrNotFound.
 func get(ctx context.Context, ref *firestore.DocumentRef, v any) error {
+	if !ValidID(ref.ID) {
+		return ErrNotFound
+	}
 	snap, err := ref.Get(ctx)
 	if notFound(err) {
 		return ErrNotFound
