@@ -20,13 +20,14 @@ import (
 type processes struct {
 	mu     sync.Mutex
 	cmds   map[string]*exec.Cmd
+	waited map[string]chan struct{} // closed when that process has exited
 	ports  map[string]int
 	exited chan error
 	done   chan struct{}
 }
 
 func startFunctions(ctx context.Context, exe string, env []string, logs io.Writer) (*processes, error) {
-	p := &processes{cmds: map[string]*exec.Cmd{}, ports: map[string]int{}, exited: make(chan error, len(Functions)), done: make(chan struct{})}
+	p := &processes{cmds: map[string]*exec.Cmd{}, waited: map[string]chan struct{}{}, ports: map[string]int{}, exited: make(chan error, len(Functions)), done: make(chan struct{})}
 	for _, f := range Functions {
 		if err := p.start(exe, f.Name, env, logs); err != nil {
 			p.stop()
@@ -61,8 +62,10 @@ func (p *processes) start(exe, name string, env []string, logs io.Writer) error 
 		return fmt.Errorf("start function %s: %w", name, err)
 	}
 	go prefixLines(logs, "["+name+"] ", out)
+	waited := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
+		close(waited)
 		select {
 		case <-p.done:
 		default:
@@ -70,7 +73,7 @@ func (p *processes) start(exe, name string, env []string, logs io.Writer) error 
 		}
 	}()
 	p.mu.Lock()
-	p.cmds[name], p.ports[name] = cmd, port
+	p.cmds[name], p.ports[name], p.waited[name] = cmd, port, waited
 	p.mu.Unlock()
 	return nil
 }
@@ -109,14 +112,13 @@ func (p *processes) stop() {
 		}
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for _, c := range p.cmds {
-		for c.ProcessState == nil && time.Now().Before(deadline) {
-			if syscall.Kill(c.Process.Pid, 0) != nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+	for name, c := range p.cmds {
+		select {
+		case <-p.waited[name]:
+		case <-time.After(time.Until(deadline)):
 		}
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-p.waited[name]
 	}
 }
 
