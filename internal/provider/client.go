@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/templategw/templategw/internal/domain"
 )
 
 // Defaults for zero Config fields.
@@ -145,9 +147,4 @@ func (c *Client) endpoint(parts ...string) string {
 
 // mask keeps a phone number's last four digits, enough to find it again in
 // the sandbox's failure table or a support ticket, too few to identify.
-func mask(phone string) string {
-	if len(phone) <= 4 {
-		return "****"
-	}
-	return strings.Repeat("*", len(phone)-4) + phone[len(phone)-4:]
-}
+func mask(phone string) string { return domain.MaskPhone(phone) }

@@ -30,18 +30,10 @@ func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lea
 	ref := s.message(tenant, id)
 	var m domain.Message
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if m, err = readMessage(tx, ref); err != nil {
 			return err
 		}
-		m = domain.Message{}
-		if err := snap.DataTo(&m); err != nil {
-			return err
-		}
-		m.ID = id
 		if err := m.Move(domain.StatusDispatching, now); err != nil {
 			return fmt.Errorf("%w: %s", ErrStale, m.Status)
 		}
@@ -52,6 +44,23 @@ func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lea
 	if err != nil {
 		return m, fmt.Errorf("claim message %s/%s: %w", tenant, id, err)
 	}
+	return m, nil
+}
+
+// readMessage reads a message inside a transaction.
+func readMessage(tx *firestore.Transaction, ref *firestore.DocumentRef) (domain.Message, error) {
+	var m domain.Message
+	snap, err := tx.Get(ref)
+	if notFound(err) {
+		return m, ErrNotFound
+	}
+	if err != nil {
+		return m, err
+	}
+	if err := snap.DataTo(&m); err != nil {
+		return m, err
+	}
+	m.ID = ref.ID
 	return m, nil
 }
 
@@ -72,18 +81,10 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 	ref := s.message(tenant, id)
 	var m domain.Message
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if m, err = readMessage(tx, ref); err != nil {
 			return err
 		}
-		m = domain.Message{}
-		if err := snap.DataTo(&m); err != nil {
-			return err
-		}
-		m.ID = id
 		if m.Status != domain.StatusDispatching || m.Attempts != attempt {
 			return fmt.Errorf("%w: %s, attempt %d", ErrStale, m.Status, m.Attempts)
 		}
