@@ -96,7 +96,7 @@ func (s *Store) PutTemplate(ctx context.Context, tenant string, t domain.Templat
 
 // Templates lists a tenant's templates by id, limit at a time after the id
 // after; next is the id to continue from, "" at the end.
-func (s *Store) Templates(ctx context.Context, tenant string, limit int, after string) (list []domain.Template, next string, err error) {
+func (s *Store) Templates(ctx context.Context, tenant string, limit int, after string) (_ []domain.Template, next string, _ error) {
 	q := s.sub(tenant, "templates").OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit + 1)
 	if after != "" && !ValidID(after) {
 		return nil, "", ErrBadPageToken
@@ -104,26 +104,41 @@ func (s *Store) Templates(ctx context.Context, tenant string, limit int, after s
 	if after != "" {
 		q = q.StartAfter(after)
 	}
+	list, more, err := page(ctx, q, limit, func(d *firestore.DocumentSnapshot) (domain.Template, error) {
+		var t domain.Template
+		err := d.DataTo(&t)
+		t.ID = d.Ref.ID
+		return t, err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list templates of %s: %w", tenant, err)
+	}
+	if more {
+		next = list[len(list)-1].ID
+	}
+	return list, next, nil
+}
+
+// page reads one page of q, which must be limited to limit+1 documents:
+// the extra one only tells whether another page follows.
+func page[T any](ctx context.Context, q firestore.Query, limit int, decode func(*firestore.DocumentSnapshot) (T, error)) (list []T, more bool, err error) {
 	it := q.Documents(ctx)
 	defer it.Stop()
 	for {
 		d, err := it.Next()
 		if err == iterator.Done {
-			break
+			return list, false, nil
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("list templates of %s: %w", tenant, err)
+			return nil, false, err
 		}
 		if len(list) == limit {
-			next = list[len(list)-1].ID
-			break
+			return list, true, nil
 		}
-		var t domain.Template
-		if err := d.DataTo(&t); err != nil {
-			return nil, "", fmt.Errorf("decode template %s: %w", d.Ref.Path, err)
+		v, err := decode(d)
+		if err != nil {
+			return nil, false, fmt.Errorf("decode %s: %w", d.Ref.Path, err)
 		}
-		t.ID = d.Ref.ID
-		list = append(list, t)
+		list = append(list, v)
 	}
-	return list, next, nil
 }

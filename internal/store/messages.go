@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -103,7 +102,7 @@ var ErrBadPageToken = errors.New("invalid pageToken")
 
 // Messages lists a tenant's messages, newest first. Queries on phone or
 // status use composite indexes (field, createdAt desc).
-func (s *Store) Messages(ctx context.Context, tenant string, f MessageFilter, limit int, pageToken string) (list []domain.Message, next string, err error) {
+func (s *Store) Messages(ctx context.Context, tenant string, f MessageFilter, limit int, pageToken string) (_ []domain.Message, next string, _ error) {
 	q := s.sub(tenant, "messages").Query
 	if f.Phone != "" {
 		q = q.Where("phoneNumber", "==", f.Phone)
@@ -119,27 +118,18 @@ func (s *Store) Messages(ctx context.Context, tenant string, f MessageFilter, li
 		}
 		q = q.StartAfter(at, id)
 	}
-	it := q.Documents(ctx)
-	defer it.Stop()
-	for {
-		d, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("list messages of %s: %w", tenant, err)
-		}
-		if len(list) == limit {
-			last := list[len(list)-1]
-			next = encodePage(last.CreatedAt, last.ID)
-			break
-		}
+	list, more, err := page(ctx, q, limit, func(d *firestore.DocumentSnapshot) (domain.Message, error) {
 		var m domain.Message
-		if err := d.DataTo(&m); err != nil {
-			return nil, "", fmt.Errorf("decode message %s: %w", d.Ref.Path, err)
-		}
+		err := d.DataTo(&m)
 		m.ID = d.Ref.ID
-		list = append(list, m)
+		return m, err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list messages of %s: %w", tenant, err)
+	}
+	if more {
+		last := list[len(list)-1]
+		next = encodePage(last.CreatedAt, last.ID)
 	}
 	return list, next, nil
 }
