@@ -77,12 +77,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 		os.Setenv(k, v)
 	}
 
-	sb, sbURL, stopSandbox, err := startSandbox()
+	sbURL, stopSandbox, err := startSandbox()
 	if err != nil {
 		return err
 	}
 	defer stopSandbox()
-	_ = sb
 
 	if err := seed(ctx, emu, opts.DemoToken); err != nil {
 		return err
@@ -120,15 +119,16 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 }
 
-func startSandbox() (*sandbox.Sandbox, string, func(), error) {
-	sb := sandbox.New(sandbox.Default())
+// startSandbox serves the sandbox provider on a free loopback port and
+// returns its base URL and how to stop it.
+func startSandbox() (string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("sandbox listener: %w", err)
+		return "", nil, fmt.Errorf("sandbox listener: %w", err)
 	}
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: sandbox.New(sandbox.Default()).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	return sb, "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
+	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 func seed(ctx context.Context, emu *emulator.Stack, token string) error {
