@@ -4,22 +4,25 @@ import "time"
 
 // Message is one template send and its life.
 type Message struct {
-	ID                string          `firestore:"-"`
-	Tenant            string          `firestore:"tenant"`
-	Status            Status          `firestore:"status"`
-	Channel           string          `firestore:"channel"`
-	PhoneNumber       string          `firestore:"phoneNumber"`
-	TemplateID        string          `firestore:"templateId"`
-	Template          TemplateMessage `firestore:"template"`
-	ClientRef         string          `firestore:"clientRef,omitempty"`
-	ConversationID    string          `firestore:"conversationId,omitempty"`
-	ProviderMessageID string          `firestore:"providerMessageId,omitempty"`
-	Attempts          int             `firestore:"attempts"`
-	Error             *MessageError   `firestore:"error,omitempty"`
-	History           []HistoryEntry  `firestore:"history"`
-	LeaseUntil        time.Time       `firestore:"leaseUntil,omitempty"`
-	CreatedAt         time.Time       `firestore:"createdAt"`
-	UpdatedAt         time.Time       `firestore:"updatedAt"`
+	ID          string          `firestore:"-"`
+	Tenant      string          `firestore:"tenant"`
+	Status      Status          `firestore:"status"`
+	Channel     string          `firestore:"channel"`
+	PhoneNumber string          `firestore:"phoneNumber"`
+	TemplateID  string          `firestore:"templateId"`
+	Template    TemplateMessage `firestore:"template"`
+	ClientRef   string          `firestore:"clientRef,omitempty"`
+	// CallbackURL receives the message's status changes, chosen at accept
+	// (the integration's, else the tenant's); "" sends none.
+	CallbackURL       string         `firestore:"callbackUrl,omitempty"`
+	ConversationID    string         `firestore:"conversationId,omitempty"`
+	ProviderMessageID string         `firestore:"providerMessageId,omitempty"`
+	Attempts          int            `firestore:"attempts"`
+	Error             *MessageError  `firestore:"error,omitempty"`
+	History           []HistoryEntry `firestore:"history"`
+	LeaseUntil        time.Time      `firestore:"leaseUntil,omitempty"`
+	CreatedAt         time.Time      `firestore:"createdAt"`
+	UpdatedAt         time.Time      `firestore:"updatedAt"`
 }
 
 // Move changes the message's state when the state machine allows it and

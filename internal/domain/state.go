@@ -25,10 +25,13 @@ const (
 
 // transitions lists, for each state, the states it may move to. Anything
 // else is a late, duplicated or out-of-order event and is refused, so a
-// message never moves backwards.
+// message never moves backwards. accepted and dispatching may jump to a
+// state only Meta's webhook reports (sent, delivered, read): the webhook
+// proves the send, which stops a redelivery from sending it again and lets
+// a status that outruns dispatch's own outcome land.
 var transitions = map[Status][]Status{
-	StatusAccepted:    {StatusDispatching, StatusFailed},
-	StatusDispatching: {StatusAccepted, StatusPending, StatusSent, StatusFailed, StatusUnknown},
+	StatusAccepted:    {StatusDispatching, StatusSent, StatusDelivered, StatusRead, StatusFailed},
+	StatusDispatching: {StatusAccepted, StatusPending, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusUnknown},
 	StatusPending:     {StatusSent, StatusDelivered, StatusRead, StatusFailed},
 	StatusSent:        {StatusDelivered, StatusRead, StatusFailed},
 	StatusDelivered:   {StatusRead},

@@ -19,12 +19,17 @@ var allStatuses = []domain.Status{
 var allowed = map[[2]domain.Status]bool{
 	{domain.StatusAccepted, domain.StatusDispatching}: true,
 	{domain.StatusAccepted, domain.StatusFailed}:      true,
+	{domain.StatusAccepted, domain.StatusSent}:        true, // a webhook proves a send dispatch thought retryable
+	{domain.StatusAccepted, domain.StatusDelivered}:   true,
+	{domain.StatusAccepted, domain.StatusRead}:        true,
 
-	{domain.StatusDispatching, domain.StatusAccepted}: true, // lease released for a retry
-	{domain.StatusDispatching, domain.StatusPending}:  true,
-	{domain.StatusDispatching, domain.StatusSent}:     true,
-	{domain.StatusDispatching, domain.StatusFailed}:   true,
-	{domain.StatusDispatching, domain.StatusUnknown}:  true,
+	{domain.StatusDispatching, domain.StatusAccepted}:  true, // lease released for a retry
+	{domain.StatusDispatching, domain.StatusPending}:   true,
+	{domain.StatusDispatching, domain.StatusSent}:      true,
+	{domain.StatusDispatching, domain.StatusDelivered}: true, // the webhook outran dispatch's outcome
+	{domain.StatusDispatching, domain.StatusRead}:      true,
+	{domain.StatusDispatching, domain.StatusFailed}:    true,
+	{domain.StatusDispatching, domain.StatusUnknown}:   true,
 
 	{domain.StatusPending, domain.StatusSent}:      true,
 	{domain.StatusPending, domain.StatusDelivered}: true,

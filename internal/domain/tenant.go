@@ -12,6 +12,9 @@ type Tenant struct {
 	ConversationLimit int    `firestore:"conversationLimit" json:"conversationLimit"` // per month; 0 = unlimited
 	CountryCode       string `firestore:"countryCode" json:"countryCode"`
 	CallbackURL       string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
+	// CallbackSecret signs status callbacks (HMAC-SHA256); it is shown to
+	// the tenant once when set and never served back.
+	CallbackSecret string `firestore:"callbackSecret,omitempty" json:"-"`
 }
 
 // Token is what a bearer token (stored only as its sha256) grants: one
@@ -25,6 +28,9 @@ type Token struct {
 	// the default) or 200 for clients built on seed 001.
 	PendingCode int  `firestore:"pendingCode,omitempty" json:"pendingCode,omitempty"`
 	Revoked     bool `firestore:"revoked,omitempty" json:"revoked,omitempty"`
+	// CallbackURL, when set, receives this integration's status callbacks
+	// instead of the tenant's.
+	CallbackURL string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
 }
 
 // Channel is one of a tenant's WhatsApp numbers.

@@ -31,6 +31,10 @@ type Push struct {
 	Name, Topic, Endpoint  string
 	AckDeadline            time.Duration
 	MinBackoff, MaxBackoff time.Duration
+	// DeadLetterTopic, when set, receives a message after
+	// MaxDeliveryAttempts failed deliveries (Pub/Sub allows 5 to 100).
+	DeadLetterTopic     string
+	MaxDeliveryAttempts int
 }
 
 // EnsurePush creates a push subscription unless it exists.
@@ -44,6 +48,12 @@ func EnsurePush(ctx context.Context, c *pubsub.Client, p Push) error {
 			MinimumBackoff: durationpb.New(p.MinBackoff),
 			MaximumBackoff: durationpb.New(p.MaxBackoff),
 		},
+	}
+	if p.DeadLetterTopic != "" {
+		sub.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{
+			DeadLetterTopic:     TopicName(c.Project(), p.DeadLetterTopic),
+			MaxDeliveryAttempts: int32(p.MaxDeliveryAttempts),
+		}
 	}
 	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, sub); err != nil && status.Code(err) != codes.AlreadyExists {
 		return fmt.Errorf("create push subscription %s: %w", p.Name, err)

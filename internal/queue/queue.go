@@ -1,7 +1,8 @@
-// Package queue carries dispatch jobs over Pub/Sub: publishing {tenant,
-// message} after an accept commit, decoding the messagePublished
-// CloudEvent that Eventarc (or the emulator's push, through the Functions
-// Framework) delivers, and creating topics and push subscriptions.
+// Package queue carries work over Pub/Sub: publishing dispatch jobs after
+// an accept commit (and other JSON events, such as status callbacks),
+// decoding the messagePublished CloudEvent that Eventarc (or the emulator's
+// push, through the Functions Framework) delivers, and creating topics and
+// push subscriptions.
 package queue
 
 import (
@@ -21,7 +22,7 @@ type Job struct {
 	Message string `json:"message"`
 }
 
-// Publisher publishes jobs to one topic.
+// Publisher publishes to one topic.
 type Publisher struct {
 	p *pubsub.Publisher
 }
@@ -34,15 +35,24 @@ func NewPublisher(c *pubsub.Client, topic string) *Publisher {
 	return &Publisher{p: p}
 }
 
-// Publish sends one job and waits until Pub/Sub has it.
+// Publish sends one dispatch job and waits until Pub/Sub has it.
 func (p *Publisher) Publish(ctx context.Context, j Job) error {
-	data, err := json.Marshal(j)
-	if err != nil {
-		return fmt.Errorf("encode job: %w", err)
-	}
-	res := p.p.Publish(ctx, &pubsub.Message{Data: data, Attributes: map[string]string{"tenant": j.Tenant}})
-	if _, err := res.Get(ctx); err != nil {
+	if err := p.PublishJSON(ctx, j, map[string]string{"tenant": j.Tenant}); err != nil {
 		return fmt.Errorf("publish message %s/%s: %w", j.Tenant, j.Message, err)
+	}
+	return nil
+}
+
+// PublishJSON sends v encoded as JSON, with attrs, and waits until Pub/Sub
+// has it.
+func (p *Publisher) PublishJSON(ctx context.Context, v any, attrs map[string]string) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	res := p.p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs})
+	if _, err := res.Get(ctx); err != nil {
+		return err
 	}
 	return nil
 }
@@ -59,21 +69,41 @@ type pushEnvelope struct {
 		MessageID   string            `json:"messageId"`
 		PublishTime time.Time         `json:"publishTime"`
 	} `json:"message"`
-	Subscription string `json:"subscription"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt int    `json:"deliveryAttempt"`
 }
 
 // ErrBadEvent marks an event that can never be processed; the caller acks
 // it (redelivery cannot fix it) and logs it.
-var ErrBadEvent = errors.New("malformed dispatch event")
+var ErrBadEvent = errors.New("malformed event")
 
-// DecodeJob extracts the job from a messagePublished CloudEvent.
-func DecodeJob(e event.Event) (Job, error) {
+// Delivery is one Pub/Sub message as a CloudEvent function receives it.
+type Delivery struct {
+	Data       []byte
+	Attributes map[string]string
+	MessageID  string
+	// Attempt is Pub/Sub's delivery attempt, counted only on subscriptions
+	// with a dead-letter policy; 0 when unknown.
+	Attempt int
+}
+
+// Decode extracts the Pub/Sub message from a messagePublished CloudEvent.
+func Decode(e event.Event) (Delivery, error) {
 	var env pushEnvelope
 	if err := json.Unmarshal(e.Data(), &env); err != nil {
-		return Job{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
+		return Delivery{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	return Delivery{Data: env.Message.Data, Attributes: env.Message.Attributes, MessageID: env.Message.MessageID, Attempt: env.DeliveryAttempt}, nil
+}
+
+// DecodeJob extracts the dispatch job from a messagePublished CloudEvent.
+func DecodeJob(e event.Event) (Job, error) {
+	d, err := Decode(e)
+	if err != nil {
+		return Job{}, err
 	}
 	var j Job
-	if err := json.Unmarshal(env.Message.Data, &j); err != nil {
+	if err := json.Unmarshal(d.Data, &j); err != nil {
 		return Job{}, fmt.Errorf("%w: message data: %v", ErrBadEvent, err)
 	}
 	if j.Tenant == "" || j.Message == "" {

@@ -1,0 +1,97 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Update is the provider's word on a message it accepted: one status of a
+// Meta status webhook.
+type Update struct {
+	ProviderMessageID string
+	Status            Status // sent, delivered, read or failed
+	At                time.Time
+	Error             *MessageError // for failed
+	// Conversation is the conversation the message was sent in, when the
+	// provider reports one.
+	Conversation *Conversation
+}
+
+// webhookStatuses are the states a provider update may report.
+var webhookStatuses = map[Status]bool{StatusSent: true, StatusDelivered: true, StatusRead: true, StatusFailed: true}
+
+// ParseUpdateStatus maps a provider's status word to a state; ok is false
+// for a word the gateway does not track (Meta may add some).
+func ParseUpdateStatus(s string) (Status, bool) {
+	st := Status(s)
+	return st, webhookStatuses[st]
+}
+
+// Apply moves m forward to u's state and reports whether anything changed.
+// A duplicate, late or out-of-order update (read, then delivered) changes
+// nothing and is not an error: a message never moves backwards. An update
+// reconciles an unknown attempt, and one that reaches a message still
+// dispatching (the webhook outran dispatch's outcome) records the
+// provider's id, so the late outcome finds the message already settled.
+func (m *Message) Apply(u Update) (bool, error) {
+	if !webhookStatuses[u.Status] {
+		return false, fmt.Errorf("update status %q is not sent, delivered, read or failed", u.Status)
+	}
+	if !CanMove(m.Status, u.Status) {
+		return false, nil
+	}
+	from := m.Status
+	if err := m.Move(u.Status, u.At); err != nil {
+		return false, err
+	}
+	if m.ProviderMessageID == "" {
+		m.ProviderMessageID = u.ProviderMessageID
+	}
+	if u.Conversation != nil && u.Conversation.ID != "" {
+		m.ConversationID = u.Conversation.ID
+	}
+	switch {
+	case u.Status == StatusFailed:
+		m.Error = u.Error
+	case from == StatusUnknown || from == StatusAccepted || from == StatusDispatching:
+		// The provider proved the send: the attempt's doubt or retryable
+		// error no longer describes the message.
+		m.Error = nil
+	}
+	return true, nil
+}
+
+// Extend merges what the provider says of a conversation into c, the
+// conversation stored for that contact and channel. opened is true when
+// next is a conversation the store did not have yet (a new one to count
+// against the plan's limit). Expiry only moves later, so a late webhook
+// never shortens an open conversation.
+func (c Conversation) Extend(next Conversation) (merged Conversation, opened bool) {
+	if c.ID != next.ID {
+		return next, true
+	}
+	if next.ExpiresAt.After(c.ExpiresAt) {
+		c.ExpiresAt = next.ExpiresAt
+	}
+	if c.OriginType == "" {
+		c.OriginType = next.OriginType
+	}
+	return c, false
+}
+
+// CheckConversationLimit refuses a send that would open a new conversation
+// when the tenant's plan has used up its monthly conversations. A send into
+// an open conversation always passes; limit 0 means unlimited.
+func CheckConversationLimit(open bool, limit, used int) error {
+	if open || limit <= 0 || used < limit {
+		return nil
+	}
+	return Errorf(KindLimitReached, "conversation limit reached")
+}
+
+// MonthKey names the calendar month (UTC) a conversation is counted in.
+func MonthKey(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// ServiceWindow is how long a contact's inbound message lets a channel send
+// free-form messages (Meta's customer-service window).
+const ServiceWindow = 24 * time.Hour
