@@ -345,7 +345,9 @@ func TestLostPortRaceRetries(t *testing.T) {
 				}
 				return FreePort()
 			}
-			start := time.Now()
+			// Only a lost race seen in the emulator's log retries: a port
+			// noticed by the ready timeout fails start, so a second pick
+			// and a nil error prove the log was read, with no timing.
 			e, err := tt.start(context.Background(), Options{ports: ports})
 			if err != nil {
 				t.Fatal(err)
@@ -353,9 +355,6 @@ func TestLostPortRaceRetries(t *testing.T) {
 			defer e.Stop()
 			if calls != 2 || e.Host == taken.Addr().String() {
 				t.Errorf("Host %s after %d port picks, want a second port", e.Host, calls)
-			}
-			if took := time.Since(start); took > 20*time.Second {
-				t.Errorf("took %s: the lost race was noticed only by the timeout", took)
 			}
 		})
 	}
