@@ -19,14 +19,20 @@ import (
 
 // Catalog is the cached configuration the accept path reads.
 type Catalog interface {
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
 	Template(ctx context.Context, tenant, id string) (domain.Template, error)
 }
 
-// Store persists an acceptance and reads idempotency records.
+// Store persists an acceptance, reads idempotency records and
+// conversations, and follows a message until dispatch settles it.
 type Store interface {
 	Accept(ctx context.Context, a store.Acceptance) error
 	Idempotency(ctx context.Context, tenant, key string) (store.IdempotencyRecord, error)
+	SetIdempotencyAnswer(ctx context.Context, tenant, key string, code int, body []byte) error
+	Conversation(ctx context.Context, tenant, channel, phone string) (domain.Conversation, error)
+	ConversationsOpened(ctx context.Context, tenant, month string) (int, error)
+	WatchMessage(ctx context.Context, tenant, id string, done func(domain.Message) bool) (domain.Message, error)
 }
 
 // Publisher hands a job to dispatch.
@@ -74,7 +80,11 @@ type Idempotency struct {
 // Options tune the service.
 type Options struct {
 	PublishTimeout time.Duration
-	Now            func() time.Time
+	// Wait bounds how long a send into an open conversation waits for
+	// dispatch's outcome before it answers Pending (seed 000's immediate
+	// confirmation). Default 5s.
+	Wait time.Duration
+	Now  func() time.Time
 }
 
 // Service runs the accept path.
@@ -96,6 +106,9 @@ func New(cat Catalog, st Store, pub Publisher, opt Options) *Service {
 	if opt.PublishTimeout <= 0 {
 		opt.PublishTimeout = 5 * time.Second
 	}
+	if opt.Wait <= 0 {
+		opt.Wait = 5 * time.Second
+	}
 	return &Service{cat: cat, store: st, pub: pub, opt: opt, inFlight: map[string]bool{}}
 }
 
@@ -103,10 +116,13 @@ func New(cat Catalog, st Store, pub Publisher, opt Options) *Service {
 const idempotencyTTL = 24 * time.Hour
 
 // Send validates req for the token's tenant, stores the message and
-// publishes it. With an idempotency key, a retry answers the first answer,
-// a different request under the same key is KindKeyReused, and a retry while
-// the first is still being handled is KindInFlight. The returned Answer is
-// what the client gets.
+// publishes it. When the contact has an open conversation on the channel it
+// then waits, bounded by Options.Wait, for dispatch's outcome and answers
+// Sent; otherwise (or past the bound) it answers Pending. With an
+// idempotency key, a retry answers the first answer, a different request
+// under the same key is KindKeyReused, and a retry while the first is still
+// being handled is KindInFlight. The returned Answer is what the client
+// gets.
 func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem *Idempotency, render Render) (Answer, error) {
 	if idem != nil && idem.Key != "" {
 		slot := tok.Tenant + "\x00" + idem.Key
@@ -118,7 +134,7 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 		idem = nil
 	}
 
-	msg, contact, err := s.prepare(ctx, tok, req)
+	msg, contact, open, err := s.prepare(ctx, tok, req)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -140,42 +156,115 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 		return Answer{}, err
 	}
 	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: msg.ID})
-	return ans, nil
+	if !open {
+		return ans, nil
+	}
+	res, ok := s.await(ctx, msg)
+	if !ok {
+		return ans, nil
+	}
+	sent := render(res)
+	if idem != nil {
+		// A retry must get what this client got. Should the update fail,
+		// a retry gets Pending for the same message: still true, if stale.
+		if err := s.store.SetIdempotencyAnswer(ctx, tok.Tenant, idem.Key, sent.Code, sent.Body); err != nil {
+			logging.FromContext(ctx).Warn("idempotency record keeps the Pending answer", "messageId", msg.ID, "error", err.Error())
+		}
+	}
+	return sent, nil
 }
 
-// prepare runs every rule that can refuse a send, before anything is written.
-func (s *Service) prepare(ctx context.Context, tok domain.Token, req Request) (domain.Message, domain.Contact, error) {
+// await follows the message until dispatch settles it, bounded by
+// Options.Wait. ok is true when it was sent into the open conversation.
+func (s *Service) await(ctx context.Context, msg domain.Message) (Result, bool) {
+	wctx, cancel := context.WithTimeout(ctx, s.opt.Wait)
+	defer cancel()
+	m, err := s.store.WatchMessage(wctx, msg.Tenant, msg.ID, func(m domain.Message) bool {
+		return m.Status != domain.StatusAccepted && m.Status != domain.StatusDispatching
+	})
+	if err != nil {
+		if wctx.Err() == nil {
+			logging.FromContext(ctx).Warn("could not follow the message; answering Pending", "messageId", msg.ID, "error", err.Error())
+		}
+		return Result{}, false
+	}
+	switch m.Status {
+	case domain.StatusSent, domain.StatusDelivered, domain.StatusRead:
+		if m.ConversationID != "" {
+			return Result{MessageID: m.ID, Status: domain.StatusSent, ConversationID: m.ConversationID}, true
+		}
+	}
+	// pending (the conversation closed meanwhile), failed or unknown: the
+	// client follows the message like any other Pending one.
+	return Result{}, false
+}
+
+// prepare runs every rule that can refuse a send, before anything is
+// written. open reports whether the contact has an open conversation on
+// the sending channel.
+func (s *Service) prepare(ctx context.Context, tok domain.Token, req Request) (msg domain.Message, contact domain.Contact, open bool, err error) {
 	channels, err := s.cat.Channels(ctx, tok.Tenant)
 	if err != nil {
-		return domain.Message{}, domain.Contact{}, fmt.Errorf("channels of %s: %w", tok.Tenant, err)
+		return msg, contact, false, fmt.Errorf("channels of %s: %w", tok.Tenant, err)
 	}
 	ch, err := domain.PickChannel(channels, req.Channel, tok.DefaultChannel)
 	if err != nil {
-		return domain.Message{}, domain.Contact{}, err
+		return msg, contact, false, err
 	}
 	if req.TemplateID == "" {
-		return domain.Message{}, domain.Contact{}, domain.Errorf(domain.KindTemplate, "template without id or message", "templateId")
+		return msg, contact, false, domain.Errorf(domain.KindTemplate, "template without id or message", "templateId")
 	}
 	tpl, err := s.cat.Template(ctx, tok.Tenant, req.TemplateID)
 	if errors.Is(err, store.ErrNotFound) {
-		return domain.Message{}, domain.Contact{}, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+req.TemplateID, "templateId")
+		return msg, contact, false, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+req.TemplateID, "templateId")
 	}
 	if err != nil {
-		return domain.Message{}, domain.Contact{}, fmt.Errorf("template %s/%s: %w", tok.Tenant, req.TemplateID, err)
+		return msg, contact, false, fmt.Errorf("template %s/%s: %w", tok.Tenant, req.TemplateID, err)
 	}
 	rendered, err := domain.Render(tpl, req.Params)
 	if err != nil {
-		return domain.Message{}, domain.Contact{}, err
+		return msg, contact, false, err
 	}
 	now := s.opt.Now().UTC()
-	msg := domain.NewMessage(store.NewID(), tok.Tenant, ch.ID, req.Phone, tpl.ID, rendered, now)
+	tenant, err := s.cat.Tenant(ctx, tok.Tenant)
+	if err != nil {
+		return msg, contact, false, fmt.Errorf("tenant %s: %w", tok.Tenant, err)
+	}
+	if open, err = s.checkLimit(ctx, tenant, ch.ID, req.Phone, now); err != nil {
+		return msg, contact, false, err
+	}
+	msg = domain.NewMessage(store.NewID(), tok.Tenant, ch.ID, req.Phone, tpl.ID, rendered, now)
 	msg.ClientRef = req.ClientRef
-	contact := domain.Contact{
+	msg.CallbackURL = tok.CallbackURL
+	if msg.CallbackURL == "" {
+		msg.CallbackURL = tenant.CallbackURL
+	}
+	contact = domain.Contact{
 		Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,
 		Name:      domain.ContactName(req.ClientName, req.FirstName, req.LastName, ""),
 		UpdatedAt: now,
 	}
-	return msg, contact, nil
+	return msg, contact, open, nil
+}
+
+// checkLimit reads the contact's conversation on the channel and, only
+// when the send would open a new one under a limited plan, the month's
+// count. The count is read, not reserved: sends racing past the limit at
+// the same moment may each open one more conversation.
+func (s *Service) checkLimit(ctx context.Context, tenant domain.Tenant, channel, phone string, now time.Time) (open bool, err error) {
+	conv, err := s.store.Conversation(ctx, tenant.ID, channel, phone)
+	if err != nil {
+		return false, err
+	}
+	open = conv.Open(now)
+	if open || tenant.ConversationLimit <= 0 {
+		return open, nil
+	}
+	used, err := s.store.ConversationsOpened(ctx, tenant.ID, domain.MonthKey(now))
+	if err != nil {
+		return false, err
+	}
+	return false, domain.CheckConversationLimit(false, tenant.ConversationLimit, used)
 }
 
 // replay answers a retry from the key's record.

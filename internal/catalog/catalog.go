@@ -1,6 +1,7 @@
 // Package catalog caches, per instance and for a short TTL, what changes
 // rarely and is read on every request: tokens, tenants, channels and
-// templates. A send then costs one commit and no reads of those.
+// templates, and which channel a Meta phone-number id is. A send then costs
+// one commit and no reads of those.
 package catalog
 
 import (
@@ -20,6 +21,7 @@ type Source interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
 	Template(ctx context.Context, tenant, id string) (domain.Template, error)
+	Line(ctx context.Context, phoneNumberID string) (store.Line, error)
 }
 
 // Catalog is a read-through TTL cache over a Source. Misses for unknown
@@ -31,6 +33,7 @@ type Catalog struct {
 	tenants   *cache[domain.Tenant]
 	channels  *cache[[]domain.Channel]
 	templates *cache[domain.Template]
+	lines     *cache[store.Line]
 }
 
 // New returns a catalog whose entries live for ttl (0 disables caching).
@@ -41,6 +44,7 @@ func New(src Source, ttl time.Duration) *Catalog {
 		tenants:   newCache[domain.Tenant](ttl),
 		channels:  newCache[[]domain.Channel](ttl),
 		templates: newCache[domain.Template](ttl),
+		lines:     newCache[store.Line](ttl),
 	}
 }
 
@@ -90,6 +94,12 @@ func (c *Catalog) Channel(ctx context.Context, tenant, id string) (domain.Channe
 // there is none.
 func (c *Catalog) Template(ctx context.Context, tenant, id string) (domain.Template, error) {
 	return c.templates.get(tenant+"/"+id, func() (domain.Template, error) { return c.src.Template(ctx, tenant, id) })
+}
+
+// Line returns the tenant and channel of a Meta phone-number id,
+// store.ErrNotFound when no channel has it.
+func (c *Catalog) Line(ctx context.Context, phoneNumberID string) (store.Line, error) {
+	return c.lines.get(phoneNumberID, func() (store.Line, error) { return c.src.Line(ctx, phoneNumberID) })
 }
 
 // ForgetChannels drops the cached channels of a tenant, after this

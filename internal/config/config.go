@@ -26,9 +26,46 @@ type Config struct {
 	PublishTimeout time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
+	// SendWait bounds how long a send into an open conversation waits for
+	// dispatch's outcome to answer 200 Sent; past it the answer is Pending.
+	SendWait time.Duration `env:"SEND_WAIT, default=5s"`
 
 	Meta     Meta
 	Dispatch Dispatch
+	WhatsApp WhatsApp
+	Sweep    Sweep
+	Callback Callback
+}
+
+// WhatsApp holds the secrets of Meta's webhook (the whatsapp function).
+// Both come from Secret Manager; the function refuses to start without
+// the app secret, since it could not tell Meta from anyone else.
+type WhatsApp struct {
+	VerifyToken string `env:"WHATSAPP_VERIFY_TOKEN"`
+	AppSecret   string `env:"WHATSAPP_APP_SECRET"`
+}
+
+// Sweep configures the sweep function.
+type Sweep struct {
+	// Topic is what Cloud Scheduler publishes each tick to.
+	Topic string `env:"SWEEP_TOPIC, default=sweep"`
+	// AcceptedAfter is how long a message may stay accepted before sweep
+	// republishes it.
+	AcceptedAfter time.Duration `env:"SWEEP_ACCEPTED_AFTER, default=2m"`
+	// Batch bounds each step's work per tenant and run.
+	Batch int `env:"SWEEP_BATCH, default=500"`
+}
+
+// Callback configures tenant status callbacks.
+type Callback struct {
+	Topic           string        `env:"CALLBACK_TOPIC, default=callbacks"`
+	DeadLetterTopic string        `env:"CALLBACK_DEAD_LETTER_TOPIC, default=callbacks-dead"`
+	MaxAttempts     int           `env:"CALLBACK_MAX_ATTEMPTS, default=10"`
+	Timeout         time.Duration `env:"CALLBACK_TIMEOUT, default=10s"`
+	// AllowLoopback and AllowPrivate let callbacks reach loopback and
+	// private or link-local addresses; both are off in the cloud.
+	AllowLoopback bool `env:"CALLBACK_ALLOW_LOOPBACK, default=false"`
+	AllowPrivate  bool `env:"CALLBACK_ALLOW_PRIVATE, default=false"`
 }
 
 // Meta configures the WhatsApp Cloud API client.
@@ -94,6 +131,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Dispatch.MaxAttempts < 1 {
 		errs = append(errs, errors.New("DISPATCH_MAX_ATTEMPTS must be at least 1"))
+	}
+	if c.SendWait <= 0 {
+		errs = append(errs, errors.New("SEND_WAIT must be positive"))
+	}
+	if c.Sweep.Topic == "" || c.Callback.Topic == "" || c.Callback.DeadLetterTopic == "" {
+		errs = append(errs, errors.New("SWEEP_TOPIC, CALLBACK_TOPIC and CALLBACK_DEAD_LETTER_TOPIC must not be empty"))
+	}
+	if c.Sweep.AcceptedAfter <= 0 || c.Sweep.Batch < 1 {
+		errs = append(errs, errors.New("SWEEP_ACCEPTED_AFTER must be positive and SWEEP_BATCH at least 1"))
+	}
+	if c.Callback.MaxAttempts < 5 || c.Callback.MaxAttempts > 100 {
+		errs = append(errs, fmt.Errorf("CALLBACK_MAX_ATTEMPTS %d is outside Pub/Sub's 5 to 100", c.Callback.MaxAttempts))
+	}
+	if c.Callback.Timeout <= 0 {
+		errs = append(errs, errors.New("CALLBACK_TIMEOUT must be positive"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 )
@@ -13,7 +14,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DispatchTopic != "dispatch" || c.Meta.APIVersion != "v23.0" || c.Dispatch.MaxAttempts != 10 {
+	if c.DispatchTopic != "dispatch" || c.Meta.APIVersion != "v23.0" || c.Dispatch.MaxAttempts != 10 ||
+		c.SendWait != 5*time.Second || c.Callback.Topic != "callbacks" || c.Callback.AllowLoopback || c.Sweep.Topic != "sweep" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
@@ -21,11 +23,12 @@ func TestLoadDefaults(t *testing.T) {
 func TestValidateNamesEveryProblem(t *testing.T) {
 	_, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{
 		"META_BASE_URL": "ftp://x", "DISPATCH_MAX_ATTEMPTS": "0", "LOG_LEVEL": "loud",
+		"SEND_WAIT": "0s", "CALLBACK_MAX_ATTEMPTS": "3", "SWEEP_BATCH": "0",
 	}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"GOOGLE_CLOUD_PROJECT", "META_BASE_URL", "DISPATCH_MAX_ATTEMPTS", "LOG_LEVEL"} {
+	for _, want := range []string{"GOOGLE_CLOUD_PROJECT", "META_BASE_URL", "DISPATCH_MAX_ATTEMPTS", "LOG_LEVEL", "SEND_WAIT", "CALLBACK_MAX_ATTEMPTS", "SWEEP_BATCH"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

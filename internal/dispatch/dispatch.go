@@ -45,10 +45,16 @@ type Secrets interface {
 	Resolve(ctx context.Context, ref string) (string, error)
 }
 
+// Notifier tells a tenant about a status change.
+type Notifier interface {
+	Notify(ctx context.Context, m domain.Message)
+}
+
 // Options tune dispatch.
 type Options struct {
 	Lease       time.Duration // how long a claim is reserved
 	MaxAttempts int           // retryable failures before a message fails
+	Notifier    Notifier      // status callbacks; nil sends none
 	Now         func() time.Time
 }
 

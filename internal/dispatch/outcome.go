@@ -38,9 +38,10 @@ func (d *Dispatcher) settle(ctx context.Context, log *slog.Logger, m domain.Mess
 		return msg.Move(to, now)
 	})
 	if errors.Is(err, store.ErrStale) {
-		// Sweep expired the lease meanwhile; its unknown state is reconciled
-		// by the webhook, so there is nothing to retry.
-		log.Warn("outcome arrived after the lease", "error", err.Error())
+		// Meta's webhook outran this outcome and settled the message, or
+		// sweep expired the lease and the webhook will reconcile it:
+		// either way there is nothing to retry.
+		log.Info("outcome arrived after the message moved on", "error", err.Error())
 		return nil
 	}
 	if err != nil {
@@ -54,6 +55,9 @@ func (d *Dispatcher) settle(ctx context.Context, log *slog.Logger, m domain.Mess
 		attrs = append(attrs, "metaCode", got.Error.Code, "reason", got.Error.Title)
 	}
 	log.Info("message "+string(got.Status), attrs...)
+	if got.Status != domain.StatusAccepted && d.opt.Notifier != nil {
+		d.opt.Notifier.Notify(ctx, got)
+	}
 	return nil
 }
 

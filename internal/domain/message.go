@@ -54,11 +54,23 @@ func NewMessage(id, tenant, channel, phone, templateID string, tpl TemplateMessa
 // Contact is a recipient as the tenant knows it; contacts are shared by all
 // of a tenant's channels.
 type Contact struct {
-	Phone     string    `firestore:"phone" json:"phone"`
-	FirstName string    `firestore:"firstName,omitempty" json:"firstName,omitempty"`
-	LastName  string    `firestore:"lastName,omitempty" json:"lastName,omitempty"`
-	Name      string    `firestore:"name,omitempty" json:"name,omitempty"`
-	UpdatedAt time.Time `firestore:"updatedAt" json:"updatedAt"`
+	Phone     string `firestore:"phone" json:"phone"`
+	FirstName string `firestore:"firstName,omitempty" json:"firstName,omitempty"`
+	LastName  string `firestore:"lastName,omitempty" json:"lastName,omitempty"`
+	Name      string `firestore:"name,omitempty" json:"name,omitempty"`
+	// ProfileName is the name the contact shows on WhatsApp, from its
+	// inbound messages.
+	ProfileName string `firestore:"profileName,omitempty" json:"profileName,omitempty"`
+	// Windows holds, per channel id, when the customer-service window the
+	// contact's last inbound message opened closes.
+	Windows   map[string]time.Time `firestore:"windows,omitempty" json:"-"`
+	UpdatedAt time.Time            `firestore:"updatedAt" json:"updatedAt"`
+}
+
+// WindowOpen reports whether the contact may get free-form messages from
+// channel at now: it wrote to that channel within domain.ServiceWindow.
+func (c Contact) WindowOpen(channel string, now time.Time) bool {
+	return now.Before(c.Windows[channel])
 }
 
 // ContactName is the name shown for a send: clientName when given, else

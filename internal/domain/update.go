@@ -40,6 +40,11 @@ func (m *Message) Apply(u Update) (bool, error) {
 	if !CanMove(m.Status, u.Status) {
 		return false, nil
 	}
+	if m.ProviderMessageID != "" && u.ProviderMessageID != "" && m.ProviderMessageID != u.ProviderMessageID {
+		// The echoed gateway id names a message Meta knows by another
+		// id: not this send's status.
+		return false, nil
+	}
 	from := m.Status
 	if err := m.Move(u.Status, u.At); err != nil {
 		return false, err

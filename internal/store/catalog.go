@@ -60,12 +60,32 @@ func (s *Store) Channels(ctx context.Context, tenant string) ([]domain.Channel, 
 	return out, nil
 }
 
-// PutChannel creates or replaces a channel.
+// PutChannel creates or replaces a channel, and indexes it under its Meta
+// phone-number id in the same commit, so a webhook finds its tenant in one
+// read without a query across tenants.
 func (s *Store) PutChannel(ctx context.Context, tenant string, c domain.Channel) error {
-	if _, err := s.sub(tenant, "channels").Doc(c.ID).Set(ctx, c); err != nil {
+	b := s.fs.Batch() //nolint:staticcheck // a blind two-document write
+	b.Set(s.sub(tenant, "channels").Doc(c.ID), c)
+	if c.PhoneNumberID != "" {
+		b.Set(s.fs.Collection("phoneNumbers").Doc(c.PhoneNumberID), Line{Tenant: tenant, Channel: c.ID})
+	}
+	if _, err := b.Commit(ctx); err != nil {
 		return fmt.Errorf("put channel %s/%s: %w", tenant, c.ID, err)
 	}
 	return nil
+}
+
+// Line is what a Meta phone-number id belongs to: one tenant's channel.
+type Line struct {
+	Tenant  string `firestore:"tenant"`
+	Channel string `firestore:"channel"`
+}
+
+// Line returns the tenant and channel of a Meta phone-number id.
+func (s *Store) Line(ctx context.Context, phoneNumberID string) (Line, error) {
+	var l Line
+	err := get(ctx, s.fs.Collection("phoneNumbers").Doc(phoneNumberID), &l)
+	return l, err
 }
 
 // SetChannelConnected connects or disconnects a channel (Meta's 190 on a

@@ -150,3 +150,39 @@ func decodePage(tok string) (time.Time, string, error) {
 	}
 	return time.Unix(0, n).UTC(), id, nil
 }
+
+// WatchMessage follows one message with a Firestore listener (no polling)
+// until done accepts its state or ctx ends, and returns the last state
+// seen.
+func (s *Store) WatchMessage(ctx context.Context, tenant, id string, done func(domain.Message) bool) (domain.Message, error) {
+	var m domain.Message
+	it := s.message(tenant, id).Snapshots(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if err != nil {
+			return m, fmt.Errorf("watch message %s/%s: %w", tenant, id, err)
+		}
+		if !snap.Exists() {
+			continue
+		}
+		if err := snap.DataTo(&m); err != nil {
+			return m, fmt.Errorf("decode message %s/%s: %w", tenant, id, err)
+		}
+		m.ID = id
+		if done(m) {
+			return m, nil
+		}
+	}
+}
+
+// SetIdempotencyAnswer replaces the answer stored under a key, when the
+// first answer was settled after the record was written (a send that
+// waited for its outcome), so a retry gets what the client got.
+func (s *Store) SetIdempotencyAnswer(ctx context.Context, tenant, key string, code int, body []byte) error {
+	_, err := s.idempotency(tenant, key).Update(ctx, []firestore.Update{{Path: "code", Value: code}, {Path: "body", Value: body}})
+	if err != nil {
+		return fmt.Errorf("update idempotency answer of %s: %w", tenant, err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/templategw/templategw/internal/domain"
+)
+
+// TenantIDs lists every tenant's id. Only sweep walks all tenants, one at a
+// time; no query reads across them.
+func (s *Store) TenantIDs(ctx context.Context) ([]string, error) {
+	docs, err := s.fs.Collection("tenants").Select().Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.Ref.ID
+	}
+	return ids, nil
+}
+
+// StaleAccepted returns up to limit ids of a tenant's messages that have
+// been accepted and untouched since before: their publish was lost, or
+// their redelivery is late. Uses the composite index (status, updatedAt).
+func (s *Store) StaleAccepted(ctx context.Context, tenant string, before time.Time, limit int) ([]string, error) {
+	q := s.sub(tenant, "messages").Where("status", "==", string(domain.StatusAccepted)).
+		Where("updatedAt", "<", before).OrderBy("updatedAt", firestore.Asc).Limit(limit)
+	return s.ids(ctx, q, "stale accepted messages of "+tenant)
+}
+
+// ExpiredLeases returns up to limit ids of a tenant's messages still
+// dispatching after their lease ran out at now. Uses the composite index
+// (status, leaseUntil).
+func (s *Store) ExpiredLeases(ctx context.Context, tenant string, now time.Time, limit int) ([]string, error) {
+	q := s.sub(tenant, "messages").Where("status", "==", string(domain.StatusDispatching)).
+		Where("leaseUntil", "<", now).OrderBy("leaseUntil", firestore.Asc).Limit(limit)
+	return s.ids(ctx, q, "expired leases of "+tenant)
+}
+
+func (s *Store) ids(ctx context.Context, q firestore.Query, what string) ([]string, error) {
+	docs, err := q.Select().Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.Ref.ID
+	}
+	return ids, nil
+}
+
+// ExpireLease marks a message whose dispatch lease ran out as unknown: the
+// provider call may or may not have happened, so it is never resent, only
+// reconciled by a later webhook. It returns ErrStale (wrapped) when the
+// message is no longer dispatching or its lease was renewed, so two sweeps
+// at once, or a late outcome, are harmless.
+func (s *Store) ExpireLease(ctx context.Context, tenant, id string, now time.Time) (domain.Message, error) {
+	ref := s.message(tenant, id)
+	var m domain.Message
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		var err error
+		if m, err = readMessage(tx, ref); err != nil {
+			return err
+		}
+		if m.Status != domain.StatusDispatching || now.Before(m.LeaseUntil) {
+			return fmt.Errorf("%w: %s until %s", ErrStale, m.Status, m.LeaseUntil)
+		}
+		m.Error = &domain.MessageError{Title: "outcome unknown: the dispatch attempt's lease ran out; it is not resent and waits for Meta's status webhook"}
+		if err := m.Move(domain.StatusUnknown, now); err != nil {
+			return err
+		}
+		return tx.Set(ref, m)
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return m, fmt.Errorf("expire lease of message %s/%s: %w", tenant, id, err)
+	}
+	return m, nil
+}
+
+// CloseExpiredConversations deletes up to limit of a tenant's
+// conversations that expired before now and returns how many it deleted.
+// Each delete is conditioned on the document being unchanged since it was
+// read, so a conversation a webhook just extended survives.
+func (s *Store) CloseExpiredConversations(ctx context.Context, tenant string, now time.Time, limit int) (int, error) {
+	docs, err := s.sub(tenant, "conversations").Where("expiresAt", "<", now).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return 0, fmt.Errorf("list expired conversations of %s: %w", tenant, err)
+	}
+	closed := 0
+	for _, d := range docs {
+		_, err := d.Ref.Delete(ctx, firestore.LastUpdateTime(d.UpdateTime))
+		switch status.Code(err) {
+		case codes.OK:
+			closed++
+		case codes.FailedPrecondition, codes.NotFound:
+			// Extended meanwhile, or another sweep closed it.
+		default:
+			return closed, fmt.Errorf("close conversation %s: %w", d.Ref.Path, err)
+		}
+	}
+	return closed, nil
+}

@@ -1,0 +1,150 @@
+// Package sweep is the sweep function, fired by Cloud Scheduler through
+// Pub/Sub: it republishes accepted messages that were never dispatched (so
+// a 2xx answer holds even when Pub/Sub was down at accept time), marks
+// dispatching messages whose lease ran out as unknown (never resent), and
+// closes expired conversations. Every step is idempotent and safe to run
+// twice at once: a republished job is claimed once at most, and the
+// state-changing steps are transactions or conditional deletes.
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
+	"github.com/templategw/templategw/internal/queue"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// Store is what sweep reads and changes.
+type Store interface {
+	TenantIDs(ctx context.Context) ([]string, error)
+	StaleAccepted(ctx context.Context, tenant string, before time.Time, limit int) ([]string, error)
+	ExpiredLeases(ctx context.Context, tenant string, now time.Time, limit int) ([]string, error)
+	ExpireLease(ctx context.Context, tenant, id string, now time.Time) (domain.Message, error)
+	CloseExpiredConversations(ctx context.Context, tenant string, now time.Time, limit int) (int, error)
+}
+
+// Publisher hands a job to dispatch.
+type Publisher interface {
+	Publish(ctx context.Context, j queue.Job) error
+}
+
+// Notifier tells a tenant about a status change.
+type Notifier interface {
+	Notify(ctx context.Context, m domain.Message)
+}
+
+// Options tune sweep.
+type Options struct {
+	// AcceptedAfter is how long a message may stay accepted and untouched
+	// before sweep republishes it; it should outlast Pub/Sub's own
+	// redelivery of a retried message. Default 2m.
+	AcceptedAfter time.Duration
+	// Batch bounds each step's work per tenant and run; the next run
+	// takes the rest. Default 500.
+	Batch    int
+	Notifier Notifier // nil sends no callbacks
+	Now      func() time.Time
+}
+
+// Sweeper runs sweep.
+type Sweeper struct {
+	store Store
+	pub   Publisher
+	opt   Options
+}
+
+// New returns a sweeper.
+func New(st Store, pub Publisher, opt Options) *Sweeper {
+	if opt.AcceptedAfter <= 0 {
+		opt.AcceptedAfter = 2 * time.Minute
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 500
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Sweeper{store: st, pub: pub, opt: opt}
+}
+
+// Report counts what one run did.
+type Report struct {
+	Tenants       int
+	Republished   int
+	Unknown       int
+	Conversations int
+}
+
+// HandleEvent is the CloudEvent function. The event's content does not
+// matter: every tick sweeps everything. A failed run returns its error, so
+// Pub/Sub retries it.
+func (s *Sweeper) HandleEvent(ctx context.Context, _ event.Event) error {
+	_, err := s.Run(ctx)
+	return err
+}
+
+// Run sweeps every tenant once. One tenant's failure does not stop the
+// others; the errors are joined.
+func (s *Sweeper) Run(ctx context.Context) (Report, error) {
+	log := logging.FromContext(ctx)
+	var r Report
+	tenants, err := s.store.TenantIDs(ctx)
+	if err != nil {
+		return r, err
+	}
+	var errs []error
+	for _, t := range tenants {
+		r.Tenants++
+		if err := s.tenant(ctx, log.With("tenant", t), t, &r); err != nil {
+			errs = append(errs, fmt.Errorf("sweep tenant %s: %w", t, err))
+		}
+	}
+	log.Info("sweep done", "tenants", r.Tenants, "republished", r.Republished, "unknown", r.Unknown, "conversationsClosed", r.Conversations)
+	return r, errors.Join(errs...)
+}
+
+func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r *Report) error {
+	now := s.opt.Now().UTC()
+	var errs []error
+	ids, err := s.store.StaleAccepted(ctx, tenant, now.Add(-s.opt.AcceptedAfter), s.opt.Batch)
+	errs = append(errs, err)
+	for _, id := range ids {
+		if err := s.pub.Publish(ctx, queue.Job{Tenant: tenant, Message: id}); err != nil {
+			errs = append(errs, err)
+			break // Pub/Sub is down: the next run tries again
+		}
+		log.Info("republished a message never dispatched", "messageId", id)
+		r.Republished++
+	}
+
+	ids, err = s.store.ExpiredLeases(ctx, tenant, now, s.opt.Batch)
+	errs = append(errs, err)
+	for _, id := range ids {
+		m, err := s.store.ExpireLease(ctx, tenant, id, now)
+		if errors.Is(err, store.ErrStale) {
+			continue // settled or expired by someone else meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		log.Warn("dispatch lease ran out: message unknown, not resent", "messageId", id)
+		r.Unknown++
+		if s.opt.Notifier != nil {
+			s.opt.Notifier.Notify(ctx, m)
+		}
+	}
+
+	n, err := s.store.CloseExpiredConversations(ctx, tenant, now, s.opt.Batch)
+	r.Conversations += n
+	errs = append(errs, err)
+	return errors.Join(errs...)
+}
