@@ -3,6 +3,7 @@ package atom_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,6 +52,10 @@ func (memSource) Templates(context.Context, string, int, string) ([]domain.Templ
 	return nil, "", nil
 }
 
+func (memSource) Line(context.Context, string) (store.Line, error) {
+	return store.Line{}, store.ErrNotFound
+}
+
 // memStore checks what the accept path would commit.
 type memStore struct{ t *testing.T }
 
@@ -67,6 +72,19 @@ func (s memStore) Accept(_ context.Context, a store.Acceptance) error {
 
 func (memStore) Idempotency(context.Context, string, string) (store.IdempotencyRecord, error) {
 	return store.IdempotencyRecord{}, store.ErrNotFound
+}
+
+func (memStore) SetIdempotencyAnswer(context.Context, string, string, int, []byte) error { return nil }
+
+// Conversation answers none open, so a send never waits for dispatch.
+func (memStore) Conversation(context.Context, string, string, string) (domain.Conversation, error) {
+	return domain.Conversation{}, nil
+}
+
+func (memStore) ConversationsOpened(context.Context, string, string) (int, error) { return 0, nil }
+
+func (memStore) WatchMessage(ctx context.Context, _, _ string, _ func(domain.Message) bool) (domain.Message, error) {
+	return domain.Message{}, errors.New("no listener in memory")
 }
 
 type nopPublisher struct{}

@@ -35,14 +35,32 @@ const Project = "templategw-dev"
 type Function struct {
 	Name  string // FUNCTION_TARGET and the front door's path prefix
 	Topic string // for CloudEvent functions: the topic pushed to it
+	// DeadLetter, when set, receives what the push subscription failed to
+	// deliver CallbackAttempts times.
+	DeadLetter string
 }
 
 // Functions are the functions function.go registers, in start order.
 var Functions = []Function{
 	{Name: "templates"},
 	{Name: "messages"},
+	{Name: "whatsapp"},
 	{Name: "dispatch", Topic: "dispatch"},
+	{Name: "sweep", Topic: "sweep"},
+	{Name: "callbacks", Topic: "callbacks", DeadLetter: "callbacks-dead"},
 }
+
+// The dev stack's own settings for the functions.
+const (
+	// SweepEvery is how often the stack fires sweep, as Cloud Scheduler
+	// does in the cloud.
+	SweepEvery = 30 * time.Second
+	// VerifyToken is the whatsapp function's verification token.
+	VerifyToken = "dev-verify-token"
+	// CallbackAttempts is the callbacks subscription's delivery attempts
+	// before the dead-letter topic.
+	CallbackAttempts = 10
+)
 
 // Options configure the stack.
 type Options struct {
@@ -77,7 +95,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 		os.Setenv(k, v)
 	}
 
-	sbURL, stopSandbox, err := startSandbox()
+	base := "http://" + door.Addr().String()
+	sbURL, stopSandbox, err := startSandbox(base + "/whatsapp/")
 	if err != nil {
 		return err
 	}
@@ -92,6 +111,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 		"META_BASE_URL="+sbURL,
 		demo.AccessTokenEnv+"="+demo.AccessToken,
 		"CACHE_TTL=5s",
+		"WHATSAPP_APP_SECRET="+sandbox.DefaultAppSecret,
+		"WHATSAPP_VERIFY_TOKEN="+VerifyToken,
+		// Tenants' callback receivers on this machine are the point of a
+		// dev stack; private ranges stay refused.
+		"CALLBACK_ALLOW_LOOPBACK=true",
+		"CALLBACK_MAX_ATTEMPTS="+strconv.Itoa(CallbackAttempts),
 	)
 	procs, err := startFunctions(ctx, opts.Exe, env, opts.Logs)
 	if err != nil {
@@ -107,7 +132,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 	go func() { _ = srv.Serve(door) }()
 	defer srv.Close()
 
-	base := "http://" + door.Addr().String()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go fireSweep(sweepCtx, opts.Logs)
+
 	printWelcome(opts.Out, base, sbURL, emu, opts.DemoToken, time.Since(start))
 
 	select {
@@ -119,16 +147,44 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 }
 
-// startSandbox serves the sandbox provider on a free loopback port and
-// returns its base URL and how to stop it.
-func startSandbox() (string, func(), error) {
+// startSandbox serves the sandbox provider on a free loopback port, posting
+// its webhooks to webhookURL, and returns its base URL and how to stop it.
+func startSandbox(webhookURL string) (string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("sandbox listener: %w", err)
 	}
-	srv := &http.Server{Handler: sandbox.New(sandbox.Default()).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	cfg := sandbox.Default()
+	cfg.WebhookURL = webhookURL
+	sb := sandbox.New(cfg)
+	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
+	return "http://" + l.Addr().String(), func() { _ = srv.Close(); sb.Close() }, nil
+}
+
+// fireSweep publishes a tick to the sweep topic every SweepEvery, as Cloud
+// Scheduler does in the cloud, until ctx ends.
+func fireSweep(ctx context.Context, logs io.Writer) {
+	ps, err := pubsub.NewClient(ctx, Project)
+	if err != nil {
+		fmt.Fprintf(logs, "sweep ticker: pubsub client: %v\n", err)
+		return
+	}
+	defer ps.Close()
+	pub := queue.NewPublisher(ps, "sweep")
+	defer pub.Stop()
+	tick := time.NewTicker(SweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := pub.PublishJSON(ctx, map[string]string{"source": "devstack"}, nil); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(logs, "sweep ticker: %v\n", err)
+			}
+		}
+	}
 }
 
 func seed(ctx context.Context, emu *emulator.Stack, token string) error {
@@ -152,14 +208,23 @@ func wirePubSub(ctx context.Context, emu *emulator.Stack, procs *processes) erro
 		if f.Topic == "" {
 			continue
 		}
-		if err := queue.EnsureTopic(ctx, ps, f.Topic); err != nil {
-			return err
+		for _, topic := range []string{f.Topic, f.DeadLetter} {
+			if topic == "" {
+				continue
+			}
+			if err := queue.EnsureTopic(ctx, ps, topic); err != nil {
+				return err
+			}
 		}
-		err := queue.EnsurePush(ctx, ps, queue.Push{
+		push := queue.Push{
 			Name: f.Name + "-push", Topic: f.Topic,
 			Endpoint:    queue.PushEndpoint(procs.url(f.Name), Project, f.Topic),
 			AckDeadline: 60 * time.Second, MinBackoff: time.Second, MaxBackoff: 30 * time.Second,
-		})
+		}
+		if f.DeadLetter != "" {
+			push.DeadLetterTopic, push.MaxDeliveryAttempts = f.DeadLetter, CallbackAttempts
+		}
+		err := queue.EnsurePush(ctx, ps, push)
 		if err != nil {
 			return err
 		}
@@ -169,24 +234,31 @@ func wirePubSub(ctx context.Context, emu *emulator.Stack, procs *processes) erro
 
 func printWelcome(w io.Writer, base, sbURL string, emu *emulator.Stack, token string, took time.Duration) {
 	fmt.Fprintf(w, `
-templategw dev stack is up (%.1fs)
+templategw dev stack is up (%[1]s)
 
-  front door  %s/templates/   %s/messages/
-  sandbox     %s  (what Meta received: %s/_sandbox/requests)
-  emulators   FIRESTORE_EMULATOR_HOST=%s PUBSUB_EMULATOR_HOST=%s  project %s
-  demo        tenant %s, token %s, channel %s
+  front door  %[2]s/templates/   %[2]s/messages/   %[2]s/whatsapp/ (Meta's webhook)
+  sandbox     %[3]s  (what Meta received: %[3]s/_sandbox/requests, what it posted back: %[3]s/_sandbox/webhooks)
+  emulators   FIRESTORE_EMULATOR_HOST=%[4]s PUBSUB_EMULATOR_HOST=%[5]s  project %[6]s
+  demo        tenant %[7]s, token %[8]s, channel %[9]s; sweep runs every %[10]s
 
 Send a template:
 
-curl -sS -X POST %s/templates \
-  -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+curl -sS -X POST %[2]s/templates \
+  -H 'Authorization: Bearer %[8]s' -H 'Content-Type: application/json' \
   -d '{"templateId":"welcome","phoneNumber":"5511987654321","firstName":"Maria","params":{"1":"Maria","2":"templategw"}}'
 
-Then follow it (use the data.message_id it answered):
+Then follow it (use the data.message_id it answered): the sandbox's webhooks
+take it from pending to sent, delivered and read within a second or two.
+Send again to the same number: the conversation is open, so it answers
+200 "Sent" with data.conversation_id.
 
-curl -sS %s/messages/MESSAGE_ID -H 'Authorization: Bearer %s'
+curl -sS %[2]s/messages/MESSAGE_ID -H 'Authorization: Bearer %[8]s'
+
+Make the contact reply (opens its 24 h customer-service window):
+
+curl -sS -X POST %[3]s/_sandbox/reply -d '{"from":"5511987654321","text":"oi"}'
 
 Ctrl-C stops everything.
-`, took.Seconds(), base, base, sbURL, sbURL, emu.Firestore.Host, emu.PubSub.Host, Project,
-		demo.TenantID, token, demo.ChannelID, base, token, base, token)
+`, fmt.Sprintf("%.1fs", took.Seconds()), base, sbURL, emu.Firestore.Host, emu.PubSub.Host, Project,
+		demo.TenantID, token, demo.ChannelID, SweepEvery)
 }

@@ -1,0 +1,341 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/templategw/templategw/emulator/emulatortest"
+	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/demo"
+	"github.com/templategw/templategw/internal/dispatch"
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/queue"
+	"github.com/templategw/templategw/internal/secret"
+	"github.com/templategw/templategw/internal/store"
+	"github.com/templategw/templategw/internal/webhook"
+)
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+const (
+	appSecret   = "test-app-secret"
+	verifyToken = "test-verify-token"
+)
+
+// recorder counts status callbacks.
+type recorder struct{ got []domain.Message }
+
+func (r *recorder) Notify(_ context.Context, m domain.Message) { r.got = append(r.got, m) }
+
+type fixture struct {
+	*apptest.Env
+	h     http.Handler
+	notes *recorder
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	e := apptest.New(t)
+	n := &recorder{}
+	h := webhook.New(webhook.Config{VerifyToken: verifyToken, AppSecret: appSecret}, e.Catalog, e.Store, n).Handler()
+	return &fixture{Env: e, h: h, notes: n}
+}
+
+// pending sends one message through the real dispatch and the sandbox, so
+// it is pending with a wamid, as before any webhook.
+func (f *fixture) pending(t *testing.T, phone string) domain.Message {
+	t.Helper()
+	ctx := context.Background()
+	tpl, err := f.Catalog.Template(ctx, f.Tenant, "welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := domain.Render(tpl, map[string]string{"1": "Maria", "2": "templategw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := domain.NewMessage(store.NewID(), f.Tenant, demo.ChannelID, phone, tpl.ID, rendered, time.Now().UTC())
+	if err := f.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New(f.Store, f.Catalog, f.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
+	if err := d.Dispatch(ctx, queue.Job{Tenant: f.Tenant, Message: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return f.load(t, m.ID)
+}
+
+func (f *fixture) load(t *testing.T, id string) domain.Message {
+	t.Helper()
+	m, err := f.Store.Message(context.Background(), f.Tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// statusBody is a Meta status webhook for the demo number.
+func statusBody(wamid, status string, at time.Time, extra map[string]any) string {
+	st := map[string]any{"id": wamid, "status": status, "timestamp": strconv.FormatInt(at.Unix(), 10), "recipient_id": "5511987654321"}
+	for k, v := range extra {
+		st[k] = v
+	}
+	return envelope(map[string]any{"statuses": []any{st}})
+}
+
+func envelope(value map[string]any) string {
+	value["messaging_product"] = "whatsapp"
+	if _, ok := value["metadata"]; !ok {
+		value["metadata"] = map[string]any{"display_phone_number": demo.DisplayNumber, "phone_number_id": demo.PhoneNumberID}
+	}
+	b, _ := json.Marshal(map[string]any{
+		"object": "whatsapp_business_account",
+		"entry":  []any{map[string]any{"id": demo.WABAID, "changes": []any{map[string]any{"field": "messages", "value": value}}}},
+	})
+	return string(b)
+}
+
+func (f *fixture) post(t *testing.T, body, signature string) int {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	if signature != "" {
+		r.Header.Set(webhook.SignatureHeader, signature)
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w.Code
+}
+
+func (f *fixture) postSigned(t *testing.T, body string) {
+	t.Helper()
+	if code := f.post(t, body, webhook.Sign(appSecret, []byte(body))); code != http.StatusOK {
+		t.Fatalf("webhook answered %d, want 200", code)
+	}
+}
+
+func statuses(m domain.Message) string {
+	var s []string
+	for _, h := range m.History {
+		s = append(s, string(h.Status))
+	}
+	return strings.Join(s, ",")
+}
+
+func TestVerificationHandshake(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		query string
+		code  int
+		body  string
+	}{
+		{"hub.mode=subscribe&hub.verify_token=" + verifyToken + "&hub.challenge=1158201444", 200, "1158201444"},
+		{"hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", 403, ""},
+		{"hub.mode=unsubscribe&hub.verify_token=" + verifyToken + "&hub.challenge=1", 403, ""},
+		{"hub.challenge=1", 403, ""},
+	} {
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/?"+tc.query, nil))
+		if w.Code != tc.code || (tc.code == 200 && w.Body.String() != tc.body) {
+			t.Errorf("%s: %d %q, want %d %q", tc.query, w.Code, w.Body.String(), tc.code, tc.body)
+		}
+	}
+}
+
+func TestStatusesMoveForwardOnlyWhateverTheOrder(t *testing.T) {
+	f := newFixture(t)
+	m := f.pending(t, "5511987650100")
+	t0 := time.Now().Add(time.Second)
+	conv := map[string]any{"conversation": map[string]any{
+		"id": "conv-abc", "expiration_timestamp": strconv.FormatInt(t0.Add(24*time.Hour).Unix(), 10), "origin": map[string]any{"type": "utility"},
+	}}
+	read := statusBody(m.ProviderMessageID, "read", t0.Add(2*time.Second), nil)
+	// read first, then the late sent (with the conversation) and delivered,
+	// then every one replayed.
+	for _, b := range []string{read, statusBody(m.ProviderMessageID, "sent", t0, conv), statusBody(m.ProviderMessageID, "delivered", t0.Add(time.Second), nil), read, read} {
+		f.postSigned(t, b)
+	}
+	got := f.load(t, m.ID)
+	if got.Status != domain.StatusRead || statuses(got) != "accepted,dispatching,pending,read" {
+		t.Fatalf("status %s history %s, want read with no step backwards", got.Status, statuses(got))
+	}
+	if got.ConversationID != "conv-abc" {
+		t.Errorf("conversation id %q: the late sent's conversation was lost", got.ConversationID)
+	}
+	if len(f.notes.got) != 1 || f.notes.got[0].Status != domain.StatusRead {
+		t.Errorf("callbacks %d, want exactly one (read)", len(f.notes.got))
+	}
+	c, err := f.Store.Conversation(context.Background(), f.Tenant, demo.ChannelID, m.PhoneNumber)
+	if err != nil || c.ID != "conv-abc" || !c.Open(time.Now()) || c.OriginType != "utility" {
+		t.Errorf("conversation %+v, %v", c, err)
+	}
+	if n, err := f.Store.ConversationsOpened(context.Background(), f.Tenant, domain.MonthKey(t0)); err != nil || n != 1 {
+		t.Errorf("conversations counted %d (%v), want 1", n, err)
+	}
+}
+
+func TestSameConversationIsCountedOnce(t *testing.T) {
+	f := newFixture(t)
+	phone := "5511987650101"
+	t0 := time.Now()
+	conv := func(exp time.Time) map[string]any {
+		return map[string]any{"conversation": map[string]any{"id": "conv-1", "expiration_timestamp": strconv.FormatInt(exp.Unix(), 10), "origin": map[string]any{"type": "marketing"}}}
+	}
+	a, b := f.pending(t, phone), f.pending(t, phone)
+	f.postSigned(t, statusBody(a.ProviderMessageID, "sent", t0, conv(t0.Add(24*time.Hour))))
+	f.postSigned(t, statusBody(b.ProviderMessageID, "sent", t0, conv(t0.Add(25*time.Hour))))
+	if n, _ := f.Store.ConversationsOpened(context.Background(), f.Tenant, domain.MonthKey(t0)); n != 1 {
+		t.Errorf("counted %d conversations, want 1", n)
+	}
+	c, _ := f.Store.Conversation(context.Background(), f.Tenant, demo.ChannelID, phone)
+	if c.ExpiresAt.Unix() != t0.Add(25*time.Hour).Unix() {
+		t.Errorf("conversation expires %s, want extended to %s", c.ExpiresAt, t0.Add(25*time.Hour))
+	}
+}
+
+func TestFailedStatusKeepsMetaCodeAndTitle(t *testing.T) {
+	f := newFixture(t)
+	m := f.pending(t, "5511987650102")
+	f.postSigned(t, statusBody(m.ProviderMessageID, "failed", time.Now(), map[string]any{
+		"errors": []any{map[string]any{"code": 131026, "title": "Message undeliverable"}},
+	}))
+	got := f.load(t, m.ID)
+	if got.Status != domain.StatusFailed || got.Error == nil || got.Error.Code != 131026 || got.Error.Title != "Message undeliverable" {
+		t.Fatalf("message %s error %+v", got.Status, got.Error)
+	}
+	f.postSigned(t, statusBody(m.ProviderMessageID, "delivered", time.Now(), nil))
+	if got := f.load(t, m.ID); got.Status != domain.StatusFailed {
+		t.Errorf("a failed message moved to %s", got.Status)
+	}
+}
+
+func TestBadSignatureChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	m := f.pending(t, "5511987650103")
+	body := statusBody(m.ProviderMessageID, "read", time.Now(), nil)
+	for name, sig := range map[string]string{
+		"missing":      "",
+		"wrong secret": webhook.Sign("other-secret", []byte(body)),
+		"other body":   webhook.Sign(appSecret, []byte(body+" ")),
+		"not hex":      "sha256=zz",
+		"no prefix":    strings.TrimPrefix(webhook.Sign(appSecret, []byte(body)), "sha256="),
+	} {
+		if code := f.post(t, body, sig); code != http.StatusUnauthorized {
+			t.Errorf("%s signature: %d, want 401", name, code)
+		}
+	}
+	if got := f.load(t, m.ID); got.Status != domain.StatusPending || len(got.History) != len(m.History) || len(f.notes.got) != 0 {
+		t.Errorf("an unsigned webhook changed the message: %s %s", got.Status, statuses(got))
+	}
+}
+
+func TestUnknownIdsAreAcknowledgedAndMalformedIs400(t *testing.T) {
+	f := newFixture(t)
+	for name, body := range map[string]string{
+		"unknown phone number id": envelope(map[string]any{"metadata": map[string]any{"phone_number_id": "999"}, "statuses": []any{map[string]any{"id": "wamid.x", "status": "read"}}}),
+		"unknown wamid":           statusBody("wamid.nobody", "read", time.Now(), nil),
+		"unknown callback data":   statusBody("wamid.nobody", "read", time.Now(), map[string]any{"biz_opaque_callback_data": "no-such-message"}),
+		"untracked status":        statusBody("wamid.nobody", "deleted", time.Now(), nil),
+		"other field":             `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"account_update","value":{}}]}]}`,
+		"other object":            `{"object":"page","entry":[]}`,
+		"out-of-band errors":      envelope(map[string]any{"errors": []any{map[string]any{"code": 131000, "title": "Something went wrong"}}}),
+	} {
+		if code := f.post(t, body, webhook.Sign(appSecret, []byte(body))); code != http.StatusOK {
+			t.Errorf("%s: %d, want 200", name, code)
+		}
+	}
+	for name, body := range map[string]string{
+		"not JSON":       "hello",
+		"trailing data":  `{"object":"whatsapp_business_account"} {}`,
+		"no object":      `{"entry":[]}`,
+		"bad timestamp":  statusBody("wamid.x", "read", time.Now(), map[string]any{"timestamp": "yesterday"}),
+		"wrong type":     `{"object":"whatsapp_business_account","entry":{"id":1}}`,
+		"empty":          "",
+		"array of bytes": `[1,2,3]`,
+	} {
+		if code := f.post(t, body, webhook.Sign(appSecret, []byte(body))); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, code)
+		}
+	}
+}
+
+func TestCallbackDataReconcilesAnUnknownAttempt(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.pending(t, "5511987650104")
+	// An unknown attempt never learnt its wamid: forget it, as after a
+	// timeout once the request left.
+	u := domain.NewMessage(store.NewID(), f.Tenant, demo.ChannelID, "5511987650105", m.TemplateID, m.Template, time.Now().UTC())
+	if err := f.Store.Accept(ctx, store.Acceptance{Message: u, Contact: domain.Contact{Phone: u.PhoneNumber, UpdatedAt: u.CreatedAt}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Store.Claim(ctx, f.Tenant, u.ID, time.Now().Add(-2*time.Minute), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Store.ExpireLease(ctx, f.Tenant, u.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.postSigned(t, statusBody("wamid.late", "delivered", time.Now(), map[string]any{"biz_opaque_callback_data": u.ID}))
+	got := f.load(t, u.ID)
+	if got.Status != domain.StatusDelivered || got.ProviderMessageID != "wamid.late" || got.Error != nil {
+		t.Fatalf("unknown message after its webhook: %s wamid %q error %+v", got.Status, got.ProviderMessageID, got.Error)
+	}
+	if w, err := f.Store.WAMIDOf(ctx, "wamid.late"); err != nil || w.Message != u.ID {
+		t.Errorf("wamid index %+v, %v", w, err)
+	}
+	// Another send's status echoing this id never moves it.
+	f.postSigned(t, statusBody("wamid.other", "read", time.Now(), map[string]any{"biz_opaque_callback_data": u.ID}))
+	if got := f.load(t, u.ID); got.Status != domain.StatusDelivered {
+		t.Errorf("status %s after another send's webhook", got.Status)
+	}
+}
+
+func TestAnotherTenantsWamidIsIgnored(t *testing.T) {
+	f := newFixture(t)
+	m := f.pending(t, "5511987650106")
+	// The same wamid arriving for a number of another tenant.
+	other := domain.Channel{ID: "theirs", PhoneNumberID: "300000000000009", Connected: true}
+	if err := f.Store.PutChannel(context.Background(), "other-tenant", other); err != nil {
+		t.Fatal(err)
+	}
+	body := envelope(map[string]any{
+		"metadata": map[string]any{"phone_number_id": other.PhoneNumberID},
+		"statuses": []any{map[string]any{"id": m.ProviderMessageID, "status": "read", "timestamp": "1"}},
+	})
+	f.postSigned(t, body)
+	if got := f.load(t, m.ID); got.Status != domain.StatusPending {
+		t.Errorf("another tenant's number moved this tenant's message to %s", got.Status)
+	}
+}
+
+func TestInboundOpensTheServiceWindow(t *testing.T) {
+	f := newFixture(t)
+	at := time.Now().Truncate(time.Second)
+	body := envelope(map[string]any{
+		"contacts": []any{map[string]any{"profile": map[string]any{"name": "Maria"}, "wa_id": "5511987650107"}},
+		"messages": []any{map[string]any{"from": "5511987650107", "id": "wamid.in1", "timestamp": fmt.Sprint(at.Unix()), "type": "text", "text": map[string]any{"body": "quero saber mais"}}},
+	})
+	f.postSigned(t, body)
+	f.postSigned(t, body) // Meta's duplicate
+	snap, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("contacts").Doc("5511987650107").Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c domain.Contact
+	if err := snap.DataTo(&c); err != nil {
+		t.Fatal(err)
+	}
+	if !c.WindowOpen(demo.ChannelID, time.Now()) || !c.Windows[demo.ChannelID].Equal(at.Add(24*time.Hour)) || c.ProfileName != "Maria" {
+		t.Errorf("contact %+v", c)
+	}
+	docs, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("inbound").Documents(context.Background()).GetAll()
+	if err != nil || len(docs) != 1 || docs[0].Data()["text"] != "quero saber mais" {
+		t.Errorf("inbound messages %d (%v), want the one", len(docs), err)
+	}
+}
