@@ -37,12 +37,7 @@ func (m *Message) Apply(u Update) (bool, error) {
 	if !webhookStatuses[u.Status] {
 		return false, fmt.Errorf("update status %q is not sent, delivered, read or failed", u.Status)
 	}
-	if !CanMove(m.Status, u.Status) {
-		return false, nil
-	}
-	if m.ProviderMessageID != "" && u.ProviderMessageID != "" && m.ProviderMessageID != u.ProviderMessageID {
-		// The echoed gateway id names a message Meta knows by another
-		// id: not this send's status.
+	if !m.Owns(u) || !CanMove(m.Status, u.Status) {
 		return false, nil
 	}
 	from := m.Status
@@ -64,6 +59,13 @@ func (m *Message) Apply(u Update) (bool, error) {
 		m.Error = nil
 	}
 	return true, nil
+}
+
+// Owns reports whether u is about this send: a message that already has
+// a provider id takes only updates for that id, so a gateway id echoed on
+// another send's status never moves it.
+func (m *Message) Owns(u Update) bool {
+	return m.ProviderMessageID == "" || u.ProviderMessageID == "" || m.ProviderMessageID == u.ProviderMessageID
 }
 
 // Extend merges what the provider says of a conversation into c, the

@@ -25,8 +25,10 @@ func (s *Store) WAMIDOf(ctx context.Context, wamid string) (WAMID, error) {
 // the message moves forward only (domain.Message.Apply), a provider id it
 // learns is indexed under wamids/, and a reported conversation opens or
 // extends the contact's conversation on the message's channel; a newly
-// opened one is counted against the month's plan limit. changed is false
-// for a duplicate or out-of-order update, which writes nothing.
+// opened one is counted against the month's plan limit. changed reports
+// whether the message's status moved. The conversation is recorded even
+// when the status did not move, because the status carrying it ("sent")
+// may arrive after a later one ("read"); a duplicate writes nothing.
 func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (m domain.Message, changed bool, err error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return m, false, fmt.Errorf("update message %q: %w", id, ErrNotFound)
@@ -47,11 +49,17 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 				return err
 			}
 		}
-		if changed, err = m.Apply(u); err != nil || !changed {
+		if changed, err = m.Apply(u); err != nil || !m.Owns(u) {
 			return err
 		}
-		if err := tx.Set(ref, m); err != nil {
-			return err
+		learnt := convRef != nil && m.ConversationID == "" && m.Status != domain.StatusFailed
+		if learnt {
+			m.ConversationID = u.Conversation.ID
+		}
+		if changed || learnt {
+			if err := tx.Set(ref, m); err != nil {
+				return err
+			}
 		}
 		if hadID == "" && m.ProviderMessageID != "" {
 			if err := tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: tenant, Message: id, At: m.UpdatedAt}); err != nil {
@@ -64,6 +72,9 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 		next := *u.Conversation
 		next.Channel, next.Phone = m.Channel, m.PhoneNumber
 		merged, opened := conv.Extend(next)
+		if !opened && merged.ExpiresAt.Equal(conv.ExpiresAt) && merged.OriginType == conv.OriginType {
+			return nil // a duplicate: nothing new to write
+		}
 		if err := tx.Set(convRef, merged); err != nil {
 			return err
 		}
