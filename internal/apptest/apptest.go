@@ -71,6 +71,7 @@ func New(t testing.TB) *Env {
 	e.Sandbox = sandbox.New(sandbox.Default())
 	srv := httptest.NewServer(e.Sandbox.Handler())
 	t.Cleanup(srv.Close)
+	t.Cleanup(e.Sandbox.Close) // runs first: no webhook outlives the test
 	e.SandboxURL = srv.URL
 	e.Provider = provider.New(provider.Config{BaseURL: srv.URL, Version: "v23.0", Timeout: 2 * time.Second}, nil)
 	return e

@@ -15,6 +15,18 @@ import (
 	"github.com/templategw/templategw/internal/queue"
 )
 
+// TopicPublisher returns a publisher on topic, created if missing and
+// stopped when t ends.
+func (e *Env) TopicPublisher(t testing.TB, topic string) *queue.Publisher {
+	t.Helper()
+	if err := queue.EnsureTopic(context.Background(), e.PubSub, topic); err != nil {
+		t.Fatal(err)
+	}
+	p := queue.NewPublisher(e.PubSub, topic)
+	t.Cleanup(p.Stop)
+	return p
+}
+
 // EventFunc is a CloudEvent function, as function.go registers them.
 type EventFunc func(ctx context.Context, e event.Event) error
 

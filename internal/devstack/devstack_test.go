@@ -38,9 +38,10 @@ func (s *syncBuffer) String() string {
 }
 
 // TestDevStackSendsEndToEnd is the README's promise: the dev stack comes
-// up, the printed curl answers 202 Pending, the message reaches pending
-// with a wamid through Pub/Sub push, dispatch and the sandbox, and stopping
-// leaves no process behind.
+// up, the printed curl answers 202 Pending, the message reaches read
+// through Pub/Sub push, dispatch, the sandbox and its webhooks, a second
+// send to the number answers 200 Sent in the conversation the first
+// opened, and stopping leaves no process behind.
 func TestDevStackSendsEndToEnd(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "templategw")
 	build := exec.Command("go", "build", "-o", bin, "../../cmd/templategw")
@@ -81,48 +82,19 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	body := `{"templateId":"welcome","phoneNumber":"5511987654321","firstName":"Maria","params":{"1":"Maria","2":"templategw"}}`
-	req, _ := http.NewRequest(http.MethodPost, base+"/templates", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer e2e-token")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, first := devSend(t, base, body, &logs)
+	if code != http.StatusAccepted || first.Message != "Pending" || first.Data.MessageID == "" {
+		t.Fatalf("first send answered %d %+v\n%s", code, first, logs.String())
 	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var sent struct {
-		Success bool
-		Message string
-		Data    struct {
-			MessageID string `json:"message_id"`
-		}
+	// The sandbox's webhooks, through the front door's whatsapp function,
+	// take it all the way to read.
+	msg := waitStatus(t, base, first.Data.MessageID, "read", &logs)
+	if !strings.HasPrefix(msg.ProviderMessageID, "wamid.") || msg.ConversationID == "" {
+		t.Fatalf("read message %+v", msg)
 	}
-	if err := json.Unmarshal(raw, &sent); err != nil || resp.StatusCode != http.StatusAccepted || sent.Message != "Pending" || sent.Data.MessageID == "" {
-		t.Fatalf("send answered %d %s (%v)\n%s", resp.StatusCode, raw, err, logs.String())
-	}
-
-	var msg struct {
-		Status            string
-		ProviderMessageID string
-	}
-	until := time.Now().Add(10 * time.Second)
-	for {
-		req, _ := http.NewRequest(http.MethodGet, base+"/messages/"+sent.Data.MessageID, nil)
-		req.Header.Set("Authorization", "Bearer e2e-token")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		_ = json.Unmarshal(raw, &msg)
-		if msg.Status == "pending" && strings.HasPrefix(msg.ProviderMessageID, "wamid.") {
-			break
-		}
-		if time.Now().After(until) {
-			t.Fatalf("message not pending in time: %s\n%s", raw, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	code, second := devSend(t, base, body, &logs)
+	if code != http.StatusOK || second.Message != "Sent" || second.Data.ConversationID != msg.ConversationID {
+		t.Fatalf("second send answered %d %+v, want 200 Sent in conversation %s\n%s", code, second, msg.ConversationID, logs.String())
 	}
 
 	cancel()
@@ -147,6 +119,64 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 		if pids := leftovers("port=" + p); pids != "" {
 			t.Fatalf("emulator on %s left behind: %s", host, pids)
 		}
+	}
+}
+
+type atomAnswer struct {
+	Success bool
+	Message string
+	Data    struct {
+		MessageID      string `json:"message_id"`
+		ConversationID string `json:"conversation_id"`
+	}
+}
+
+func devSend(t *testing.T, base, body string, logs *syncBuffer) (int, atomAnswer) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/templates", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var a atomAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("send answered %d %s (%v)\n%s", resp.StatusCode, raw, err, logs.String())
+	}
+	return resp.StatusCode, a
+}
+
+type devMessage struct {
+	Status            string
+	ProviderMessageID string
+	ConversationID    string
+}
+
+// waitStatus polls the messages API until the message reaches want.
+func waitStatus(t *testing.T, base, id, want string, logs *syncBuffer) devMessage {
+	t.Helper()
+	var msg devMessage
+	until := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, base+"/messages/"+id, nil)
+		req.Header.Set("Authorization", "Bearer e2e-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = json.Unmarshal(raw, &msg)
+		if msg.Status == want {
+			return msg
+		}
+		if time.Now().After(until) {
+			t.Fatalf("message not %s in time: %s\n%s", want, raw, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
