@@ -18,6 +18,9 @@ func serve(t *testing.T, cfg sandbox.Config) (*sandbox.Sandbox, *httptest.Server
 	sb := sandbox.New(cfg)
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
+	// Cleanups run last first: deliveries stop before the server and any
+	// receiver made earlier close.
+	t.Cleanup(sb.Close)
 	return sb, srv
 }
 

@@ -1,5 +1,7 @@
 package sandbox
 
+import "strings"
+
 // inject applies the failure table keyed by the recipient's last four
 // digits (documented in docs/sandbox.md). A nil error with hold set means
 // accept but hold the answer.
@@ -26,8 +28,17 @@ func (s *Sandbox) inject(to string) (e *apiError, hold bool) {
 		if s.firstCall(to) {
 			return metaError(503, 131000, "service unavailable; the sandbox fails the first send to this recipient"), false
 		}
+	case "0009":
+		// Accepted here; failsLater makes its webhook report it failed.
 	}
 	return nil, false
+}
+
+// failsLater reports whether an accepted send to to is reported failed
+// (131026) by webhook instead of sent, delivered and read: Meta accepts a
+// send before it learns the recipient cannot get it.
+func failsLater(to string) bool {
+	return strings.HasSuffix(to, "0009")
 }
 
 // firstCall reports whether this is the first …0008 call to reach the

@@ -24,3 +24,20 @@ func (s *Sandbox) handleReset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
 	w.WriteHeader(http.StatusNoContent)
 }
+
+type webhooksAnswer struct {
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// handleListWebhooks serves GET /_sandbox/webhooks, optionally filtered by
+// ?wamid= and ?callback=.
+func (s *Sandbox) handleListWebhooks(w http.ResponseWriter, r *http.Request) {
+	wamid, callback := r.URL.Query().Get("wamid"), r.URL.Query().Get("callback")
+	out := []Webhook{}
+	for _, h := range s.Webhooks() {
+		if (wamid == "" || h.WAMID == wamid) && (callback == "" || h.CallbackData == callback) {
+			out = append(out, h)
+		}
+	}
+	writeJSON(w, http.StatusOK, webhooksAnswer{Webhooks: out})
+}

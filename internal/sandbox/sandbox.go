@@ -1,6 +1,7 @@
 // Package sandbox simulates the public side of Meta's WhatsApp Cloud API:
 // template sends and the template list, with Meta's error shapes, rate
-// limits and failures injected by recipient. It lets development, tests and
+// limits and failures injected by recipient, and the signed webhooks that
+// report a send's statuses and a contact's replies. It lets development, tests and
 // benchmarks exercise the real provider client over real HTTP without Meta.
 // It simulates Meta only; it never stands in for the gateway's own parts.
 package sandbox
@@ -22,6 +23,9 @@ type Number struct {
 	PhoneNumberID string
 	WABAID        string
 	AccessToken   string
+	// DisplayPhoneNumber is the number as people dial it, digits only;
+	// webhooks carry it in metadata.display_phone_number.
+	DisplayPhoneNumber string
 	// MessagesPerSecond is the number's throughput limit; 0 means Meta's
 	// default of 80.
 	MessagesPerSecond int
@@ -43,6 +47,22 @@ type Config struct {
 	// recipient (…0003) is held before it is answered; the request's
 	// context ending also ends it. Default 30s.
 	TimeoutDelay time.Duration
+
+	// WebhookURL is where status and inbound-message webhooks are posted,
+	// as Meta posts them to an app's callback URL; empty sends none.
+	// SetWebhook changes it at run time.
+	WebhookURL string
+	// AppSecret keys the X-Hub-Signature-256 of every webhook. Default
+	// DefaultAppSecret.
+	AppSecret string
+	// WebhookDelay is the gap before a send's first status and between its
+	// successive statuses. Default 150ms.
+	WebhookDelay time.Duration
+	// WebhookAttempts is how many times one webhook is posted before the
+	// sandbox gives up on it; WebhookRetryDelay is the wait before the
+	// first retry, doubling after each. Defaults: 5 and 100ms.
+	WebhookAttempts   int
+	WebhookRetryDelay time.Duration
 }
 
 // Defaults applied by New for zero Config fields.
@@ -51,6 +71,10 @@ const (
 	DefaultPairBurst         = 45
 	DefaultPairInterval      = 6 * time.Second
 	DefaultTimeoutDelay      = 30 * time.Second
+	DefaultAppSecret         = "sandbox-app-secret"
+	DefaultWebhookDelay      = 150 * time.Millisecond
+	DefaultWebhookAttempts   = 5
+	DefaultWebhookRetryDelay = 100 * time.Millisecond
 )
 
 // Request is one send call the sandbox received, whatever its outcome.
@@ -71,11 +95,16 @@ type Sandbox struct {
 	numbers map[string]*number // by phone number id; the map is read-only after New
 	wabas   map[string]*waba   // by WABA id; read-only after New
 	pairs   *pairLimiter
+	convs   *conversations
+	bg      *background
+	client  *http.Client // posts webhooks
 
 	mu         sync.Mutex
 	requests   []Request
 	byCallback map[string]int
 	failedOnce map[string]bool // recipients (…0008) that already got their one 503
+	hook       webhookTarget
+	webhooks   []Webhook
 }
 
 type number struct {
@@ -100,14 +129,27 @@ func New(cfg Config) *Sandbox {
 	if cfg.TimeoutDelay <= 0 {
 		cfg.TimeoutDelay = DefaultTimeoutDelay
 	}
+	if cfg.WebhookDelay <= 0 {
+		cfg.WebhookDelay = DefaultWebhookDelay
+	}
+	if cfg.WebhookAttempts <= 0 {
+		cfg.WebhookAttempts = DefaultWebhookAttempts
+	}
+	if cfg.WebhookRetryDelay <= 0 {
+		cfg.WebhookRetryDelay = DefaultWebhookRetryDelay
+	}
 	s := &Sandbox{
 		cfg:        cfg,
 		numbers:    map[string]*number{},
 		wabas:      map[string]*waba{},
 		pairs:      newPairLimiter(cfg.PairBurst, cfg.PairInterval),
+		convs:      newConversations(),
+		bg:         newBackground(),
+		client:     newWebhookClient(),
 		byCallback: map[string]int{},
 		failedOnce: map[string]bool{},
 	}
+	s.SetWebhook(cfg.WebhookURL, cfg.AppSecret)
 	for id, ts := range cfg.Templates {
 		s.wabaFor(id).setTemplates(id, ts)
 	}
@@ -139,6 +181,8 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("GET /{version}/{wabaID}/message_templates", s.handleTemplates)
 	mux.HandleFunc("GET /_sandbox/requests", s.handleListRequests)
 	mux.HandleFunc("DELETE /_sandbox/requests", s.handleReset)
+	mux.HandleFunc("GET /_sandbox/webhooks", s.handleListWebhooks)
+	mux.HandleFunc("POST /_sandbox/reply", s.handleReply)
 	// Anything else gets Meta's error shape, so a client with a wrong base
 	// URL or version sees a parseable answer naming the path.
 	mux.HandleFunc("/", s.handleUnknownPath)
@@ -163,15 +207,19 @@ func (s *Sandbox) CountByCallback(data string) int {
 	return s.byCallback[data]
 }
 
-// Reset forgets every recorded request and all rate-limit and
-// failure-injection state, as if the sandbox had just started.
+// Reset forgets every recorded request and webhook, all rate-limit and
+// failure-injection state and every open conversation and customer-service
+// window, as if the sandbox had just started. The webhook URL stays, and
+// deliveries already under way go on (Idle waits for them).
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	s.requests = nil
 	s.byCallback = map[string]int{}
 	s.failedOnce = map[string]bool{}
+	s.webhooks = nil
 	s.mu.Unlock()
 	s.pairs.reset()
+	s.convs.reset()
 	for _, n := range s.numbers {
 		n.resetLimiter()
 	}
@@ -192,10 +240,11 @@ func (s *Sandbox) record(r Request) {
 func Default() Config {
 	return Config{
 		Numbers: []Number{{
-			PhoneNumberID:     demo.PhoneNumberID,
-			WABAID:            demo.WABAID,
-			AccessToken:       demo.AccessToken,
-			MessagesPerSecond: 1000,
+			PhoneNumberID:      demo.PhoneNumberID,
+			WABAID:             demo.WABAID,
+			AccessToken:        demo.AccessToken,
+			DisplayPhoneNumber: demo.DisplayNumber,
+			MessagesPerSecond:  1000,
 		}},
 		Templates: map[string][]domain.Template{demo.WABAID: demo.Templates()},
 	}

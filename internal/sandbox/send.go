@@ -134,8 +134,3 @@ func (s *Sandbox) hold(r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 }
-
-// afterAccept is the seam for status webhooks: the sandbox will post signed
-// sent/delivered/read/failed statuses for req (DESIGN §5) to a configured
-// URL from here. It does nothing yet.
-func (s *Sandbox) afterAccept(req Request) {}
