@@ -11,5 +11,8 @@ import (
 func init() {
 	functions.HTTP("templates", app.TemplatesFunction)
 	functions.HTTP("messages", app.MessagesFunction)
+	functions.HTTP("whatsapp", app.WhatsAppFunction)
 	functions.CloudEvent("dispatch", app.DispatchFunction)
+	functions.CloudEvent("sweep", app.SweepFunction)
+	functions.CloudEvent("callbacks", app.CallbacksFunction)
 }

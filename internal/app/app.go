@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/atom"
+	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/config"
 	"github.com/templategw/templategw/internal/dispatch"
@@ -27,6 +29,8 @@ import (
 	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/secret"
 	"github.com/templategw/templategw/internal/store"
+	"github.com/templategw/templategw/internal/sweep"
+	"github.com/templategw/templategw/internal/webhook"
 )
 
 // Env is what every function shares in one process.
@@ -35,9 +39,10 @@ type Env struct {
 	Logger  *slog.Logger
 	Store   *store.Store
 	Catalog *catalog.Catalog
-	pubsub  *pubsub.Client
-	pubOnce sync.Once
-	pub     *queue.Publisher
+
+	mu     sync.Mutex
+	pubsub *pubsub.Client
+	pubs   map[string]*queue.Publisher
 }
 
 // NewEnv connects to Firestore (and, lazily, Pub/Sub) for cfg. The clients
@@ -53,35 +58,62 @@ func NewEnv(ctx context.Context, cfg *config.Config) (*Env, error) {
 		Logger:  logging.New(os.Stderr, cfg.LogLevel),
 		Store:   st,
 		Catalog: catalog.New(st, cfg.CacheTTL),
+		pubs:    map[string]*queue.Publisher{},
 	}, nil
 }
 
-// Publisher returns the dispatch topic's publisher, connecting on first use.
-func (e *Env) Publisher(ctx context.Context) (*queue.Publisher, error) {
-	var err error
-	e.pubOnce.Do(func() {
-		e.pubsub, err = pubsub.NewClient(ctx, e.Config.ProjectID)
-		if err == nil {
-			e.pub = queue.NewPublisher(e.pubsub, e.Config.DispatchTopic)
+// Publisher returns a topic's publisher, connecting to Pub/Sub on first
+// use; a failed connection is retried on the next call.
+func (e *Env) Publisher(ctx context.Context, topic string) (*queue.Publisher, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pubsub == nil {
+		c, err := pubsub.NewClient(ctx, e.Config.ProjectID)
+		if err != nil {
+			return nil, fmt.Errorf("pubsub client: %w", err)
 		}
-	})
+		e.pubsub = c
+	}
+	p, ok := e.pubs[topic]
+	if !ok {
+		p = queue.NewPublisher(e.pubsub, topic)
+		e.pubs[topic] = p
+	}
+	return p, nil
+}
+
+// Notifier publishes tenant status callbacks.
+func (e *Env) Notifier(ctx context.Context) (*callback.Notifier, error) {
+	pub, err := e.Publisher(ctx, e.Config.Callback.Topic)
 	if err != nil {
-		return nil, fmt.Errorf("pubsub client: %w", err)
+		return nil, err
 	}
-	if e.pub == nil {
-		return nil, fmt.Errorf("pubsub client failed to start earlier")
-	}
-	return e.pub, nil
+	n := callback.NewNotifier(pub)
+	n.Timeout = e.Config.PublishTimeout
+	return n, nil
 }
 
 // Templates builds the templates function (Atom API).
 func (e *Env) Templates(ctx context.Context) (http.Handler, error) {
-	pub, err := e.Publisher(ctx)
+	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
 	if err != nil {
 		return nil, err
 	}
-	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout})
+	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: e.Config.SendWait})
 	return e.http(atom.New(e.Catalog, e.Store, svc).Handler()), nil
+}
+
+// WhatsApp builds the whatsapp function (Meta's webhook).
+func (e *Env) WhatsApp(ctx context.Context) (http.Handler, error) {
+	if e.Config.WhatsApp.AppSecret == "" {
+		return nil, errors.New("WHATSAPP_APP_SECRET is not set: the webhook cannot check Meta's signatures")
+	}
+	n, err := e.Notifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := webhook.Config{VerifyToken: e.Config.WhatsApp.VerifyToken, AppSecret: e.Config.WhatsApp.AppSecret}
+	return e.http(webhook.New(cfg, e.Catalog, e.Store, n).Handler()), nil
 }
 
 // Messages builds the messages function (native API).
@@ -90,10 +122,37 @@ func (e *Env) Messages(context.Context) (http.Handler, error) {
 }
 
 // Dispatcher builds the dispatch function.
-func (e *Env) Dispatcher(context.Context) (*dispatch.Dispatcher, error) {
+func (e *Env) Dispatcher(ctx context.Context) (*dispatch.Dispatcher, error) {
+	n, err := e.Notifier(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p := provider.New(provider.Config{BaseURL: e.Config.Meta.BaseURL, Version: e.Config.Meta.APIVersion, Timeout: e.Config.Meta.Timeout}, nil)
 	return dispatch.New(e.Store, e.Catalog, p, secret.Env{}, dispatch.Options{
-		Lease: e.Config.Dispatch.Lease, MaxAttempts: e.Config.Dispatch.MaxAttempts,
+		Lease: e.Config.Dispatch.Lease, MaxAttempts: e.Config.Dispatch.MaxAttempts, Notifier: n,
+	}), nil
+}
+
+// Sweeper builds the sweep function.
+func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
+	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
+	if err != nil {
+		return nil, err
+	}
+	n, err := e.Notifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sweep.New(e.Store, pub, sweep.Options{
+		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Notifier: n,
+	}), nil
+}
+
+// Deliverer builds the callbacks function.
+func (e *Env) Deliverer(context.Context) (*callback.Deliverer, error) {
+	return callback.NewDeliverer(e.Catalog, callback.Options{
+		AllowLoopback: e.Config.Callback.AllowLoopback, AllowPrivate: e.Config.Callback.AllowPrivate,
+		Timeout: e.Config.Callback.Timeout,
 	}), nil
 }
 
@@ -141,21 +200,41 @@ var TemplatesFunction = lazyHTTP((*Env).Templates)
 // MessagesFunction is the messages HTTP function.
 var MessagesFunction = lazyHTTP((*Env).Messages)
 
-var dispatcher = sync.OnceValues(func() (*dispatch.Dispatcher, error) {
-	env, err := process()
-	if err != nil {
-		return nil, err
-	}
-	return env.Dispatcher(context.Background())
-})
+// WhatsAppFunction is the whatsapp HTTP function (Meta's webhook).
+var WhatsAppFunction = lazyHTTP((*Env).WhatsApp)
 
-// DispatchFunction is the dispatch CloudEvent function. A start-up failure
-// is returned, so Pub/Sub redelivers once the configuration is fixed.
-func DispatchFunction(ctx context.Context, e event.Event) error {
-	d, err := dispatcher()
-	if err != nil {
-		return fmt.Errorf("dispatch failed to start: %w", err)
-	}
-	env, _ := process()
-	return d.HandleEvent(logging.WithLogger(ctx, env.Logger), e)
+// eventHandler is what a CloudEvent function's controller serves.
+type eventHandler interface {
+	HandleEvent(ctx context.Context, e event.Event) error
 }
+
+// lazyEvent builds a CloudEvent function's controller on its first event.
+// A start-up failure is returned, so Pub/Sub redelivers once the
+// configuration is fixed.
+func lazyEvent[H eventHandler](name string, build func(*Env, context.Context) (H, error)) func(context.Context, event.Event) error {
+	get := sync.OnceValues(func() (H, error) {
+		env, err := process()
+		if err != nil {
+			var zero H
+			return zero, err
+		}
+		return build(env, context.Background())
+	})
+	return func(ctx context.Context, e event.Event) error {
+		h, err := get()
+		if err != nil {
+			return fmt.Errorf("%s failed to start: %w", name, err)
+		}
+		env, _ := process()
+		return h.HandleEvent(logging.WithLogger(ctx, env.Logger), e)
+	}
+}
+
+// DispatchFunction is the dispatch CloudEvent function.
+var DispatchFunction = lazyEvent("dispatch", (*Env).Dispatcher)
+
+// SweepFunction is the sweep CloudEvent function.
+var SweepFunction = lazyEvent("sweep", (*Env).Sweeper)
+
+// CallbacksFunction is the callbacks CloudEvent function.
+var CallbacksFunction = lazyEvent("callbacks", (*Env).Deliverer)

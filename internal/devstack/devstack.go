@@ -223,6 +223,9 @@ func wirePubSub(ctx context.Context, emu *emulator.Stack, procs *processes) erro
 		}
 		if f.DeadLetter != "" {
 			push.DeadLetterTopic, push.MaxDeliveryAttempts = f.DeadLetter, CallbackAttempts
+			if err := queue.EnsurePull(ctx, ps, f.DeadLetter+"-keep", f.DeadLetter); err != nil {
+				return err
+			}
 		}
 		err := queue.EnsurePush(ctx, ps, push)
 		if err != nil {

@@ -37,6 +37,20 @@ type Push struct {
 	MaxDeliveryAttempts int
 }
 
+// EnsurePull creates a pull subscription on topic unless it exists. A
+// dead-letter topic needs one: Pub/Sub drops what reaches a topic nobody
+// subscribes to.
+func EnsurePull(ctx context.Context, c *pubsub.Client, name, topic string) error {
+	sub := &pubsubpb.Subscription{
+		Name:  "projects/" + c.Project() + "/subscriptions/" + name,
+		Topic: TopicName(c.Project(), topic),
+	}
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, sub); err != nil && status.Code(err) != codes.AlreadyExists {
+		return fmt.Errorf("create subscription %s: %w", name, err)
+	}
+	return nil
+}
+
 // EnsurePush creates a push subscription unless it exists.
 func EnsurePush(ctx context.Context, c *pubsub.Client, p Push) error {
 	sub := &pubsubpb.Subscription{
