@@ -22,6 +22,7 @@ type Catalog interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
 	Template(ctx context.Context, tenant, id string) (domain.Template, error)
+	TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error)
 }
 
 // Store persists an acceptance, reads idempotency records and
@@ -42,7 +43,8 @@ type Publisher interface {
 
 // Request is the one send command every dialect builds.
 type Request struct {
-	TemplateID string
+	TemplateID   string
+	TemplateName string // Meta's name, for dialects that send by name; used when TemplateID is empty
 	Phone      string // already in the domain's digits-only form
 	FirstName  string
 	LastName   string
@@ -211,15 +213,9 @@ func (s *Service) prepare(ctx context.Context, tok domain.Token, req Request) (m
 	if err != nil {
 		return msg, contact, false, err
 	}
-	if req.TemplateID == "" {
-		return msg, contact, false, domain.Errorf(domain.KindTemplate, "template without id or message", "templateId")
-	}
-	tpl, err := s.cat.Template(ctx, tok.Tenant, req.TemplateID)
-	if errors.Is(err, store.ErrNotFound) {
-		return msg, contact, false, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+req.TemplateID, "templateId")
-	}
+	tpl, err := s.template(ctx, tok.Tenant, req)
 	if err != nil {
-		return msg, contact, false, fmt.Errorf("template %s/%s: %w", tok.Tenant, req.TemplateID, err)
+		return msg, contact, false, err
 	}
 	rendered, err := domain.Render(tpl, req.Params)
 	if err != nil {
@@ -245,6 +241,25 @@ func (s *Service) prepare(ctx context.Context, tok domain.Token, req Request) (m
 		UpdatedAt: now,
 	}
 	return msg, contact, open, nil
+}
+
+// template finds the request's template by id, else by name.
+func (s *Service) template(ctx context.Context, tenant string, req Request) (domain.Template, error) {
+	field, key, find := "templateId", req.TemplateID, s.cat.Template
+	if key == "" && req.TemplateName != "" {
+		field, key, find = "template_name", req.TemplateName, s.cat.TemplateByName
+	}
+	if key == "" {
+		return domain.Template{}, domain.Errorf(domain.KindTemplate, "template without id or message", field)
+	}
+	tpl, err := find(ctx, tenant, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return tpl, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+key, field)
+	}
+	if err != nil {
+		return tpl, fmt.Errorf("template %s/%s: %w", tenant, key, err)
+	}
+	return tpl, nil
 }
 
 // checkLimit reads the contact's conversation on the channel and, only

@@ -52,6 +52,10 @@ func (memSource) Templates(context.Context, string, int, string) ([]domain.Templ
 	return nil, "", nil
 }
 
+func (m memSource) TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error) {
+	return m.Template(ctx, tenant, name)
+}
+
 func (memSource) Line(context.Context, string) (store.Line, error) {
 	return store.Line{}, store.ErrNotFound
 }

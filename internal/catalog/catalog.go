@@ -21,6 +21,7 @@ type Source interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
 	Template(ctx context.Context, tenant, id string) (domain.Template, error)
+	TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error)
 	Line(ctx context.Context, phoneNumberID string) (store.Line, error)
 }
 
@@ -94,6 +95,12 @@ func (c *Catalog) Channel(ctx context.Context, tenant, id string) (domain.Channe
 // there is none.
 func (c *Catalog) Template(ctx context.Context, tenant, id string) (domain.Template, error) {
 	return c.templates.get(tenant+"/"+id, func() (domain.Template, error) { return c.src.Template(ctx, tenant, id) })
+}
+
+// TemplateByName returns one of a tenant's templates by Meta's name,
+// store.ErrNotFound when there is none.
+func (c *Catalog) TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error) {
+	return c.templates.get(tenant+"\x00name\x00"+name, func() (domain.Template, error) { return c.src.TemplateByName(ctx, tenant, name) })
 }
 
 // Line returns the tenant and channel of a Meta phone-number id,

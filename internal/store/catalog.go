@@ -106,6 +106,25 @@ func (s *Store) Template(ctx context.Context, tenant, id string) (domain.Templat
 	return t, err
 }
 
+// TemplateByName returns the tenant's template with Meta's name (the
+// dialects that send by name). With one name in several languages, the
+// one with the smallest gateway id wins; ErrNotFound when none has it.
+func (s *Store) TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error) {
+	var t domain.Template
+	docs, err := s.sub(tenant, "templates").Where("name", "==", name).OrderBy(firestore.DocumentID, firestore.Asc).Limit(1).Documents(ctx).GetAll()
+	if err != nil {
+		return t, fmt.Errorf("template named %q of %s: %w", name, tenant, err)
+	}
+	if len(docs) == 0 {
+		return t, ErrNotFound
+	}
+	if err := docs[0].DataTo(&t); err != nil {
+		return t, fmt.Errorf("decode %s: %w", docs[0].Ref.Path, err)
+	}
+	t.ID = docs[0].Ref.ID
+	return t, nil
+}
+
 // PutTemplate creates or replaces a template.
 func (s *Store) PutTemplate(ctx context.Context, tenant string, t domain.Template) error {
 	if _, err := s.sub(tenant, "templates").Doc(t.ID).Set(ctx, t); err != nil {
