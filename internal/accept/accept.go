@@ -138,6 +138,14 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 
 	msg, contact, open, err := s.prepare(ctx, tok, req)
 	if err != nil {
+		if idem != nil && domain.KindOf(err) != domain.KindInternal {
+			// A retry of a request that was accepted gets its first answer,
+			// even if a rule now refuses it (the plan's limit was reached
+			// meanwhile, a template was paused): one read, on refusals only.
+			if ans, rerr := s.replay(ctx, tok.Tenant, idem); rerr == nil {
+				return ans, nil
+			}
+		}
 		return Answer{}, err
 	}
 	res := Result{MessageID: msg.ID, Status: domain.StatusPending}

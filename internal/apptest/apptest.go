@@ -77,6 +77,15 @@ func New(t testing.TB) *Env {
 	return e
 }
 
+// Reload returns a copy of e with a fresh catalog, as another instance of
+// a function would see the data: nothing cached.
+func Reload(t testing.TB, e *Env) *Env {
+	t.Helper()
+	c := *e
+	c.Catalog = catalog.New(e.Store, time.Minute)
+	return &c
+}
+
 // init sets the demo channel's access token where its secret reference
 // points, once for the whole test binary.
 func init() {

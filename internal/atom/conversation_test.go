@@ -101,3 +101,26 @@ func TestSendConversationLimitReached(t *testing.T) {
 	openConversation(t, e, "50755667788", "conv-open-3")
 	wantPending(t, send(t, h, apptest.Token, body(nil)), http.StatusAccepted)
 }
+
+func TestSendReplayBeatsALimitReachedMeanwhile(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	h := handlerWait(e, 200*time.Millisecond)
+	first := send(t, h, apptest.Token, body(nil), "Idempotency-Key", "limit-1")
+	wantPending(t, first, http.StatusAccepted)
+	// The plan's limit is reached after the first answer.
+	if err := e.Store.PutTenant(ctx, domain.Tenant{ID: e.Tenant, Name: "Demo", CountryCode: demo.CountryCode, ConversationLimit: 1}); err != nil {
+		t.Fatal(err)
+	}
+	shard := e.Firestore.Collection("tenants").Doc(e.Tenant).Collection("counters").Doc("conversations-" + domain.MonthKey(time.Now())).Collection("shards").Doc("0")
+	if _, err := shard.Set(ctx, map[string]any{"count": 1}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := handlerWait(apptest.Reload(t, e), 200*time.Millisecond) // a new instance: no cached tenant
+	again := send(t, fresh, apptest.Token, body(nil), "Idempotency-Key", "limit-1")
+	if again.Code != http.StatusAccepted {
+		t.Fatalf("retry answered %d %s, want the first answer", again.Code, again.Body.String())
+	}
+	bytesEqual(t, "replay", again.Body.Bytes(), first.Body.Bytes())
+	wantError(t, send(t, fresh, apptest.Token, body(nil), "Idempotency-Key", "limit-2"), http.StatusUnauthorized, "conversation limit reached")
+}

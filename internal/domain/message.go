@@ -2,16 +2,21 @@ package domain
 
 import "time"
 
-// Message is one template send and its life.
+// Message is one send, a template or a free-form text, and its life.
 type Message struct {
-	ID          string          `firestore:"-"`
-	Tenant      string          `firestore:"tenant"`
-	Status      Status          `firestore:"status"`
-	Channel     string          `firestore:"channel"`
-	PhoneNumber string          `firestore:"phoneNumber"`
-	TemplateID  string          `firestore:"templateId"`
-	Template    TemplateMessage `firestore:"template"`
-	ClientRef   string          `firestore:"clientRef,omitempty"`
+	ID          string `firestore:"-"`
+	Tenant      string `firestore:"tenant"`
+	Status      Status `firestore:"status"`
+	Channel     string `firestore:"channel"`
+	PhoneNumber string `firestore:"phoneNumber"`
+	// Type is what the message carries; "" (messages stored before text
+	// existed) is a template.
+	Type       MessageType     `firestore:"type,omitempty"`
+	TemplateID string          `firestore:"templateId"`
+	Template   TemplateMessage `firestore:"template"`
+	// Text is the body of a free-form text message (Type MessageText).
+	Text      string `firestore:"text,omitempty"`
+	ClientRef string `firestore:"clientRef,omitempty"`
 	// CallbackURL receives the message's status changes, chosen at accept
 	// (the integration's, else the tenant's); "" sends none.
 	CallbackURL       string         `firestore:"callbackUrl,omitempty"`
@@ -63,8 +68,17 @@ type Contact struct {
 	ProfileName string `firestore:"profileName,omitempty" json:"profileName,omitempty"`
 	// Windows holds, per channel id, when the customer-service window the
 	// contact's last inbound message opened closes.
-	Windows   map[string]time.Time `firestore:"windows,omitempty" json:"-"`
-	UpdatedAt time.Time            `firestore:"updatedAt" json:"updatedAt"`
+	Windows map[string]time.Time `firestore:"windows,omitempty" json:"-"`
+	// CustomParams are the tenant's own attributes of the contact (Wati's
+	// customParams), by name.
+	CustomParams map[string]string `firestore:"customParams,omitempty" json:"customParams,omitempty"`
+	// ChatStatus holds, per channel id, the state of the contact's chat on
+	// that channel (a ChatStatus value).
+	ChatStatus map[string]ChatStatus `firestore:"chatStatus,omitempty" json:"-"`
+	// CreatedAt is when the contact was first stored, whoever stored it;
+	// the store fills it from the document's creation time.
+	CreatedAt time.Time `firestore:"-" json:"createdAt"`
+	UpdatedAt time.Time `firestore:"updatedAt" json:"updatedAt"`
 }
 
 // WindowOpen reports whether the contact may get free-form messages from

@@ -41,7 +41,13 @@ func (m *Message) Apply(u Update) (bool, error) {
 		return false, nil
 	}
 	from := m.Status
-	if err := m.Move(u.Status, u.At); err != nil {
+	// Meta's timestamps have whole seconds while the gateway's own have
+	// nanoseconds: the history never steps back in time.
+	at := u.At
+	if at.Before(m.UpdatedAt) {
+		at = m.UpdatedAt
+	}
+	if err := m.Move(u.Status, at); err != nil {
 		return false, err
 	}
 	if m.ProviderMessageID == "" {
@@ -68,22 +74,30 @@ func (m *Message) Owns(u Update) bool {
 	return m.ProviderMessageID == "" || u.ProviderMessageID == "" || m.ProviderMessageID == u.ProviderMessageID
 }
 
-// Extend merges what the provider says of a conversation into c, the
-// conversation stored for that contact and channel. opened is true when
-// next is a conversation the store did not have yet (a new one to count
-// against the plan's limit). Expiry only moves later, so a late webhook
-// never shortens an open conversation.
-func (c Conversation) Extend(next Conversation) (merged Conversation, opened bool) {
-	if c.ID != next.ID {
-		return next, true
-	}
-	if next.ExpiresAt.After(c.ExpiresAt) {
+// Extend merges what the provider says of a conversation (next) into c,
+// the conversation stored for that contact and channel, as of now. write
+// reports whether the stored one changes. Expiry only moves later, so a
+// late webhook never shortens an open conversation; a next without an
+// expiry (Meta sends it only with a conversation's first status) never
+// replaces another conversation, and neither does an older one arriving
+// late while the stored one is open and lasts longer.
+func (c Conversation) Extend(next Conversation, now time.Time) (merged Conversation, write bool) {
+	switch {
+	case next.ID == c.ID:
+		if !next.ExpiresAt.After(c.ExpiresAt) {
+			return c, false
+		}
 		c.ExpiresAt = next.ExpiresAt
+		if c.OriginType == "" {
+			c.OriginType = next.OriginType
+		}
+		return c, true
+	case next.ExpiresAt.IsZero():
+		return c, false
+	case c.Open(now) && !next.ExpiresAt.After(c.ExpiresAt):
+		return c, false
 	}
-	if c.OriginType == "" {
-		c.OriginType = next.OriginType
-	}
-	return c, false
+	return next, true
 }
 
 // CheckConversationLimit refuses a send that would open a new conversation

@@ -94,17 +94,42 @@ func TestApplyRefusesUntrackedStatus(t *testing.T) {
 func TestConversationExtend(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	stored := domain.Conversation{ID: "c1", ExpiresAt: t0.Add(24 * time.Hour), OriginType: "utility"}
-	if got, opened := stored.Extend(domain.Conversation{ID: "c1", ExpiresAt: t0.Add(time.Hour)}); opened || !got.ExpiresAt.Equal(stored.ExpiresAt) {
-		t.Errorf("a late webhook shortened the conversation: %+v opened %v", got, opened)
+	for _, tc := range []struct {
+		name  string
+		next  domain.Conversation
+		write bool
+		want  string
+		exp   time.Time
+	}{
+		{"late webhook of the same", domain.Conversation{ID: "c1", ExpiresAt: t0.Add(time.Hour)}, false, "c1", stored.ExpiresAt},
+		{"same without expiry", domain.Conversation{ID: "c1"}, false, "c1", stored.ExpiresAt},
+		{"same extended", domain.Conversation{ID: "c1", ExpiresAt: t0.Add(48 * time.Hour)}, true, "c1", t0.Add(48 * time.Hour)},
+		{"another without expiry", domain.Conversation{ID: "c0"}, false, "c1", stored.ExpiresAt},
+		{"an older one, late", domain.Conversation{ID: "c0", ExpiresAt: t0.Add(2 * time.Hour)}, false, "c1", stored.ExpiresAt},
+		{"a newer one", domain.Conversation{ID: "c2", ExpiresAt: t0.Add(72 * time.Hour)}, true, "c2", t0.Add(72 * time.Hour)},
+	} {
+		got, write := stored.Extend(tc.next, t0.Add(time.Hour))
+		if write != tc.write || got.ID != tc.want || !got.ExpiresAt.Equal(tc.exp) {
+			t.Errorf("%s: %+v write %v, want %s until %s write %v", tc.name, got, write, tc.want, tc.exp, tc.write)
+		}
 	}
-	if got, opened := stored.Extend(domain.Conversation{ID: "c1", ExpiresAt: t0.Add(48 * time.Hour)}); opened || !got.ExpiresAt.Equal(t0.Add(48*time.Hour)) {
-		t.Errorf("not extended: %+v opened %v", got, opened)
+	if got, write := (domain.Conversation{}).Extend(domain.Conversation{ID: "c1", ExpiresAt: t0}, t0); !write || got.ID != "c1" {
+		t.Error("the first conversation was not written")
 	}
-	if got, opened := stored.Extend(domain.Conversation{ID: "c2", ExpiresAt: t0.Add(72 * time.Hour)}); !opened || got.ID != "c2" {
-		t.Errorf("a new conversation was not reported opened: %+v", got)
+	// A stored conversation that closed gives way to any with an expiry.
+	if got, write := stored.Extend(domain.Conversation{ID: "c3", ExpiresAt: t0.Add(time.Hour)}, t0.Add(25*time.Hour)); !write || got.ID != "c3" {
+		t.Errorf("closed conversation kept: %+v", got)
 	}
-	if _, opened := (domain.Conversation{}).Extend(domain.Conversation{ID: "c1"}); !opened {
-		t.Error("the first conversation was not reported opened")
+}
+
+func TestApplyNeverStepsBackInTime(t *testing.T) {
+	m := msgIn(domain.StatusPending)
+	m.UpdatedAt = time.Date(2026, 11, 1, 12, 0, 2, 500, time.UTC)
+	if _, err := m.Apply(domain.Update{Status: domain.StatusSent, At: time.Date(2026, 11, 1, 12, 0, 2, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	if last := m.History[len(m.History)-1].At; last.Before(m.History[len(m.History)-2].At) || !m.UpdatedAt.Equal(last) {
+		t.Errorf("history steps back: %v", m.History)
 	}
 }
 

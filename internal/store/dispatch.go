@@ -88,14 +88,8 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 		if m.Status != domain.StatusDispatching || m.Attempts != attempt {
 			return fmt.Errorf("%w: %s, attempt %d", ErrStale, m.Status, m.Attempts)
 		}
-		var conv domain.Conversation
-		csnap, err := tx.Get(s.sub(tenant, "conversations").Doc(domain.ConversationKey(m.Channel, m.PhoneNumber)))
-		switch {
-		case err == nil:
-			if err := csnap.DataTo(&conv); err != nil {
-				return err
-			}
-		case !notFound(err):
+		conv, err := readConversation(tx, s.conversation(tenant, m.Channel, m.PhoneNumber))
+		if err != nil {
 			return err
 		}
 		if err := apply(&m, conv); err != nil {
@@ -105,20 +99,24 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 			return err
 		}
 		if m.ProviderMessageID != "" {
-			w := WAMID{Tenant: tenant, Message: id, At: m.UpdatedAt}
-			return tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), w)
+			return s.indexWAMID(tx, m)
 		}
 		return nil
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
-		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, err)
+		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, masked(err))
 	}
 	return m, nil
 }
 
+// indexWAMID records, in tx, which message a provider message id is.
+func (s *Store) indexWAMID(tx *firestore.Transaction, m domain.Message) error {
+	return tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt})
+}
+
 // PutConversation creates or replaces a conversation window.
 func (s *Store) PutConversation(ctx context.Context, tenant string, c domain.Conversation) error {
-	_, err := s.sub(tenant, "conversations").Doc(domain.ConversationKey(c.Channel, c.Phone)).Set(ctx, c)
+	_, err := s.conversation(tenant, c.Channel, c.Phone).Set(ctx, c)
 	if err != nil {
 		return fmt.Errorf("put conversation %s: %w", c.ID, err)
 	}

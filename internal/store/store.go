@@ -12,11 +12,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/templategw/templategw/internal/domain"
 )
 
 // ErrNotFound is returned when a document does not exist.
@@ -75,10 +78,30 @@ func get(ctx context.Context, ref *firestore.DocumentRef, v any) error {
 		return ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("get %s: %w", ref.Path, err)
+		return fmt.Errorf("get %s: %w", maskDigits(ref.Path), masked(err))
 	}
 	if err := snap.DataTo(v); err != nil {
-		return fmt.Errorf("decode %s: %w", ref.Path, err)
+		return fmt.Errorf("decode %s: %w", maskDigits(ref.Path), masked(err))
 	}
 	return nil
 }
+
+// longDigits finds phone numbers in document paths (contacts/{phone},
+// conversations/{channel}_{phone}) and in the errors that quote them.
+var longDigits = regexp.MustCompile(`[0-9]{7,}`)
+
+// masked keeps full phone numbers out of an error's text, which reaches
+// logs, while errors.Is and errors.As still see the cause.
+func masked(err error) error {
+	if err == nil {
+		return nil
+	}
+	return maskedError{err}
+}
+
+type maskedError struct{ err error }
+
+func (e maskedError) Error() string { return maskDigits(e.err.Error()) }
+func (e maskedError) Unwrap() error { return e.err }
+
+func maskDigits(s string) string { return longDigits.ReplaceAllStringFunc(s, domain.MaskPhone) }

@@ -15,15 +15,7 @@ import (
 // TenantIDs lists every tenant's id. Only sweep walks all tenants, one at a
 // time; no query reads across them.
 func (s *Store) TenantIDs(ctx context.Context) ([]string, error) {
-	docs, err := s.fs.Collection("tenants").Select().Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	ids := make([]string, len(docs))
-	for i, d := range docs {
-		ids[i] = d.Ref.ID
-	}
-	return ids, nil
+	return s.ids(ctx, s.fs.Collection("tenants").Query, "tenants")
 }
 
 // StaleAccepted returns up to limit ids of a tenant's messages that have
@@ -91,7 +83,7 @@ func (s *Store) ExpireLease(ctx context.Context, tenant, id string, now time.Tim
 func (s *Store) CloseExpiredConversations(ctx context.Context, tenant string, now time.Time, limit int) (int, error) {
 	docs, err := s.sub(tenant, "conversations").Where("expiresAt", "<", now).Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
-		return 0, fmt.Errorf("list expired conversations of %s: %w", tenant, err)
+		return 0, fmt.Errorf("list expired conversations of %s: %w", tenant, masked(err))
 	}
 	closed := 0
 	for _, d := range docs {
@@ -102,7 +94,7 @@ func (s *Store) CloseExpiredConversations(ctx context.Context, tenant string, no
 		case codes.FailedPrecondition, codes.NotFound:
 			// Extended meanwhile, or another sweep closed it.
 		default:
-			return closed, fmt.Errorf("close conversation %s: %w", d.Ref.Path, err)
+			return closed, fmt.Errorf("close conversation %s: %w", maskDigits(d.Ref.Path), masked(err))
 		}
 	}
 	return closed, nil

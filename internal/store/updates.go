@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/templategw/templategw/internal/domain"
 )
@@ -41,11 +39,18 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 			return err
 		}
 		hadID := m.ProviderMessageID
-		var convRef *firestore.DocumentRef
+		var convRef, seenRef *firestore.DocumentRef
 		var conv domain.Conversation
-		if u.Conversation != nil && u.Conversation.ID != "" {
+		seen := true
+		if u.Conversation != nil && u.Conversation.ID != "" && ValidID(u.Conversation.ID) {
 			convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
 			if conv, err = readConversation(tx, convRef); err != nil {
+				return err
+			}
+			seenRef = s.sub(tenant, "conversationIds").Doc(u.Conversation.ID)
+			if _, err := tx.Get(seenRef); notFound(err) {
+				seen = false
+			} else if err != nil {
 				return err
 			}
 		}
@@ -62,7 +67,7 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 			}
 		}
 		if hadID == "" && m.ProviderMessageID != "" {
-			if err := tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: tenant, Message: id, At: m.UpdatedAt}); err != nil {
+			if err := s.indexWAMID(tx, m); err != nil {
 				return err
 			}
 		}
@@ -71,20 +76,24 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 		}
 		next := *u.Conversation
 		next.Channel, next.Phone = m.Channel, m.PhoneNumber
-		merged, opened := conv.Extend(next)
-		if !opened && merged.ExpiresAt.Equal(conv.ExpiresAt) && merged.OriginType == conv.OriginType {
-			return nil // a duplicate: nothing new to write
+		if merged, write := conv.Extend(next, u.At); write {
+			if err := tx.Set(convRef, merged); err != nil {
+				return err
+			}
 		}
-		if err := tx.Set(convRef, merged); err != nil {
+		if seen {
+			return nil
+		}
+		// Each conversation counts once against the month it was first
+		// reported in, however many statuses carry it, even after sweep
+		// closed its document.
+		if err := tx.Create(seenRef, map[string]any{"at": u.At, "expireAt": u.At.Add(conversationIDTTL)}); err != nil {
 			return err
 		}
-		if opened {
-			return tx.Set(s.conversationShard(tenant, domain.MonthKey(u.At)), map[string]any{"count": firestore.Increment(1)}, firestore.MergeAll)
-		}
-		return nil
+		return tx.Set(s.conversationShard(tenant, domain.MonthKey(u.At)), map[string]any{"count": firestore.Increment(1)}, firestore.MergeAll)
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
-		return m, false, fmt.Errorf("update message %s/%s to %s: %w", tenant, id, u.Status, err)
+		return m, false, fmt.Errorf("update message %s/%s to %s: %w", tenant, id, u.Status, masked(err))
 	}
 	return m, changed, nil
 }
@@ -116,6 +125,11 @@ func (s *Store) Conversation(ctx context.Context, tenant, channel, phone string)
 	}
 	return c, nil
 }
+
+// conversationIDTTL is how long a counted conversation id is remembered
+// (a TTL policy on expireAt removes it): far longer than a conversation
+// lives and its late webhooks arrive.
+const conversationIDTTL = 45 * 24 * time.Hour
 
 // conversationShards spreads the monthly conversation count over several
 // documents: one document takes about one sustained write per second.
@@ -158,28 +172,42 @@ type Inbound struct {
 
 // PutInbound stores an inbound message, upserts its contact and opens the
 // contact's customer-service window on the channel until
-// in.At+domain.ServiceWindow, in one commit. A replayed message (same
-// provider id) changes nothing and is not an error.
+// in.At+domain.ServiceWindow, in one transaction. A replayed message (same
+// provider id) changes nothing, and a late one never shortens the window.
 func (s *Store) PutInbound(ctx context.Context, tenant string, in Inbound) error {
 	if !ValidID(in.ID) || !ValidID(in.Phone) {
-		return fmt.Errorf("inbound message %q from %q: ids Firestore cannot name", in.ID, domain.MaskPhone(in.Phone))
+		return fmt.Errorf("inbound message from %s: ids Firestore cannot name", domain.MaskPhone(in.Phone))
 	}
-	contact := map[string]any{
-		"phone":     in.Phone,
-		"updatedAt": in.At,
-		"windows":   map[string]any{in.Channel: in.At.Add(domain.ServiceWindow)},
-	}
-	if in.ProfileName != "" {
-		contact["profileName"] = in.ProfileName
-	}
-	b := s.fs.Batch() //nolint:staticcheck // blind writes, one commit
-	b.Create(s.sub(tenant, "inbound").Doc(in.ID), in)
-	b.Set(s.sub(tenant, "contacts").Doc(in.Phone), contact, firestore.MergeAll)
-	if _, err := b.Commit(ctx); err != nil {
-		if status.Code(err) == codes.AlreadyExists {
-			return nil
+	inRef, contactRef := s.sub(tenant, "inbound").Doc(in.ID), s.sub(tenant, "contacts").Doc(in.Phone)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if _, err := tx.Get(inRef); err == nil || !notFound(err) {
+			return err // nil: a replay
 		}
-		return fmt.Errorf("store inbound message from %s: %w", domain.MaskPhone(in.Phone), err)
+		var c domain.Contact
+		snap, err := tx.Get(contactRef)
+		switch {
+		case err == nil:
+			if err := snap.DataTo(&c); err != nil {
+				return err
+			}
+		case !notFound(err):
+			return err
+		}
+		until := in.At.Add(domain.ServiceWindow)
+		if c.Windows[in.Channel].After(until) {
+			until = c.Windows[in.Channel]
+		}
+		contact := map[string]any{"phone": in.Phone, "updatedAt": in.At, "windows": map[string]any{in.Channel: until}}
+		if in.ProfileName != "" {
+			contact["profileName"] = in.ProfileName
+		}
+		if err := tx.Create(inRef, in); err != nil {
+			return err
+		}
+		return tx.Set(contactRef, contact, firestore.MergeAll)
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return fmt.Errorf("store inbound message from %s: %w", domain.MaskPhone(in.Phone), masked(err))
 	}
 	return nil
 }

@@ -205,9 +205,10 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 	}
 	if c := st.Conversation; c != nil && c.ID != "" {
 		u.Conversation = &domain.Conversation{ID: c.ID, ExpiresAt: c.ExpirationTimestamp.time(), OriginType: c.Origin.Type}
-		if u.Conversation.ExpiresAt.IsZero() {
-			// Meta sends the expiry only with the first status of a
-			// conversation; a missing one keeps Meta's 24 h default.
+		if u.Conversation.ExpiresAt.IsZero() && to == domain.StatusSent {
+			// Meta sends the expiry with a conversation's first status,
+			// "sent"; should it be missing there, Meta's 24 h applies. Later
+			// statuses without one never extend or open a conversation.
 			u.Conversation.ExpiresAt = u.At.Add(24 * time.Hour)
 		}
 	}

@@ -298,10 +298,18 @@ func TestCallbackDataReconcilesAnUnknownAttempt(t *testing.T) {
 
 func TestAnotherTenantsWamidIsIgnored(t *testing.T) {
 	f := newFixture(t)
+	ctx := context.Background()
 	m := f.pending(t, "5511987650106")
-	// The same wamid arriving for a number of another tenant.
+	// Another tenant's number, with a message under the same id as this
+	// tenant's: a status for this tenant's wamid arriving on their number
+	// must move neither.
 	other := domain.Channel{ID: "theirs", PhoneNumberID: "300000000000009", Connected: true}
-	if err := f.Store.PutChannel(context.Background(), "other-tenant", other); err != nil {
+	if err := f.Store.PutChannel(ctx, "other-tenant", other); err != nil {
+		t.Fatal(err)
+	}
+	theirs := m
+	theirs.Tenant, theirs.Channel = "other-tenant", other.ID
+	if err := f.Store.Accept(ctx, store.Acceptance{Message: theirs, Contact: domain.Contact{Phone: m.PhoneNumber, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	body := envelope(map[string]any{
@@ -311,6 +319,41 @@ func TestAnotherTenantsWamidIsIgnored(t *testing.T) {
 	f.postSigned(t, body)
 	if got := f.load(t, m.ID); got.Status != domain.StatusPending {
 		t.Errorf("another tenant's number moved this tenant's message to %s", got.Status)
+	}
+	got, err := f.Store.Message(ctx, "other-tenant", m.ID)
+	if err != nil || got.Status != theirs.Status {
+		t.Errorf("this tenant's wamid moved the other tenant's message to %s (%v)", got.Status, err)
+	}
+}
+
+func TestLateStatusesNeitherExtendNorRecountAConversation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	phone := "5511987650108"
+	a := f.pending(t, phone)
+	t0 := time.Now().Truncate(time.Second)
+	exp := t0.Add(24 * time.Hour)
+	f.postSigned(t, statusBody(a.ProviderMessageID, "sent", t0, map[string]any{"conversation": map[string]any{
+		"id": "conv-late", "expiration_timestamp": strconv.FormatInt(exp.Unix(), 10), "origin": map[string]any{"type": "utility"}}}))
+	// delivered carries the conversation without its expiry, hours later.
+	f.postSigned(t, statusBody(a.ProviderMessageID, "delivered", t0.Add(5*time.Hour), map[string]any{"conversation": map[string]any{
+		"id": "conv-late", "origin": map[string]any{"type": "utility"}}}))
+	c, err := f.Store.Conversation(ctx, f.Tenant, demo.ChannelID, phone)
+	if err != nil || c.ID != "conv-late" || !c.ExpiresAt.Equal(exp) {
+		t.Fatalf("conversation %+v (%v), want conv-late until %s", c, err, exp)
+	}
+	// Sweep closed it; a late read still carrying it opens nothing and
+	// counts nothing.
+	if _, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("conversations").Doc(domain.ConversationKey(demo.ChannelID, phone)).Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := f.pending(t, phone)
+	f.postSigned(t, statusBody(b.ProviderMessageID, "delivered", t0, map[string]any{"conversation": map[string]any{"id": "conv-late"}}))
+	if c, _ := f.Store.Conversation(ctx, f.Tenant, demo.ChannelID, phone); c.ID != "" {
+		t.Errorf("a late status reopened %+v", c)
+	}
+	if n, _ := f.Store.ConversationsOpened(ctx, f.Tenant, domain.MonthKey(t0)); n != 1 {
+		t.Errorf("counted %d conversations, want 1", n)
 	}
 }
 
@@ -323,6 +366,10 @@ func TestInboundOpensTheServiceWindow(t *testing.T) {
 	})
 	f.postSigned(t, body)
 	f.postSigned(t, body) // Meta's duplicate
+	// An older message arriving late does not shorten the window.
+	f.postSigned(t, envelope(map[string]any{
+		"messages": []any{map[string]any{"from": "5511987650107", "id": "wamid.in0", "timestamp": fmt.Sprint(at.Add(-time.Hour).Unix()), "type": "text", "text": map[string]any{"body": "oi"}}},
+	}))
 	snap, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("contacts").Doc("5511987650107").Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +382,7 @@ func TestInboundOpensTheServiceWindow(t *testing.T) {
 		t.Errorf("contact %+v", c)
 	}
 	docs, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("inbound").Documents(context.Background()).GetAll()
-	if err != nil || len(docs) != 1 || docs[0].Data()["text"] != "quero saber mais" {
-		t.Errorf("inbound messages %d (%v), want the one", len(docs), err)
+	if err != nil || len(docs) != 2 {
+		t.Errorf("inbound messages %d (%v), want two", len(docs), err)
 	}
 }
