@@ -45,15 +45,15 @@ type Publisher interface {
 type Request struct {
 	TemplateID   string
 	TemplateName string // Meta's name, for dialects that send by name; used when TemplateID is empty
-	Phone      string // already in the domain's digits-only form
-	FirstName  string
-	LastName   string
-	ClientName string
-	GroupName  string
-	Assign     bool
-	Params     map[string]string
-	Channel    string // channel id, display number or sender code; "" = default
-	ClientRef  string // the client's own reference, echoed in callbacks
+	Phone        string // already in the domain's digits-only form
+	FirstName    string
+	LastName     string
+	ClientName   string
+	GroupName    string
+	Assign       bool
+	Params       map[string]string
+	Channel      string // channel id, display number or sender code; "" = default
+	ClientRef    string // the client's own reference, echoed in callbacks
 }
 
 // Result is the outcome of an accepted send.
