@@ -18,6 +18,7 @@ import (
 	"github.com/templategw/templategw/emulator/emulatortest"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/demo"
+	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/provider"
 	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/sandbox"
@@ -75,6 +76,23 @@ func New(t testing.TB) *Env {
 	e.SandboxURL = srv.URL
 	e.Provider = provider.New(provider.Config{BaseURL: srv.URL, Version: "v23.0", Timeout: 2 * time.Second}, nil)
 	return e
+}
+
+// WaitStatus polls until the tenant's message id is in state want, and
+// fails t after 30 s with what it was.
+func (e *Env) WaitStatus(t testing.TB, id string, want domain.Status) domain.Message {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := e.Store.Message(context.Background(), e.Tenant, id)
+		if err == nil && m.Status == want {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s is %s (%v), want %s; the sandbox posted %d webhooks", id, m.Status, err, want, len(e.Sandbox.Webhooks()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Reload returns a copy of e with a fresh catalog, as another instance of

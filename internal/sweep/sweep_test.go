@@ -53,21 +53,6 @@ func acceptWhilePubSubIsDown(t *testing.T, e *apptest.Env, phone string) string 
 	return id
 }
 
-func waitStatus(t *testing.T, e *apptest.Env, id string, want domain.Status) domain.Message {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, err := e.Store.Message(context.Background(), e.Tenant, id)
-		if err == nil && m.Status == want {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s is %s, want %s (%v)", id, m.Status, want, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestSweepRepublishesWhatPubSubLost(t *testing.T) {
 	e := apptest.New(t)
 	d := dispatch.New(e.Store, e.Catalog, e.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
@@ -96,7 +81,7 @@ func TestSweepRepublishesWhatPubSubLost(t *testing.T) {
 	if reports[0].Republished+reports[1].Republished < 1 {
 		t.Fatalf("sweep republished nothing: %+v", reports)
 	}
-	waitStatus(t, e, id, domain.StatusPending)
+	e.WaitStatus(t, id, domain.StatusPending)
 	deadline := time.Now().Add(10 * time.Second)
 	for deliveries() < reports[0].Republished+reports[1].Republished && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

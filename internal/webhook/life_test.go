@@ -112,7 +112,7 @@ func TestMessageLifeThroughEveryPiece(t *testing.T) {
 	if code != http.StatusAccepted || first["message"] != "Pending" {
 		t.Fatalf("first send: %d %v, want 202 Pending", code, first)
 	}
-	m := waitFor(t, e, first["message_id"], domain.StatusRead)
+	m := e.WaitStatus(t, first["message_id"], domain.StatusRead)
 	if m.ConversationID == "" || !strings.HasPrefix(m.ProviderMessageID, "wamid.") {
 		t.Fatalf("read message without a conversation or wamid: %+v", m)
 	}
@@ -124,7 +124,7 @@ func TestMessageLifeThroughEveryPiece(t *testing.T) {
 	if code != http.StatusOK || second["message"] != "Sent" || second["conversation_id"] != m.ConversationID {
 		t.Fatalf("second send: %d %v, want 200 Sent in %s", code, second, m.ConversationID)
 	}
-	waitFor(t, e, second["message_id"], domain.StatusRead)
+	e.WaitStatus(t, second["message_id"], domain.StatusRead)
 	if n := e.Sandbox.CountByCallback(first["message_id"]) + e.Sandbox.CountByCallback(second["message_id"]); n != 2 {
 		t.Errorf("the provider got %d sends, want 2", n)
 	}
@@ -158,21 +158,6 @@ func TestMessageLifeThroughEveryPiece(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the reply opened no service window: %+v", c)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func waitFor(t *testing.T, e *apptest.Env, id string, want domain.Status) domain.Message {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, err := e.Store.Message(context.Background(), e.Tenant, id)
-		if err == nil && m.Status == want {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s is %s (%v), want %s; sandbox webhooks %+v", id, m.Status, err, want, e.Sandbox.Webhooks())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
