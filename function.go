@@ -11,6 +11,7 @@ import (
 func init() {
 	functions.HTTP("templates", app.TemplatesFunction)
 	functions.HTTP("messages", app.MessagesFunction)
+	functions.HTTP("cloudchat", app.CloudChatFunction)
 	functions.HTTP("whatsapp", app.WhatsAppFunction)
 	functions.CloudEvent("dispatch", app.DispatchFunction)
 	functions.CloudEvent("sweep", app.SweepFunction)

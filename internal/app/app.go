@@ -21,6 +21,7 @@ import (
 	"github.com/templategw/templategw/internal/atom"
 	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/catalog"
+	"github.com/templategw/templategw/internal/cloudchat"
 	"github.com/templategw/templategw/internal/config"
 	"github.com/templategw/templategw/internal/dispatch"
 	"github.com/templategw/templategw/internal/logging"
@@ -93,14 +94,31 @@ func (e *Env) Notifier(ctx context.Context) (*callback.Notifier, error) {
 	return n, nil
 }
 
-// Templates builds the templates function (Atom API).
-func (e *Env) Templates(ctx context.Context) (http.Handler, error) {
+// Accept builds the accept path every dialect shares.
+func (e *Env) Accept(ctx context.Context) (*accept.Service, error) {
 	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
 	if err != nil {
 		return nil, err
 	}
-	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: e.Config.SendWait})
+	return accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: e.Config.SendWait}), nil
+}
+
+// Templates builds the templates function (Atom API).
+func (e *Env) Templates(ctx context.Context) (http.Handler, error) {
+	svc, err := e.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return e.http(atom.New(e.Catalog, e.Store, svc).Handler()), nil
+}
+
+// CloudChat builds the cloudchat function (seed 002).
+func (e *Env) CloudChat(ctx context.Context) (http.Handler, error) {
+	svc, err := e.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.http(cloudchat.New(e.Catalog, svc).Handler()), nil
 }
 
 // WhatsApp builds the whatsapp function (Meta's webhook).
@@ -199,6 +217,9 @@ var TemplatesFunction = lazyHTTP((*Env).Templates)
 
 // MessagesFunction is the messages HTTP function.
 var MessagesFunction = lazyHTTP((*Env).Messages)
+
+// CloudChatFunction is the cloudchat HTTP function.
+var CloudChatFunction = lazyHTTP((*Env).CloudChat)
 
 // WhatsAppFunction is the whatsapp HTTP function (Meta's webhook).
 var WhatsAppFunction = lazyHTTP((*Env).WhatsApp)

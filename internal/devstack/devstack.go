@@ -44,6 +44,7 @@ type Function struct {
 var Functions = []Function{
 	{Name: "templates"},
 	{Name: "messages"},
+	{Name: "cloudchat"},
 	{Name: "whatsapp"},
 	{Name: "dispatch", Topic: "dispatch"},
 	{Name: "sweep", Topic: "sweep"},
@@ -239,7 +240,7 @@ func printWelcome(w io.Writer, base, sbURL string, emu *emulator.Stack, token st
 	fmt.Fprintf(w, `
 templategw dev stack is up (%[1]s)
 
-  front door  %[2]s/templates/   %[2]s/messages/   %[2]s/whatsapp/ (Meta's webhook)
+  front door  %[2]s/templates/   %[2]s/messages/   %[2]s/cloudchat/   %[2]s/whatsapp/ (Meta's webhook)
   sandbox     %[3]s  (what Meta received: %[3]s/_sandbox/requests, what it posted back: %[3]s/_sandbox/webhooks)
   emulators   FIRESTORE_EMULATOR_HOST=%[4]s PUBSUB_EMULATOR_HOST=%[5]s  project %[6]s
   demo        tenant %[7]s, token %[8]s, channel %[9]s; sweep runs every %[10]s

@@ -97,6 +97,21 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 		t.Fatalf("second send answered %d %+v, want 200 Sent in conversation %s\n%s", code, second, msg.ConversationID, logs.String())
 	}
 
+	// Seed 002's example, as CloudChat's docs write it, through the front door.
+	cc := `{"inbox_id":"main","phone_number":"+5511987654322","template_name":"test_template","header_attachment":"https://cdn.example.com/a.pdf","button_param_0":"A-1","button_param_1":"help","name":"John Doe","email":"john@example.com","custom_code":"12345"}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/cloudchat/api/v1/accounts/demo/conversations/create_proactive_whatsapp_conversation", strings.NewReader(cc))
+	req.Header.Set("api_access_token", "e2e-token")
+	req.Header.Set("content-type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"channel":"Channel::Whatsapp"`) {
+		t.Fatalf("cloudchat answered %d %s\n%s", resp.StatusCode, raw, logs.String())
+	}
+
 	cancel()
 	select {
 	case err := <-done:
