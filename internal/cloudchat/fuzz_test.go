@@ -1,96 +1,18 @@
 package cloudchat_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/templategw/templategw/internal/accept"
-	"github.com/templategw/templategw/internal/catalog"
+	"github.com/templategw/templategw/internal/apptest/memory"
 	"github.com/templategw/templategw/internal/cloudchat"
 	"github.com/templategw/templategw/internal/demo"
-	"github.com/templategw/templategw/internal/domain"
-	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/request"
-	"github.com/templategw/templategw/internal/store"
 )
-
-// memSource serves the demo tenant from memory, for the fuzz target.
-type memSource struct{ templates map[string]domain.Template }
-
-const fuzzToken = "fuzz-token"
-
-func (memSource) Token(_ context.Context, hash string) (domain.Token, error) {
-	if hash != store.HashToken(fuzzToken) {
-		return domain.Token{}, store.ErrNotFound
-	}
-	return domain.Token{Tenant: demo.TenantID, Integration: "demo", DefaultChannel: demo.ChannelID}, nil
-}
-
-func (memSource) Tenant(_ context.Context, id string) (domain.Tenant, error) {
-	return domain.Tenant{ID: id, Name: "Demo", CountryCode: demo.CountryCode}, nil
-}
-
-func (memSource) Channels(context.Context, string) ([]domain.Channel, error) {
-	return []domain.Channel{demo.Channel()}, nil
-}
-
-func (m memSource) Template(_ context.Context, _, id string) (domain.Template, error) {
-	t, ok := m.templates[id]
-	if !ok {
-		return domain.Template{}, store.ErrNotFound
-	}
-	return t, nil
-}
-
-// TemplateByName finds by id: each demo template's id is its name.
-func (m memSource) TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error) {
-	return m.Template(ctx, tenant, name)
-}
-
-func (memSource) Line(context.Context, string) (store.Line, error) {
-	return store.Line{}, store.ErrNotFound
-}
-
-// memStore checks what the accept path would commit.
-type memStore struct{ t *testing.T }
-
-func (s memStore) Accept(_ context.Context, a store.Acceptance) error {
-	m := a.Message
-	if m.ID == "" || m.Tenant != demo.TenantID || m.Status != domain.StatusAccepted || m.Channel != demo.ChannelID {
-		s.t.Errorf("accepting a malformed message: %+v", m)
-	}
-	if _, err := domain.ParsePhone(m.PhoneNumber); err != nil || a.Contact.Phone != m.PhoneNumber {
-		s.t.Errorf("accepting phone %q (contact %q): %v", m.PhoneNumber, a.Contact.Phone, err)
-	}
-	return nil
-}
-
-func (memStore) Idempotency(context.Context, string, string) (store.IdempotencyRecord, error) {
-	return store.IdempotencyRecord{}, store.ErrNotFound
-}
-
-func (memStore) SetIdempotencyAnswer(context.Context, string, string, int, []byte) error { return nil }
-
-// Conversation answers none open, so a send never waits for dispatch.
-func (memStore) Conversation(context.Context, string, string, string) (domain.Conversation, error) {
-	return domain.Conversation{}, nil
-}
-
-func (memStore) ConversationsOpened(context.Context, string, string) (int, error) { return 0, nil }
-
-func (memStore) WatchMessage(context.Context, string, string, func(domain.Message) bool) (domain.Message, error) {
-	return domain.Message{}, errors.New("no listener in memory")
-}
-
-type nopPublisher struct{}
-
-func (nopPublisher) Publish(context.Context, queue.Job) error { return nil }
 
 // FuzzCloudchatBody drives arbitrary bodies through the real handler,
 // parser, accept path and answer (with in-memory configuration and
@@ -117,17 +39,12 @@ func FuzzCloudchatBody(f *testing.F) {
 	} {
 		f.Add([]byte(b))
 	}
-	templates := map[string]domain.Template{}
-	for _, t := range demo.Templates() {
-		templates[t.ID] = t
-	}
-	src := memSource{templates: templates}
+	src := memory.NewSource()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cat := catalog.New(src, 0)
-		svc := accept.New(cat, memStore{t}, nopPublisher{}, accept.Options{})
+		cat, svc := memory.Accept(t, src)
 		h := cloudchat.New(cat, svc).Handler()
 		r := httptest.NewRequest(http.MethodPost, sendPath(demo.TenantID), strings.NewReader(string(b)))
-		r.Header.Set("api_access_token", fuzzToken)
+		r.Header.Set("api_access_token", memory.Token)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if !utf8.Valid(w.Body.Bytes()) {
