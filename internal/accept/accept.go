@@ -84,7 +84,8 @@ type Options struct {
 	PublishTimeout time.Duration
 	// Wait bounds how long a send into an open conversation waits for
 	// dispatch's outcome before it answers Pending (seed 000's immediate
-	// confirmation). Default 5s.
+	// confirmation). Default 5s; negative never waits, for dialects whose
+	// answer is the same either way.
 	Wait time.Duration
 	Now  func() time.Time
 }
@@ -108,7 +109,7 @@ func New(cat Catalog, st Store, pub Publisher, opt Options) *Service {
 	if opt.PublishTimeout <= 0 {
 		opt.PublishTimeout = 5 * time.Second
 	}
-	if opt.Wait <= 0 {
+	if opt.Wait == 0 {
 		opt.Wait = 5 * time.Second
 	}
 	return &Service{cat: cat, store: st, pub: pub, opt: opt, inFlight: map[string]bool{}}
@@ -166,7 +167,7 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 		return Answer{}, err
 	}
 	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: msg.ID})
-	if !open {
+	if !open || s.opt.Wait < 0 {
 		return ans, nil
 	}
 	res, ok := s.await(ctx, msg)

@@ -170,6 +170,11 @@ func (d *Dispatcher) request(ctx context.Context, m domain.Message) (provider.Se
 	if err != nil {
 		return provider.SendRequest{}, 0, fmt.Errorf("access token of channel %s: %w", ch.ID, err)
 	}
-	return provider.SendRequest{PhoneNumberID: ch.PhoneNumberID, AccessToken: token, To: m.PhoneNumber,
-		Template: m.Template, CallbackData: m.ID}, ch.MessagesPerSecond, nil
+	req := provider.SendRequest{PhoneNumberID: ch.PhoneNumberID, AccessToken: token, To: m.PhoneNumber, CallbackData: m.ID}
+	if m.IsText() {
+		req.Text = m.Text
+	} else {
+		req.Template = m.Template
+	}
+	return req, ch.MessagesPerSecond, nil
 }

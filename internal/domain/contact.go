@@ -24,6 +24,25 @@ func (c Contact) FullName() string {
 	return c.Phone
 }
 
+// MaxNameLength bounds the name a tenant gives a contact, in characters.
+const MaxNameLength = 256
+
+// SetName names the contact, given under field; a blank name leaves the
+// contact's name as it is.
+func (c *Contact) SetName(field, name string) error {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return nil
+	case !utf8.ValidString(name):
+		return Errorf(KindInvalid, "invalid fields: "+field+": must be UTF-8 text", field)
+	case utf8.RuneCountInString(name) > MaxNameLength:
+		return Errorf(KindInvalid, "invalid fields: "+field+": at most "+strconv.Itoa(MaxNameLength)+" characters", field)
+	}
+	c.Name = name
+	return nil
+}
+
 // Limits on a contact's custom params. They keep a contact document far
 // below Firestore's 1 MiB whatever clients add over time.
 const (

@@ -83,3 +83,16 @@ func TestParseChatStatus(t *testing.T) {
 		t.Errorf("chat status %v", c.ChatStatus)
 	}
 }
+
+func TestSetName(t *testing.T) {
+	c := domain.Contact{Name: "Maria"}
+	if err := c.SetName("name", "  "); err != nil || c.Name != "Maria" {
+		t.Errorf("blank name: %q, %v; want the name kept", c.Name, err)
+	}
+	if err := c.SetName("name", " Ana Souza "); err != nil || c.Name != "Ana Souza" {
+		t.Errorf("name %q, %v", c.Name, err)
+	}
+	if de := domainError(t, c.SetName("name", strings.Repeat("a", domain.MaxNameLength+1))); de.Fields[0] != "name" || c.Name != "Ana Souza" {
+		t.Errorf("long name: %+v, contact %q", de, c.Name)
+	}
+}

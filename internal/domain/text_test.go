@@ -78,3 +78,15 @@ func TestTemplateText(t *testing.T) {
 		t.Errorf("without parameters: %q, want the body as it is", got)
 	}
 }
+
+func TestKindWindowClosedIsItsOwn(t *testing.T) {
+	for _, k := range []domain.Kind{
+		domain.KindInternal, domain.KindNoData, domain.KindInvalid, domain.KindParamsMissing, domain.KindTemplate,
+		domain.KindChannelNotConnected, domain.KindUnauthorized, domain.KindLimitReached, domain.KindNotFound,
+		domain.KindInFlight, domain.KindKeyReused,
+	} {
+		if k == domain.KindWindowClosed {
+			t.Errorf("KindWindowClosed = %d, the value of another kind", k)
+		}
+	}
+}

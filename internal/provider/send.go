@@ -13,12 +13,17 @@ import (
 	"github.com/templategw/templategw/internal/domain"
 )
 
-// SendRequest is one template message to send from one business number.
+// SendRequest is one message to send from one business number: a
+// template, or a free-form text when Text is set.
 type SendRequest struct {
 	PhoneNumberID string
 	AccessToken   string
 	To            string // the recipient, digits with country code
 	Template      domain.TemplateMessage
+	// Text, when not empty, is sent as a free-form text message instead of
+	// Template; Meta delivers it only inside the contact's 24-hour
+	// customer-service window (else 131047).
+	Text string
 	// CallbackData is echoed by Meta in status webhooks as
 	// biz_opaque_callback_data; the gateway puts its message id here so an
 	// Unknown send can be reconciled from the webhook.
@@ -35,12 +40,19 @@ type Result struct {
 }
 
 type sendBody struct {
-	MessagingProduct string                 `json:"messaging_product"`
-	RecipientType    string                 `json:"recipient_type"`
-	To               string                 `json:"to"`
-	Type             string                 `json:"type"`
-	Template         domain.TemplateMessage `json:"template"`
-	CallbackData     string                 `json:"biz_opaque_callback_data,omitempty"`
+	MessagingProduct string                  `json:"messaging_product"`
+	RecipientType    string                  `json:"recipient_type"`
+	To               string                  `json:"to"`
+	Type             string                  `json:"type"`
+	Template         *domain.TemplateMessage `json:"template,omitempty"`
+	Text             *textBody               `json:"text,omitempty"`
+	CallbackData     string                  `json:"biz_opaque_callback_data,omitempty"`
+}
+
+// textBody is Meta's "text" object. Link previews stay off (Meta's
+// default): the gateway cannot know whether a tenant wants them.
+type textBody struct {
+	Body string `json:"body"`
 }
 
 type sendAnswer struct {
@@ -56,7 +68,11 @@ type sendAnswer struct {
 func (c *Client) Send(ctx context.Context, r SendRequest) (Result, error) {
 	res, err := c.send(ctx, r)
 	if err != nil {
-		return Result{}, fmt.Errorf("send %s to %s: %w", r.Template.Name, mask(r.To), err)
+		what := r.Template.Name
+		if r.Text != "" {
+			what = "text"
+		}
+		return Result{}, fmt.Errorf("send %s to %s: %w", what, mask(r.To), err)
 	}
 	return res, nil
 }
@@ -65,16 +81,20 @@ func (c *Client) send(ctx context.Context, r SendRequest) (Result, error) {
 	if r.PhoneNumberID == "" || r.AccessToken == "" || r.To == "" {
 		return Result{}, &Error{Class: Permanent, Title: "phone number id, access token and recipient are required"}
 	}
-	body, err := json.Marshal(sendBody{
+	sb := sendBody{
 		MessagingProduct: "whatsapp",
 		RecipientType:    "individual",
 		To:               r.To,
 		Type:             "template",
-		Template:         r.Template,
+		Template:         &r.Template,
 		CallbackData:     r.CallbackData,
-	})
+	}
+	if r.Text != "" {
+		sb.Type, sb.Template, sb.Text = "text", nil, &textBody{Body: r.Text}
+	}
+	body, err := json.Marshal(sb)
 	if err != nil {
-		return Result{}, &Error{Class: Permanent, Title: "template cannot be encoded", Details: err.Error(), cause: err}
+		return Result{}, &Error{Class: Permanent, Title: "message cannot be encoded", Details: err.Error(), cause: err}
 	}
 	ans, err := c.do(ctx, http.MethodPost, c.endpoint(url.PathEscape(r.PhoneNumberID), "messages"), r.AccessToken, body, Unknown)
 	if err != nil {

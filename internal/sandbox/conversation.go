@@ -74,6 +74,15 @@ func (c *conversations) inbound(k pairKey, now time.Time) {
 	c.lastSeen[k] = now
 }
 
+// windowOpen reports whether the contact wrote to the number within the
+// last 24 h at now, which lets the number send it free-form messages.
+func (c *conversations) windowOpen(k pairKey, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen, ok := c.lastSeen[k]
+	return ok && now.Sub(seen) < serviceWindow
+}
+
 // conversationID is 32 hex digits, the shape of Meta's conversation ids.
 func conversationID() string {
 	b := make([]byte, 16)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/templategw/templategw/internal/domain"
 )
@@ -14,14 +15,21 @@ import (
 // maxCallbackData is Meta's limit on biz_opaque_callback_data.
 const maxCallbackData = 512
 
-// sendBody is Meta's template send as the sandbox accepts it.
+// sendBody is Meta's template or text send as the sandbox accepts it.
 type sendBody struct {
 	MessagingProduct string                  `json:"messaging_product"`
 	RecipientType    string                  `json:"recipient_type"`
 	To               string                  `json:"to"`
 	Type             string                  `json:"type"`
 	Template         *domain.TemplateMessage `json:"template"`
+	Text             *sendText               `json:"text"`
 	CallbackData     string                  `json:"biz_opaque_callback_data"`
+}
+
+// sendText is the "text" object of a free-form text send.
+type sendText struct {
+	Body       string `json:"body"`
+	PreviewURL bool   `json:"preview_url"`
 }
 
 // parseSend decodes and checks the shape of a send body. Its error names the
@@ -49,17 +57,39 @@ func parseSend(body []byte) (sendBody, error) {
 		return b, errors.New("to is required")
 	case !isPhone(b.To):
 		return b, errors.New("to must be the recipient's number in digits, country code first, at most 15 digits")
-	case b.Type != "template":
-		return b, errors.New(`type must be "template": the sandbox only simulates template sends`)
-	case b.Template == nil:
-		return b, errors.New("template is required")
+	case b.Type != "template" && b.Type != "text":
+		return b, errors.New(`type must be "template" or "text": the sandbox simulates template and text sends`)
 	case len(b.CallbackData) > maxCallbackData:
 		return b, fmt.Errorf("biz_opaque_callback_data is longer than %d characters", maxCallbackData)
+	case b.Type == "text":
+		return b, checkText(b)
+	case b.Text != nil:
+		return b, errors.New(`text is only for type "text"`)
+	case b.Template == nil:
+		return b, errors.New("template is required")
 	}
 	if err := checkShape(*b.Template); err != nil {
 		return b, fmt.Errorf("template: %w", err)
 	}
 	return b, nil
+}
+
+// maxTextBody is Meta's limit on a text message's body, in characters.
+const maxTextBody = 4096
+
+// checkText checks a text send's shape as Meta does.
+func checkText(b sendBody) error {
+	switch {
+	case b.Template != nil:
+		return errors.New(`template is only for type "template"`)
+	case b.Text == nil:
+		return errors.New(`text is required for type "text"`)
+	case b.Text.Body == "":
+		return errors.New("text.body is required")
+	case utf8.RuneCountInString(b.Text.Body) > maxTextBody:
+		return fmt.Errorf("text.body is longer than %d characters", maxTextBody)
+	}
+	return nil
 }
 
 func isPhone(s string) bool {

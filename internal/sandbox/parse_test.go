@@ -16,6 +16,27 @@ var validSends = []string{
 	`{"messaging_product":"whatsapp","to":"5511988887777","type":"template","template":{"name":"test_template","language":{"code":"pt_BR"},"components":[{"type":"header","parameters":[{"type":"document","document":{"link":"https://x/a.pdf","filename":"a.pdf"}}]},{"type":"body","parameters":[{"type":"text","parameter_name":"name","text":"a"},{"type":"text","parameter_name":"custom_code","text":"b"},{"type":"text","parameter_name":"email","text":"c"}]},{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"1"}]},{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"2"}]}]}}`,
 }
 
+const textSend = `{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511988887777","type":"text","text":{"body":"olá"},"biz_opaque_callback_data":"m-1"}`
+
+func TestParseText(t *testing.T) {
+	b, err := parseSend([]byte(textSend))
+	if err != nil || b.Type != "text" || b.Text == nil || b.Text.Body != "olá" || b.Template != nil {
+		t.Fatalf("parsed %+v, %v", b, err)
+	}
+	bad := map[string]string{
+		"no text":          strings.Replace(textSend, `,"text":{"body":"olá"}`, "", 1),
+		"empty body":       strings.Replace(textSend, `"body":"olá"`, `"body":""`, 1),
+		"too long":         strings.Replace(textSend, `"olá"`, `"`+strings.Repeat("a", 4097)+`"`, 1),
+		"unknown text key": strings.Replace(textSend, `"body":"olá"`, `"body":"olá","bold":true`, 1),
+		"text on template": strings.Replace(validSends[0], `"type":"template",`, `"type":"template","text":{"body":"x"},`, 1),
+	}
+	for name, body := range bad {
+		if _, err := parseSend([]byte(body)); err == nil {
+			t.Errorf("%s: parsed, want an error", name)
+		}
+	}
+}
+
 func TestValidSendsPass(t *testing.T) {
 	w := &waba{tokens: map[string]bool{}, byKey: map[string]*domain.Template{}}
 	w.setTemplates(demo.WABAID, demo.Templates())
@@ -60,6 +81,7 @@ func FuzzParseSend(f *testing.F) {
 	for _, s := range validSends {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(textSend))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"template":null}`))
 	f.Add([]byte(`[1,2]`))
@@ -71,7 +93,16 @@ func FuzzParseSend(f *testing.F) {
 			salvage(body)
 			return
 		}
-		if b.Template == nil || !isPhone(b.To) || b.MessagingProduct != "whatsapp" || b.Type != "template" {
+		if !isPhone(b.To) || b.MessagingProduct != "whatsapp" {
+			t.Fatalf("parsed %+v, which breaks the parser's promises", b)
+		}
+		if b.Type == "text" {
+			if b.Text == nil || b.Text.Body == "" || b.Template != nil {
+				t.Fatalf("parsed text send %+v, which breaks the parser's promises", b)
+			}
+			return
+		}
+		if b.Template == nil || b.Type != "template" || b.Text != nil {
 			t.Fatalf("parsed %+v, which breaks the parser's promises", b)
 		}
 		tpl, e := w.lookup(b.Template.Name, b.Template.Language.Code)

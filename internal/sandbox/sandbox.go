@@ -84,7 +84,9 @@ type Request struct {
 	To            string                 `json:"to"`
 	CallbackData  string                 `json:"callback_data,omitempty"`
 	WAMID         string                 `json:"wamid,omitempty"`
+	Type          string                 `json:"type,omitempty"` // template or text, when the body said
 	Template      domain.TemplateMessage `json:"template"`
+	Text          string                 `json:"text,omitempty"` // a text send's body`
 	Status        int                    `json:"status"`
 	ErrorCode     int                    `json:"error_code,omitempty"`
 }

@@ -70,7 +70,13 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 		parseErr = fmt.Errorf("reading the body: %w", err)
 	}
 	if parseErr == nil {
-		req.To, req.CallbackData, req.Template = b.To, b.CallbackData, *b.Template
+		req.To, req.CallbackData, req.Type = b.To, b.CallbackData, b.Type
+		if b.Template != nil {
+			req.Template = *b.Template
+		}
+		if b.Text != nil {
+			req.Text = b.Text.Body
+		}
 	} else {
 		req.To, req.CallbackData = salvage(body)
 	}
@@ -94,11 +100,7 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 	if !n.limiter.Load().Allow() {
 		return metaError(429, 130429, fmt.Sprintf("the phone number is over its throughput of %d messages per second", n.MessagesPerSecond)), false
 	}
-	t, e := s.wabas[n.WABAID].lookup(req.Template.Name, req.Template.Language.Code)
-	if e != nil {
-		return e, false
-	}
-	if e := checkTemplate(t, req.Template); e != nil {
+	if e := s.checkContent(n, req); e != nil {
 		return e, false
 	}
 	if e, hold = s.inject(req.To); e != nil {
@@ -108,6 +110,23 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 		return metaError(400, 131056, "too many messages to this recipient from this phone number in a short time"), false
 	}
 	return nil, hold
+}
+
+// checkContent checks what the send carries: a template against the
+// WABA's templates, a text against the recipient's customer-service window,
+// which only the recipient's own message opens (Reply).
+func (s *Sandbox) checkContent(n *number, req *Request) *apiError {
+	if req.Type == "text" {
+		if !s.convs.windowOpen(pairKey{req.PhoneNumberID, req.To}, time.Now()) {
+			return metaError(400, 131047, "more than 24 hours have passed since the recipient last replied to this number: a free-form message needs an open customer-service window")
+		}
+		return nil
+	}
+	t, e := s.wabas[n.WABAID].lookup(req.Template.Name, req.Template.Language.Code)
+	if e != nil {
+		return e
+	}
+	return checkTemplate(t, req.Template)
 }
 
 func authorized(r *http.Request, token string) bool {

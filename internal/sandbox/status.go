@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-
-	"github.com/templategw/templategw/internal/domain"
 )
 
 // undeliverable is the error a …0009 send's failed status carries.
@@ -33,7 +31,7 @@ func (s *Sandbox) afterAccept(req Request) {
 	if failsLater(req.To) {
 		seq = []statusUpdate{{Status: "failed", Errors: []statusError{undeliverable}}}
 	} else {
-		conv := s.convs.forSend(pairKey{req.PhoneNumberID, req.To}, s.category(n, req.Template), time.Now())
+		conv := s.convs.forSend(pairKey{req.PhoneNumberID, req.To}, s.category(n, req), time.Now())
 		price := &pricing{Billable: true, PricingModel: "CBP", Category: conv.origin}
 		seq = []statusUpdate{
 			{Status: "sent", Pricing: price, Conversation: &conversationJSON{
@@ -61,9 +59,14 @@ func (s *Sandbox) afterAccept(req Request) {
 	})
 }
 
-// category is the conversation origin a send of m opens: its template's
+// category is the conversation origin a send opens: service for a text,
+// which only goes out inside the service window, else its template's
 // category in lower case.
-func (s *Sandbox) category(n *number, m domain.TemplateMessage) string {
+func (s *Sandbox) category(n *number, req Request) string {
+	if req.Type == "text" {
+		return originService
+	}
+	m := req.Template
 	if t, ok := s.wabas[n.WABAID].byKey[templateKey(m.Name, m.Language.Code)]; ok && t.Category != "" {
 		return strings.ToLower(t.Category)
 	}

@@ -21,7 +21,7 @@ func (s *Store) contact(tenant, phone string) *firestore.DocumentRef {
 func decodeContact(d *firestore.DocumentSnapshot) (domain.Contact, error) {
 	var c domain.Contact
 	if err := d.DataTo(&c); err != nil {
-		return c, fmt.Errorf("decode contact %s: %w", domain.MaskPhone(d.Ref.ID), err)
+		return c, fmt.Errorf("decode contact %s: %w", domain.MaskPhone(d.Ref.ID), masked(err))
 	}
 	if c.Phone == "" {
 		c.Phone = d.Ref.ID
@@ -33,16 +33,15 @@ func decodeContact(d *firestore.DocumentSnapshot) (domain.Contact, error) {
 // Contact returns one of a tenant's contacts, ErrNotFound when there is
 // none.
 func (s *Store) Contact(ctx context.Context, tenant, phone string) (domain.Contact, error) {
-	ref := s.contact(tenant, phone)
 	if !ValidID(tenant) || !ValidID(phone) {
 		return domain.Contact{}, ErrNotFound
 	}
-	snap, err := ref.Get(ctx)
+	snap, err := s.contact(tenant, phone).Get(ctx)
 	if notFound(err) {
 		return domain.Contact{}, ErrNotFound
 	}
 	if err != nil {
-		return domain.Contact{}, fmt.Errorf("get contact %s of %s: %w", domain.MaskPhone(phone), tenant, err)
+		return domain.Contact{}, fmt.Errorf("get contact %s of %s: %w", domain.MaskPhone(phone), tenant, masked(err))
 	}
 	return decodeContact(snap)
 }
@@ -92,7 +91,7 @@ func (s *Store) EditContact(ctx context.Context, tenant, phone string, now time.
 		}, firestore.Merge(contactFields...))
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
-		return c, false, fmt.Errorf("edit contact %s of %s: %w", domain.MaskPhone(phone), tenant, err)
+		return c, false, fmt.Errorf("edit contact %s of %s: %w", domain.MaskPhone(phone), tenant, masked(err))
 	}
 	return c, created, nil
 }
@@ -105,7 +104,7 @@ func (s *Store) ContactsPage(ctx context.Context, tenant string, offset, limit i
 	q := s.sub(tenant, "contacts").OrderBy(firestore.DocumentID, firestore.Asc).Offset(offset).Limit(limit)
 	docs, err := q.Documents(ctx).GetAll()
 	if err != nil {
-		return nil, fmt.Errorf("list contacts of %s: %w", tenant, err)
+		return nil, fmt.Errorf("list contacts of %s: %w", tenant, masked(err))
 	}
 	out := make([]domain.Contact, 0, len(docs))
 	for _, d := range docs {
@@ -135,7 +134,7 @@ func (s *Store) EachContact(ctx context.Context, tenant string, yield func(domai
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("scan contacts of %s: %w", tenant, err)
+			return fmt.Errorf("scan contacts of %s: %w", tenant, masked(err))
 		}
 		c, err := decodeContact(d)
 		if err != nil {

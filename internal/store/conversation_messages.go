@@ -40,7 +40,7 @@ func (s *Store) Chat(ctx context.Context, tenant, channel, phone string, n int) 
 	sent := s.sub(tenant, "messages").Where("phoneNumber", "==", phone).Where("channel", "==", channel)
 	docs, err := sent.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc).Limit(n).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, 0, fmt.Errorf("list messages to %s: %w", domain.MaskPhone(phone), err)
+		return nil, 0, fmt.Errorf("list messages to %s: %w", domain.MaskPhone(phone), masked(err))
 	}
 	for _, d := range docs {
 		var m domain.Message
@@ -53,7 +53,7 @@ func (s *Store) Chat(ctx context.Context, tenant, channel, phone string, n int) 
 	received := s.sub(tenant, "inbound").Where("phone", "==", phone).Where("channel", "==", channel)
 	docs, err = received.OrderBy("at", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc).Limit(n).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, 0, fmt.Errorf("list messages from %s: %w", domain.MaskPhone(phone), err)
+		return nil, 0, fmt.Errorf("list messages from %s: %w", domain.MaskPhone(phone), masked(err))
 	}
 	for _, d := range docs {
 		var in Inbound
