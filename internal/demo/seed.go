@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/templategw/templategw/internal/domain"
 )
@@ -38,7 +39,13 @@ func Seed(ctx context.Context, w Writer, tenantID, token string) error {
 	if err := w.PutToken(ctx, token, domain.Token{Tenant: tenantID, Integration: "demo", Groups: []string{"Support"}, DefaultChannel: ChannelID}); err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
-	if err := w.PutChannel(ctx, tenantID, Channel()); err != nil {
+	ch := Channel()
+	if tenantID != TenantID {
+		// A Meta number belongs to one channel: the demo's own tenant keeps
+		// the sandbox's number, any other gets one of its own.
+		ch.PhoneNumberID = phoneNumberIDFor(tenantID)
+	}
+	if err := w.PutChannel(ctx, tenantID, ch); err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
 	for _, t := range Templates() {
@@ -47,4 +54,12 @@ func Seed(ctx context.Context, w Writer, tenantID, token string) error {
 		}
 	}
 	return nil
+}
+
+// phoneNumberIDFor makes a stable 15-digit phone-number id for a tenant
+// seeded as a copy of the demo.
+func phoneNumberIDFor(tenant string) string {
+	h := fnv.New64a()
+	h.Write([]byte(tenant))
+	return fmt.Sprintf("9%014d", h.Sum64()%100000000000000)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"cloud.google.com/go/firestore"
@@ -60,16 +61,68 @@ func (s *Store) Channels(ctx context.Context, tenant string) ([]domain.Channel, 
 	return out, nil
 }
 
+// ErrPhoneNumberTaken is returned by PutChannel for a Meta phone-number id
+// another channel already has: its webhooks would go astray.
+var ErrPhoneNumberTaken = errors.New("phone number id belongs to another channel")
+
 // PutChannel creates or replaces a channel, and indexes it under its Meta
-// phone-number id in the same commit, so a webhook finds its tenant in one
-// read without a query across tenants.
+// phone-number id in the same transaction, so a webhook finds its tenant in
+// one read without a query across tenants. A phone-number id another
+// channel has is refused (ErrPhoneNumberTaken, wrapped); the index entry of
+// the channel's previous id is removed.
 func (s *Store) PutChannel(ctx context.Context, tenant string, c domain.Channel) error {
-	b := s.fs.Batch() //nolint:staticcheck // a blind two-document write
-	b.Set(s.sub(tenant, "channels").Doc(c.ID), c)
-	if c.PhoneNumberID != "" {
-		b.Set(s.fs.Collection("phoneNumbers").Doc(c.PhoneNumberID), Line{Tenant: tenant, Channel: c.ID})
-	}
-	if _, err := b.Commit(ctx); err != nil {
+	ref := s.sub(tenant, "channels").Doc(c.ID)
+	lines := s.fs.Collection("phoneNumbers")
+	mine := Line{Tenant: tenant, Channel: c.ID}
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		var old domain.Channel
+		if snap, err := tx.Get(ref); err == nil {
+			if err := snap.DataTo(&old); err != nil {
+				return err
+			}
+		} else if !notFound(err) {
+			return err
+		}
+		var oldLine *firestore.DocumentSnapshot
+		if old.PhoneNumberID != "" && old.PhoneNumberID != c.PhoneNumberID {
+			snap, err := tx.Get(lines.Doc(old.PhoneNumberID))
+			if err != nil && !notFound(err) {
+				return err
+			}
+			oldLine = snap
+		}
+		if c.PhoneNumberID != "" {
+			var l Line
+			snap, err := tx.Get(lines.Doc(c.PhoneNumberID))
+			switch {
+			case err == nil:
+				if err := snap.DataTo(&l); err != nil {
+					return err
+				}
+				if l != mine {
+					return fmt.Errorf("%w: %s is channel %s of tenant %s", ErrPhoneNumberTaken, c.PhoneNumberID, l.Channel, l.Tenant)
+				}
+			case !notFound(err):
+				return err
+			}
+		}
+		if err := tx.Set(ref, c); err != nil {
+			return err
+		}
+		if oldLine != nil && oldLine.Exists() {
+			var l Line
+			if err := oldLine.DataTo(&l); err == nil && l == mine {
+				if err := tx.Delete(oldLine.Ref); err != nil {
+					return err
+				}
+			}
+		}
+		if c.PhoneNumberID == "" {
+			return nil
+		}
+		return tx.Set(lines.Doc(c.PhoneNumberID), mine)
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
 		return fmt.Errorf("put channel %s/%s: %w", tenant, c.ID, err)
 	}
 	return nil
