@@ -12,8 +12,11 @@ func init() {
 	functions.HTTP("templates", app.TemplatesFunction)
 	functions.HTTP("messages", app.MessagesFunction)
 	functions.HTTP("cloudchat", app.CloudChatFunction)
+	functions.HTTP("emkt", app.EmktFunction)
+	functions.HTTP("wati", app.WatiFunction)
 	functions.HTTP("whatsapp", app.WhatsAppFunction)
 	functions.CloudEvent("dispatch", app.DispatchFunction)
+	functions.CloudEvent("fanout", app.FanoutFunction)
 	functions.CloudEvent("sweep", app.SweepFunction)
 	functions.CloudEvent("callbacks", app.CallbacksFunction)
 }

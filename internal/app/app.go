@@ -19,11 +19,13 @@ import (
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/atom"
+	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/cloudchat"
 	"github.com/templategw/templategw/internal/config"
 	"github.com/templategw/templategw/internal/dispatch"
+	"github.com/templategw/templategw/internal/emkt"
 	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/messages"
 	"github.com/templategw/templategw/internal/provider"
@@ -31,6 +33,7 @@ import (
 	"github.com/templategw/templategw/internal/secret"
 	"github.com/templategw/templategw/internal/store"
 	"github.com/templategw/templategw/internal/sweep"
+	"github.com/templategw/templategw/internal/wati"
 	"github.com/templategw/templategw/internal/webhook"
 )
 
@@ -121,6 +124,49 @@ func (e *Env) CloudChat(ctx context.Context) (http.Handler, error) {
 	return e.http(cloudchat.New(e.Catalog, svc).Handler()), nil
 }
 
+// Batches builds the bulk-send service the emkt and wati dialects share.
+func (e *Env) Batches(ctx context.Context) (*batch.Service, error) {
+	pub, err := e.Publisher(ctx, e.Config.FanoutTopic)
+	if err != nil {
+		return nil, err
+	}
+	return batch.New(e.Catalog, e.Store, pub, batch.Options{PublishTimeout: e.Config.PublishTimeout}), nil
+}
+
+// Emkt builds the emkt function (seed 003).
+func (e *Env) Emkt(ctx context.Context) (http.Handler, error) {
+	b, err := e.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.http(emkt.New(e.Catalog, b).Handler()), nil
+}
+
+// Wati builds the wati function (seed 004). Its answers are the same for a
+// send into an open conversation and any other, so it never waits for
+// dispatch's outcome.
+func (e *Env) Wati(ctx context.Context) (http.Handler, error) {
+	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: -1})
+	return e.http(wati.New(e.Catalog, e.Store, svc, b, pub, wati.Options{PublishTimeout: e.Config.PublishTimeout}).Handler()), nil
+}
+
+// Fanout builds the fanout function: a batch chunk into messages.
+func (e *Env) Fanout(ctx context.Context) (*batch.Worker, error) {
+	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
+	if err != nil {
+		return nil, err
+	}
+	return batch.NewWorker(e.Store, pub, nil), nil
+}
+
 // WhatsApp builds the whatsapp function (Meta's webhook).
 func (e *Env) WhatsApp(ctx context.Context) (http.Handler, error) {
 	if e.Config.WhatsApp.AppSecret == "" {
@@ -161,8 +207,12 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
+	b, err := e.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return sweep.New(e.Store, pub, sweep.Options{
-		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Notifier: n,
+		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Notifier: n, Batches: b,
 	}), nil
 }
 
@@ -221,6 +271,12 @@ var MessagesFunction = lazyHTTP((*Env).Messages)
 // CloudChatFunction is the cloudchat HTTP function.
 var CloudChatFunction = lazyHTTP((*Env).CloudChat)
 
+// EmktFunction is the emkt HTTP function.
+var EmktFunction = lazyHTTP((*Env).Emkt)
+
+// WatiFunction is the wati HTTP function.
+var WatiFunction = lazyHTTP((*Env).Wati)
+
 // WhatsAppFunction is the whatsapp HTTP function (Meta's webhook).
 var WhatsAppFunction = lazyHTTP((*Env).WhatsApp)
 
@@ -253,6 +309,9 @@ func lazyEvent[H eventHandler](name string, build func(*Env, context.Context) (H
 
 // DispatchFunction is the dispatch CloudEvent function.
 var DispatchFunction = lazyEvent("dispatch", (*Env).Dispatcher)
+
+// FanoutFunction is the fanout CloudEvent function.
+var FanoutFunction = lazyEvent("fanout", (*Env).Fanout)
 
 // SweepFunction is the sweep CloudEvent function.
 var SweepFunction = lazyEvent("sweep", (*Env).Sweeper)

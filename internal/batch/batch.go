@@ -3,12 +3,14 @@
 // documents of a few hundred in a few commits and publishes one fan-out
 // event per chunk, so it answers fast whatever the batch's size; a worker
 // turns each chunk into messages idempotently and hands them to dispatch.
+//
+// Errors that refuse a whole batch are domain errors whose message names
+// the problem without naming a request field, and whose Fields name the
+// Spec field concerned ("template", "channel", "code", "namespace"), so
+// each dialect can say it with its own field names.
 package batch
 
 import (
-	"context"
-	"errors"
-
 	"github.com/templategw/templategw/internal/domain"
 )
 
@@ -30,6 +32,31 @@ type Spec struct {
 	Name         string // the client's label (Wati broadcast_name)
 	TemplateName string // Meta's template name
 	Channel      string // channel id, display number or sender code; "" = default
+	// Namespace, when set, must be the template's namespace (emkt's
+	// namespace, Meta's old per-account template namespace), if the
+	// template records one.
+	Namespace string
+	// National means the recipients' Raw numbers are national (emkt's
+	// DDD + number): Create derives Phone from Raw with
+	// domain.ParseNational and the channel's country code, else the
+	// tenant's. Otherwise Phone must already be set.
+	National bool
+	// Positional means the recipients' body Params are positional (emkt's
+	// parameters in order): "1", "2", … fill {{1}}, {{2}}, … of a
+	// POSITIONAL template and a NAMED template's placeholders in order of
+	// appearance, and the params must be exactly as many as the template
+	// takes (missing or extra ones are a wrong parameter count, refused
+	// for that recipient). Otherwise keys the template does not use are
+	// ignored, as in the Atom params.
+	Positional bool
+	// IdempotencyKey, when set, is the request's Idempotency-Key (DESIGN
+	// §2): a retry within 24 h with the same RequestHash answers the first
+	// batch and stores nothing; the key with another request is
+	// KindKeyReused; the key while its first request is still being handled
+	// here is KindInFlight. RequestHash is called only once next has
+	// yielded everything, so it may hash a body as it streams.
+	IdempotencyKey string
+	RequestHash    func() string
 }
 
 // Batch is an accepted batch.
@@ -45,32 +72,12 @@ type Batch struct {
 
 // Item is one recipient's state, for status queries (emkt's 50.02).
 type Item struct {
-	Phone  string
+	Phone  string // domain form; "" for a recipient refused for its number
+	Raw    string // as the client wrote it
 	Status domain.Status
-	Reason string
+	Reason string // why it failed (its problem, or the provider's error)
 }
 
 // Next yields the batch's recipients one at a time, so a dialect can
 // stream them from the request body: ok is false after the last one.
 type Next func() (r Recipient, ok bool, err error)
-
-// ErrNotImplemented is returned until the batch service exists.
-var ErrNotImplemented = errors.New("batch: not implemented")
-
-// Service creates batches and reports their recipients.
-type Service struct{}
-
-// Create validates spec for the token's tenant (template, channel: a
-// domain error refuses the whole batch before anything is stored), then
-// stores the recipients next yields as chunks and publishes one fan-out
-// event per chunk.
-func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next Next) (Batch, error) {
-	return Batch{}, ErrNotImplemented
-}
-
-// Items calls yield for each recipient of the tenant's batch with this
-// code, in the order they were given; store.ErrNotFound (wrapped) when
-// there is no such batch.
-func (s *Service) Items(ctx context.Context, tenant, code string, yield func(Item) error) error {
-	return ErrNotImplemented
-}

@@ -19,6 +19,8 @@ type Config struct {
 	ProjectID string `env:"GOOGLE_CLOUD_PROJECT"`
 	// DispatchTopic receives one event per accepted message.
 	DispatchTopic string `env:"DISPATCH_TOPIC, default=dispatch"`
+	// FanoutTopic receives one event per chunk of a bulk send.
+	FanoutTopic string `env:"FANOUT_TOPIC, default=fanout"`
 	// CacheTTL bounds how stale a cached token, channel or template may be.
 	CacheTTL time.Duration `env:"CACHE_TTL, default=30s"`
 	// PublishTimeout bounds the publish after the accept commit; past it the
@@ -108,8 +110,8 @@ func (c *Config) Validate() error {
 	if c.ProjectID == "" {
 		errs = append(errs, errors.New("GOOGLE_CLOUD_PROJECT is required"))
 	}
-	if c.DispatchTopic == "" {
-		errs = append(errs, errors.New("DISPATCH_TOPIC must not be empty"))
+	if c.DispatchTopic == "" || c.FanoutTopic == "" {
+		errs = append(errs, errors.New("DISPATCH_TOPIC and FANOUT_TOPIC must not be empty"))
 	}
 	if c.CacheTTL < 0 {
 		errs = append(errs, errors.New("CACHE_TTL must not be negative"))

@@ -45,8 +45,11 @@ var Functions = []Function{
 	{Name: "templates"},
 	{Name: "messages"},
 	{Name: "cloudchat"},
+	{Name: "emkt"},
+	{Name: "wati"},
 	{Name: "whatsapp"},
 	{Name: "dispatch", Topic: "dispatch"},
+	{Name: "fanout", Topic: "fanout"},
 	{Name: "sweep", Topic: "sweep"},
 	{Name: "callbacks", Topic: "callbacks", DeadLetter: "callbacks-dead"},
 }
@@ -240,7 +243,7 @@ func printWelcome(w io.Writer, base, sbURL string, emu *emulator.Stack, token st
 	fmt.Fprintf(w, `
 templategw dev stack is up (%[1]s)
 
-  front door  %[2]s/templates/   %[2]s/messages/   %[2]s/cloudchat/   %[2]s/whatsapp/ (Meta's webhook)
+  front door  %[2]s/templates/  /messages/  /cloudchat/  /emkt/  /wati/  /whatsapp/ (Meta's webhook)
   sandbox     %[3]s  (what Meta received: %[3]s/_sandbox/requests, what it posted back: %[3]s/_sandbox/webhooks)
   emulators   FIRESTORE_EMULATOR_HOST=%[4]s PUBSUB_EMULATOR_HOST=%[5]s  project %[6]s
   demo        tenant %[7]s, token %[8]s, channel %[9]s; sweep runs every %[10]s

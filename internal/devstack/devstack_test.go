@@ -112,6 +112,30 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 		t.Fatalf("cloudchat answered %d %s\n%s", resp.StatusCode, raw, logs.String())
 	}
 
+	// Seed 003's 50.01 and 50.02, and Wati's sendTemplateMessage, through
+	// the front door: every dialect reaches its function.
+	xml := `<main><emkt trans="50.01"><remetente>0bc8f181-3f84-41dc-90f2-a28dd5f90e73</remetente><identificador>E2E1</identificador>` +
+		`<namespace>cd551e83_8455_45fd_a2ff_35ef6a51f3c6</namespace><element_name>alerta1</element_name>` +
+		`<contact><phone>11987554399</phone><component type="body"><parameter type="text">Maria</parameter></component></contact></emkt></main>`
+	if code, raw := devPost(t, base+"/emkt/", "application/xml", xml); code != http.StatusOK || !strings.Contains(raw, "<return>E2E1</return>") {
+		t.Fatalf("emkt 50.01 answered %d %s\n%s", code, raw, logs.String())
+	}
+	until := time.Now().Add(30 * time.Second)
+	for {
+		code, raw := devPost(t, base+"/emkt/", "application/xml", `<main><emkt trans="50.02"><codigo>E2E1</codigo></emkt></main>`)
+		if code == http.StatusOK && strings.Contains(raw, "<telefone>11987554399</telefone><status>read</status>") {
+			break
+		}
+		if time.Now().After(until) {
+			t.Fatalf("emkt 50.02 answered %d %s\n%s", code, raw, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	wati := `{"template_name":"welcome","broadcast_name":"e2e","parameters":[{"name":"1","value":"Maria"},{"name":"2","value":"templategw"}]}`
+	if code, raw := devPost(t, base+"/wati/demo/api/v1/sendTemplateMessage?whatsappNumber=5511987654323", "application/json", wati); code != http.StatusOK || !strings.Contains(raw, `"result":true`) {
+		t.Fatalf("wati answered %d %s\n%s", code, raw, logs.String())
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -162,6 +186,21 @@ func devSend(t *testing.T, base, body string, logs *syncBuffer) (int, atomAnswer
 		t.Fatalf("send answered %d %s (%v)\n%s", resp.StatusCode, raw, err, logs.String())
 	}
 	return resp.StatusCode, a
+}
+
+// devPost posts body with the demo token and returns the answer.
+func devPost(t *testing.T, url, contentType, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
 }
 
 type devMessage struct {

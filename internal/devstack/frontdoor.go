@@ -21,7 +21,7 @@ func FrontDoor(routes map[string]*url.URL) http.Handler {
 		name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		p, ok := proxies[name]
 		if !ok {
-			http.Error(w, `{"error":{"code":"not_found","message":"no function at this path; try /templates/, /messages/, /cloudchat/ or /whatsapp/"}}`, http.StatusNotFound)
+			http.Error(w, `{"error":{"code":"not_found","message":"no function at this path; try /templates/, /messages/, /cloudchat/, /emkt/, /wati/ or /whatsapp/"}}`, http.StatusNotFound)
 			return
 		}
 		r2 := r.Clone(r.Context())

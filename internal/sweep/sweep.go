@@ -1,6 +1,7 @@
 // Package sweep is the sweep function, fired by Cloud Scheduler through
-// Pub/Sub: it republishes accepted messages that were never dispatched (so
-// a 2xx answer holds even when Pub/Sub was down at accept time), marks
+// Pub/Sub: it republishes accepted messages that were never dispatched and
+// the fan-out of bulk-send chunks no worker finished (so a 2xx answer holds
+// even when Pub/Sub was down at accept time), marks
 // dispatching messages whose lease ran out as unknown (never resent), and
 // closes expired conversations. Every step is idempotent and safe to run
 // twice at once: a republished job is claimed once at most, and the
@@ -41,6 +42,11 @@ type Notifier interface {
 	Notify(ctx context.Context, m domain.Message)
 }
 
+// Batches resumes bulk sends whose fan-out was lost (batch.Service).
+type Batches interface {
+	Resume(ctx context.Context, tenant string, before time.Time, limit int) (int, error)
+}
+
 // Options tune sweep.
 type Options struct {
 	// AcceptedAfter is how long a message may stay accepted and untouched
@@ -51,6 +57,7 @@ type Options struct {
 	// takes the rest. Default 500.
 	Batch    int
 	Notifier Notifier // nil sends no callbacks
+	Batches  Batches  // nil resumes no bulk sends
 	Now      func() time.Time
 }
 
@@ -79,6 +86,7 @@ func New(st Store, pub Publisher, opt Options) *Sweeper {
 type Report struct {
 	Tenants       int
 	Republished   int
+	Chunks        int // bulk-send chunks whose fan-out was republished
 	Unknown       int
 	Conversations int
 }
@@ -107,7 +115,7 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 			errs = append(errs, fmt.Errorf("sweep tenant %s: %w", t, err))
 		}
 	}
-	log.Info("sweep done", "tenants", r.Tenants, "republished", r.Republished, "unknown", r.Unknown, "conversationsClosed", r.Conversations)
+	log.Info("sweep done", "tenants", r.Tenants, "republished", r.Republished, "chunks", r.Chunks, "unknown", r.Unknown, "conversationsClosed", r.Conversations)
 	return r, errors.Join(errs...)
 }
 
@@ -141,6 +149,12 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 		if s.opt.Notifier != nil {
 			s.opt.Notifier.Notify(ctx, m)
 		}
+	}
+
+	if s.opt.Batches != nil {
+		n, err := s.opt.Batches.Resume(ctx, tenant, now.Add(-s.opt.AcceptedAfter), s.opt.Batch)
+		r.Chunks += n
+		errs = append(errs, err)
 	}
 
 	n, err := s.store.CloseExpiredConversations(ctx, tenant, now, s.opt.Batch)

@@ -10,6 +10,7 @@ import (
 	"github.com/templategw/templategw/emulator/emulatortest"
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/dispatch"
 	"github.com/templategw/templategw/internal/domain"
@@ -178,5 +179,48 @@ func TestSweepClosesExpiredConversationsOfEveryTenant(t *testing.T) {
 		if c, _ := e.Store.Conversation(ctx, tenant, demo.ChannelID, "5511987650211"); c.ID == "" {
 			t.Errorf("%s: open conversation closed", tenant)
 		}
+	}
+}
+
+type downFanout struct{}
+
+func (downFanout) PublishJSON(context.Context, any, map[string]string) error {
+	return errors.New("pubsub is down")
+}
+
+func TestSweepResumesABulkSendWhoseFanoutWasLost(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	tok, err := e.Catalog.Authenticate(ctx, apptest.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Accepted while Pub/Sub was down: the batch is stored, no chunk fans out.
+	rs := []batch.Recipient{{Phone: "5511987650220", Raw: "11987650220", Params: map[string]string{"1": "Ana"}}}
+	next := func() (batch.Recipient, bool, error) {
+		if len(rs) == 0 {
+			return batch.Recipient{}, false, nil
+		}
+		r := rs[0]
+		rs = rs[1:]
+		return r, true, nil
+	}
+	b, err := batch.New(e.Catalog, e.Store, downFanout{}, batch.Options{}).Create(ctx, tok, batch.Spec{Source: "emkt", TemplateName: "alerta1"}, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	d := dispatch.New(e.Store, e.Catalog, e.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
+	e.Push(t, apptest.Topic, d.HandleEvent)
+	e.Push(t, "fanout", batch.NewWorker(e.Store, e.Publisher, nil).HandleEvent)
+	svc := batch.New(e.Catalog, e.Store, e.TopicPublisher(t, "fanout"), batch.Options{})
+	time.Sleep(10 * time.Millisecond) // older than AcceptedAfter
+	r, err := sweep.New(e.Store, e.Publisher, sweep.Options{AcceptedAfter: time.Millisecond, Batches: svc}).Run(ctx)
+	if err != nil || r.Chunks != 1 {
+		t.Fatalf("sweep %+v %v, want the lost chunk republished", r, err)
+	}
+	e.WaitStatus(t, batch.MessageID(b.ID, 0), domain.StatusPending)
+	if n := e.Sandbox.CountByCallback(batch.MessageID(b.ID, 0)); n != 1 {
+		t.Errorf("sent %d times, want once", n)
 	}
 }

@@ -1,0 +1,191 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// Create validates spec for the token's tenant (template, channel: a
+// domain error refuses the whole batch before anything is stored), then
+// stores the recipients next yields as chunks and publishes one fan-out
+// event per chunk.
+//
+// A Code the tenant already used answers that batch, Replayed, without
+// reading next: a repeat stores nothing. So does a repeat under the same
+// Spec.IdempotencyKey, once next is read through and the request hashes the
+// same. An error from next (a malformed body), more than
+// Options.MaxRecipients recipients (ErrTooMany) or no recipient at all
+// refuses the batch: the chunks already written are deleted and no message
+// is ever made of them, because the batch record that makes chunks live is
+// committed only after the last one is stored.
+func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next Next) (Batch, error) {
+	start := s.opt.Now()
+	if spec.Code != "" && (len(spec.Code) > maxCode || !store.ValidID(spec.Code)) {
+		return Batch{}, domain.Errorf(domain.KindInvalid, fmt.Sprintf("batch code must be 1 to %d characters, without '/'", maxCode), "code")
+	}
+	if spec.IdempotencyKey != "" {
+		if spec.RequestHash == nil {
+			spec.RequestHash = func() string { return "" }
+		}
+		slot := tok.Tenant + "\x00" + spec.IdempotencyKey
+		if !s.enter(slot) {
+			return Batch{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
+		}
+		defer s.leave(slot)
+	}
+	// A repeat answers what the first request got, even if a rule would
+	// refuse it now (a template paused since).
+	if b, ok, err := s.repeat(ctx, tok.Tenant, spec, next); ok || err != nil {
+		return b, err
+	}
+	p, err := s.plan(ctx, tok, spec)
+	if err != nil {
+		return Batch{}, err
+	}
+
+	now := start.UTC()
+	rec := store.BatchRecord{
+		ID: store.NewID(), Code: spec.Code, Source: spec.Source, Name: spec.Name,
+		Channel: p.channel.ID, TemplateID: p.tpl.ID, Template: p.tpl, CallbackURL: p.callbackURL,
+		Open: true, CreatedAt: now, ExpireAt: now.Add(s.opt.Retention),
+	}
+	if rec.Code == "" {
+		rec.Code = newCode()
+	}
+	log := logging.FromContext(ctx).With("tenant", tok.Tenant, "batch", rec.ID, "code", rec.Code)
+
+	res, err := s.stream(ctx, tok.Tenant, p, rec.ID, rec.ExpireAt, next)
+	if err == nil && res.recipients == 0 {
+		err = domain.Errorf(domain.KindInvalid, "the batch has no recipients", "recipients")
+	}
+	if err != nil {
+		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
+		return Batch{}, err
+	}
+	rec.Chunks, rec.Recipients, rec.Accepted, rec.Failed = res.chunks, res.recipients, res.accepted, res.failed
+
+	var key *store.BatchKey
+	if spec.IdempotencyKey != "" {
+		key = &store.BatchKey{Key: spec.IdempotencyKey, RequestHash: spec.RequestHash(), ExpireAt: now.Add(keyTTL)}
+	}
+	err = s.store.CommitBatch(ctx, tok.Tenant, rec, key)
+	if errors.Is(err, store.ErrBatchCodeExists) {
+		// Another request with the same code or key committed first.
+		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
+		b, ok, err := s.repeat(ctx, tok.Tenant, spec, func() (Recipient, bool, error) { return Recipient{}, false, nil })
+		if err == nil && !ok {
+			err = fmt.Errorf("batch %s of %s: code or key taken, yet neither is found", rec.Code, tok.Tenant)
+		}
+		return b, err
+	}
+	if err != nil {
+		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
+		return Batch{}, err
+	}
+	published := s.publishFanout(ctx, tok.Tenant, rec.ID, rec.Chunks)
+	log.Info("batch accepted", "source", spec.Source, "channel", rec.Channel, "template", rec.TemplateID,
+		"recipients", rec.Recipients, "accepted", rec.Accepted, "failed", rec.Failed,
+		"chunks", rec.Chunks, "fanoutPublished", published, "took", time.Since(start).String())
+	return Batch{ID: rec.ID, Code: rec.Code, Accepted: rec.Accepted, Failed: rec.Failed}, nil
+}
+
+// repeat answers a request whose code or Idempotency-Key the tenant already
+// used (ok), from what the first request stored. Under a key, the rest of
+// the request is read through first, so its hash can be compared: the key
+// with another request is KindKeyReused.
+func (s *Service) repeat(ctx context.Context, tenant string, spec Spec, next Next) (b Batch, ok bool, err error) {
+	if spec.Code != "" {
+		rec, err := s.store.BatchByCode(ctx, tenant, spec.Code)
+		if err == nil {
+			return replayed(rec), true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return Batch{}, false, fmt.Errorf("look up batch code of %s: %w", tenant, err)
+		}
+	}
+	if spec.IdempotencyKey == "" {
+		return Batch{}, false, nil
+	}
+	rec, hash, err := s.store.BatchByKey(ctx, tenant, spec.IdempotencyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return Batch{}, false, nil
+	}
+	if err != nil {
+		return Batch{}, false, fmt.Errorf("look up idempotency key of %s: %w", tenant, err)
+	}
+	for {
+		_, more, err := next()
+		if err != nil {
+			return Batch{}, false, err
+		}
+		if !more {
+			break
+		}
+	}
+	if rec.ID == "" || hash != spec.RequestHash() {
+		return Batch{}, false, domain.Errorf(domain.KindKeyReused, "Idempotency-Key was already used with a different request")
+	}
+	return replayed(rec), true, nil
+}
+
+func replayed(r store.BatchRecord) Batch {
+	return Batch{ID: r.ID, Code: r.Code, Accepted: r.Accepted, Failed: r.Failed, Replayed: true}
+}
+
+// discard deletes the chunks of a batch that will never be committed. They
+// are inert either way; this only saves the space until their TTL.
+func (s *Service) discard(ctx context.Context, tenant, batch string, chunks int) {
+	if chunks == 0 {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.PublishTimeout)
+	defer cancel()
+	if err := s.store.DeleteBatchChunks(dctx, tenant, batch, chunks); err != nil {
+		logging.FromContext(ctx).Warn("could not delete the chunks of a refused batch; their TTL will",
+			"tenant", tenant, "batch", batch, "chunks", chunks, "error", err.Error())
+	}
+}
+
+// Fanout is the fan-out event of one chunk.
+type Fanout struct {
+	Tenant string `json:"tenant"`
+	Batch  string `json:"batch"`
+	Chunk  int    `json:"chunk"`
+}
+
+// publishFanout publishes one event per chunk and reports how many made
+// it. A failure is logged, not returned: the batch is committed, and
+// Resume republishes the chunks no worker finished.
+func (s *Service) publishFanout(ctx context.Context, tenant, batch string, chunks int) int {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.PublishTimeout)
+	defer cancel()
+	errs := make([]error, chunks)
+	var wg sync.WaitGroup
+	for n := range chunks {
+		wg.Go(func() {
+			errs[n] = s.fanout.PublishJSON(pctx, Fanout{Tenant: tenant, Batch: batch, Chunk: n}, map[string]string{"tenant": tenant})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		logging.FromContext(ctx).Error("fan-out publish failed; resume will republish",
+			"tenant", tenant, "batch", batch, "failed", chunks-ok, "error", first.Error())
+	}
+	return ok
+}

@@ -1,0 +1,146 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// DefaultTopic is the fan-out topic: one event per stored chunk.
+const DefaultTopic = "fanout"
+
+// Catalog is the cached configuration a batch is checked against.
+type Catalog interface {
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
+	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
+	TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error)
+}
+
+// Store keeps batches, their chunks and reads their messages.
+type Store interface {
+	BatchByCode(ctx context.Context, tenant, code string) (store.BatchRecord, error)
+	BatchByKey(ctx context.Context, tenant, key string) (store.BatchRecord, string, error)
+	PutBatchChunks(ctx context.Context, tenant, batch string, chunks []store.EncodedChunk, expireAt time.Time) error
+	DeleteBatchChunks(ctx context.Context, tenant, batch string, n int) error
+	CommitBatch(ctx context.Context, tenant string, r store.BatchRecord, key *store.BatchKey) error
+	BatchChunk(ctx context.Context, tenant, batch string, n int) (store.BatchChunk, error)
+	BatchMessages(ctx context.Context, tenant string, ids []string) ([]*domain.Message, error)
+	OpenBatches(ctx context.Context, tenant string, before time.Time, limit int) ([]store.BatchRecord, error)
+	UndoneBatchChunks(ctx context.Context, tenant, batch string, limit int) ([]int, error)
+	CloseBatch(ctx context.Context, tenant, batch string) error
+	ConversationsOpened(ctx context.Context, tenant, month string) (int, error)
+}
+
+// Publisher publishes events on one topic (the fan-out topic).
+type Publisher interface {
+	PublishJSON(ctx context.Context, v any, attrs map[string]string) error
+}
+
+// Options tune the service. Zero values take the defaults.
+type Options struct {
+	// ChunkSize is how many recipients a chunk holds at most. Default 250:
+	// a chunk's messages and their contacts then fill one 500-write
+	// commit of the worker.
+	ChunkSize int
+	// MaxRecipients bounds one batch. Default 100,000.
+	MaxRecipients int
+	// Retention is how long a batch, its chunks and its code are kept (a
+	// TTL policy on expireAt removes them); a repeated code is idempotent
+	// for as long. Default 30 days.
+	Retention time.Duration
+	// PublishTimeout bounds the fan-out publish after the batch is
+	// committed. Default 5s.
+	PublishTimeout time.Duration
+	// Workers is how many goroutines check recipients while the body is
+	// still being read. Default GOMAXPROCS.
+	Workers int
+	Now     func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultChunkSize     = store.MaxBatchMessages
+	DefaultMaxRecipients = 100_000
+	DefaultRetention     = 30 * 24 * time.Hour
+)
+
+// Bounds on what one chunk holds, so its document stays well under
+// Firestore's 1 MiB even when JSON escapes every byte of a parameter
+// (\u00XX is six bytes).
+const (
+	// chunkBytes closes a chunk early once its recipients hold this much.
+	chunkBytes = 128 << 10
+	// maxRecipientBytes refuses a recipient (its phone, params and
+	// problem) larger than this.
+	maxRecipientBytes = 16 << 10
+	// groupBytes and groupChunks bound one commit of chunks: few commits,
+	// each far below Firestore's 10 MiB request limit.
+	groupBytes  = 2 << 20
+	groupChunks = 20
+	// writers is how many chunk commits may be in flight at once.
+	writers = 2
+)
+
+// ErrTooMany is returned (wrapped) when a batch has more recipients than
+// Options.MaxRecipients.
+var ErrTooMany = errors.New("too many recipients")
+
+// Service creates batches and reports their recipients.
+type Service struct {
+	cat    Catalog
+	store  Store
+	fanout Publisher
+	opt    Options
+
+	mu       sync.Mutex
+	inFlight map[string]bool // tenant + Idempotency-Key of requests being handled
+}
+
+// New returns the batch service; fanout publishes on the fan-out topic the
+// Worker is subscribed to.
+func New(cat Catalog, st Store, fanout Publisher, opt Options) *Service {
+	if opt.ChunkSize <= 0 || opt.ChunkSize > store.MaxBatchMessages {
+		opt.ChunkSize = DefaultChunkSize
+	}
+	if opt.MaxRecipients <= 0 {
+		opt.MaxRecipients = DefaultMaxRecipients
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = DefaultRetention
+	}
+	if opt.PublishTimeout <= 0 {
+		opt.PublishTimeout = 5 * time.Second
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Service{cat: cat, store: st, fanout: fanout, opt: opt, inFlight: map[string]bool{}}
+}
+
+// keyTTL is how long an Idempotency-Key's first answer is kept, as on the
+// accept path.
+const keyTTL = 24 * time.Hour
+
+func (s *Service) enter(slot string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight[slot] {
+		return false
+	}
+	s.inFlight[slot] = true
+	return true
+}
+
+func (s *Service) leave(slot string) {
+	s.mu.Lock()
+	delete(s.inFlight, slot)
+	s.mu.Unlock()
+}

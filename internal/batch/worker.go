@@ -1,0 +1,178 @@
+package batch
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
+	"github.com/templategw/templategw/internal/queue"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// WorkerStore is what the fan-out worker reads and writes.
+type WorkerStore interface {
+	BatchAndChunk(ctx context.Context, tenant, batch string, n int) (store.BatchRecord, store.BatchChunk, error)
+	CreateBatchMessages(ctx context.Context, tenant string, msgs []domain.Message) (map[string]domain.Status, error)
+	MarkBatchChunkDone(ctx context.Context, tenant, batch string, n int) error
+}
+
+// JobPublisher hands a job to dispatch.
+type JobPublisher interface {
+	Publish(ctx context.Context, j queue.Job) error
+}
+
+// Worker is the fan-out function: it turns one chunk into messages and
+// hands each to dispatch.
+type Worker struct {
+	store WorkerStore
+	jobs  JobPublisher
+	now   func() time.Time
+}
+
+// NewWorker returns the fan-out worker; jobs publishes on the dispatch
+// topic. now may be nil (time.Now).
+func NewWorker(st WorkerStore, jobs JobPublisher, now func() time.Time) *Worker {
+	if now == nil {
+		now = time.Now
+	}
+	return &Worker{store: st, jobs: jobs, now: now}
+}
+
+// HandleEvent is the CloudEvent function on the fan-out topic: a
+// messagePublished event carrying one Fanout. A returned error makes
+// Pub/Sub redeliver; a malformed event is logged and acked.
+func (w *Worker) HandleEvent(ctx context.Context, e event.Event) error {
+	f, err := decodeFanout(e)
+	if err != nil {
+		logging.FromContext(ctx).Error("dropping malformed fan-out event", "eventId", e.ID(), "error", err.Error())
+		return nil
+	}
+	return w.Fanout(ctx, f)
+}
+
+func decodeFanout(e event.Event) (Fanout, error) {
+	d, err := queue.Decode(e)
+	if err != nil {
+		return Fanout{}, err
+	}
+	var f Fanout
+	if err := json.Unmarshal(d.Data, &f); err != nil {
+		return Fanout{}, fmt.Errorf("%w: message data: %v", queue.ErrBadEvent, err)
+	}
+	if f.Tenant == "" || f.Batch == "" || f.Chunk < 0 {
+		return Fanout{}, fmt.Errorf("%w: tenant, batch and chunk are required", queue.ErrBadEvent)
+	}
+	return f, nil
+}
+
+// Fanout turns one chunk into messages, idempotently: message ids derive
+// from the batch and the recipient's index and are created only if absent,
+// so a redelivered chunk, or two workers on one chunk, create each message
+// once. Every message still accepted gets its dispatch job (again, on a
+// redelivery: dispatch's claim makes duplicates harmless). The chunk is
+// marked done last, so a failure anywhere before leaves it for the
+// redelivery or for Resume.
+func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
+	log := logging.FromContext(ctx).With("tenant", f.Tenant, "batch", f.Batch, "chunk", f.Chunk)
+	rec, chunk, err := w.store.BatchAndChunk(ctx, f.Tenant, f.Batch, f.Chunk)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("fan-out for a batch or chunk that does not exist (expired?)")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if chunk.Done {
+		log.Debug("chunk already done")
+		return nil
+	}
+	msgs := w.messages(log, f.Tenant, rec, chunk)
+	var ids []string
+	for from := 0; from < len(msgs); from += store.MaxBatchMessages {
+		group := msgs[from:min(len(msgs), from+store.MaxBatchMessages)]
+		existing, err := w.store.CreateBatchMessages(ctx, f.Tenant, group)
+		if err != nil {
+			return fmt.Errorf("messages of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)
+		}
+		for _, m := range group {
+			if st, ok := existing[m.ID]; !ok || st == domain.StatusAccepted {
+				ids = append(ids, m.ID)
+			}
+		}
+	}
+	if err := w.publish(ctx, f.Tenant, ids); err != nil {
+		return fmt.Errorf("dispatch jobs of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)
+	}
+	if err := w.store.MarkBatchChunkDone(ctx, f.Tenant, f.Batch, f.Chunk); err != nil {
+		// Everything is done but the mark: a redelivery finds the messages
+		// and only republishes their jobs.
+		return err
+	}
+	log.Info("chunk fanned out", "messages", len(msgs), "jobs", len(ids), "refused", len(chunk.Recipients)-len(msgs))
+	return nil
+}
+
+// messages builds the messages of a chunk's sendable recipients.
+func (w *Worker) messages(log *slog.Logger, tenant string, rec store.BatchRecord, c store.BatchChunk) []domain.Message {
+	tpl := rec.Template
+	tpl.ID = rec.TemplateID
+	now := w.now().UTC()
+	out := make([]domain.Message, 0, len(c.Recipients))
+	for i, r := range c.Recipients {
+		if r.Problem != "" {
+			continue
+		}
+		rendered, err := domain.Render(tpl, r.Params)
+		if err != nil {
+			// Create rendered the same template with the same params.
+			log.Error("recipient checked at accept no longer renders", "index", c.First+i, "phone", domain.MaskPhone(r.Phone), "error", err.Error())
+			continue
+		}
+		m := domain.NewMessage(MessageID(rec.ID, c.First+i), tenant, rec.Channel, r.Phone, rec.TemplateID, rendered, now)
+		m.ClientRef = rec.Code
+		m.CallbackURL = rec.CallbackURL
+		out = append(out, m)
+	}
+	return out
+}
+
+// publishParallel bounds the publishes waiting at once; the client
+// batches them into few RPCs either way.
+const publishParallel = 64
+
+// publish hands each message to dispatch and waits until Pub/Sub has them
+// all.
+func (w *Worker) publish(ctx context.Context, tenant string, ids []string) error {
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, publishParallel)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = w.jobs.Publish(ctx, queue.Job{Tenant: tenant, Message: id})
+		})
+	}
+	wg.Wait()
+	failed := 0
+	var first error
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			first = cmp.Or(first, err)
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("%d of %d publishes failed: %w", failed, len(ids), first)
+	}
+	return nil
+}
