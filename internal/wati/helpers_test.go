@@ -35,9 +35,11 @@ const (
 	secondPNID    = "100000000000002"
 )
 
-// fakeBatches stands in for batch.Service until its implementation lands:
-// it records what a broadcast hands it, drains the recipients, and treats
-// a repeated code as a replay, as the service's contract says.
+// fakeBatches records what a broadcast hands the batch service, so tests
+// can read the spec and recipients the dialect built; it drains the
+// recipients and treats a repeated code as a replay, as the service's
+// contract says. TestSendTemplateMessagesThroughTheRealBatch runs the real
+// service end to end.
 type fakeBatches struct {
 	mu    sync.Mutex
 	specs []batch.Spec

@@ -1,0 +1,57 @@
+package wati_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/batch"
+	"github.com/templategw/templategw/internal/dispatch"
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/secret"
+	"github.com/templategw/templategw/internal/wati"
+)
+
+// TestSendTemplateMessagesThroughTheRealBatch runs a broadcast through the
+// real batch service, its fan-out worker and dispatch, each behind a real
+// emulator push subscription: every valid receiver is sent once.
+func TestSendTemplateMessagesThroughTheRealBatch(t *testing.T) {
+	f := newFixture(t)
+	d := dispatch.New(f.Store, f.Catalog, f.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
+	f.Push(t, apptest.Topic, d.HandleEvent)
+	f.Push(t, batch.DefaultTopic, batch.NewWorker(f.Store, f.Publisher, nil).HandleEvent)
+	svc := batch.New(f.Catalog, f.Store, f.TopicPublisher(t, batch.DefaultTopic), batch.Options{})
+	h := wati.New(f.Catalog, f.Store, nil, svc, f.Publisher, wati.Options{}).Handler()
+
+	body := `{"template_name":"welcome","broadcast_name":"real","receivers":[
+		{"whatsappNumber":"5511987652301","customParams":[{"name":"1","value":"Ana"},{"name":"2","value":"Loja"}]},
+		{"whatsappNumber":"5511987652302","customParams":[{"name":"1","value":"Bia"},{"name":"2","value":"Loja"}]},
+		{"whatsappNumber":"55119876abc","customParams":[{"name":"1","value":"x"},{"name":"2","value":"y"}]}
+	]}`
+	w := serve(t, h, http.MethodPost, path("sendTemplateMessages"), apptest.Token, body)
+	if a := obj(t, w); w.Code != http.StatusOK || a["result"] != true {
+		t.Fatalf("%d %v", w.Code, a)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sent := map[string]int{}
+		for _, r := range f.Sandbox.Requests() {
+			if r.Status == http.StatusOK {
+				sent[r.To]++
+			}
+		}
+		if sent["5511987652301"] == 1 && sent["5511987652302"] == 1 && len(sent) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the provider got %v, want each valid receiver once", sent)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, m := range f.messages(t, f.Tenant) {
+		if m.Status == domain.StatusAccepted {
+			t.Errorf("message to %s still accepted", m.PhoneNumber)
+		}
+	}
+}
