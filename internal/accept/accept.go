@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/templategw/templategw/internal/domain"
@@ -97,8 +96,7 @@ type Service struct {
 	pub   Publisher
 	opt   Options
 
-	mu       sync.Mutex
-	inFlight map[string]bool
+	slots Slots
 }
 
 // New returns the accept service.
@@ -112,11 +110,12 @@ func New(cat Catalog, st Store, pub Publisher, opt Options) *Service {
 	if opt.Wait == 0 {
 		opt.Wait = 5 * time.Second
 	}
-	return &Service{cat: cat, store: st, pub: pub, opt: opt, inFlight: map[string]bool{}}
+	return &Service{cat: cat, store: st, pub: pub, opt: opt}
 }
 
-// idempotencyTTL is how long a key's first answer is kept (Stripe's 24 h).
-const idempotencyTTL = 24 * time.Hour
+// IdempotencyTTL is how long a key's first answer is kept (Stripe's 24 h),
+// in every dialect.
+const IdempotencyTTL = 24 * time.Hour
 
 // Send validates req for the token's tenant, stores the message and
 // publishes it. When the contact has an open conversation on the channel it
@@ -129,10 +128,10 @@ const idempotencyTTL = 24 * time.Hour
 func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem *Idempotency, render Render) (Answer, error) {
 	if idem != nil && idem.Key != "" {
 		slot := tok.Tenant + "\x00" + idem.Key
-		if !s.enter(slot) {
+		if !s.slots.Enter(slot) {
 			return Answer{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
 		}
-		defer s.leave(slot)
+		defer s.slots.Leave(slot)
 	} else {
 		idem = nil
 	}
@@ -156,7 +155,7 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 		a.IdempotencyKey = idem.Key
 		a.Idempotency = store.IdempotencyRecord{
 			RequestHash: idem.RequestHash, MessageID: msg.ID, Code: ans.Code, Body: ans.Body,
-			ExpireAt: msg.CreatedAt.Add(idempotencyTTL),
+			ExpireAt: msg.CreatedAt.Add(IdempotencyTTL),
 		}
 	}
 	err = s.store.Accept(ctx, a)
@@ -313,20 +312,4 @@ func (s *Service) publish(ctx context.Context, j queue.Job) {
 		logging.FromContext(ctx).Error("publish failed; sweep will republish",
 			"tenant", j.Tenant, "messageId", j.Message, "error", err.Error())
 	}
-}
-
-func (s *Service) enter(slot string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inFlight[slot] {
-		return false
-	}
-	s.inFlight[slot] = true
-	return true
-}
-
-func (s *Service) leave(slot string) {
-	s.mu.Lock()
-	delete(s.inFlight, slot)
-	s.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/store"
@@ -35,10 +36,10 @@ func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next 
 			spec.RequestHash = func() string { return "" }
 		}
 		slot := tok.Tenant + "\x00" + spec.IdempotencyKey
-		if !s.enter(slot) {
+		if !s.slots.Enter(slot) {
 			return Batch{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
 		}
-		defer s.leave(slot)
+		defer s.slots.Leave(slot)
 	}
 	// A repeat answers what the first request got, even if a rule would
 	// refuse it now (a template paused since).
@@ -73,7 +74,7 @@ func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next 
 
 	var key *store.BatchKey
 	if spec.IdempotencyKey != "" {
-		key = &store.BatchKey{Key: spec.IdempotencyKey, RequestHash: spec.RequestHash(), ExpireAt: now.Add(keyTTL)}
+		key = &store.BatchKey{Key: spec.IdempotencyKey, RequestHash: spec.RequestHash(), ExpireAt: now.Add(accept.IdempotencyTTL)}
 	}
 	err = s.store.CommitBatch(ctx, tok.Tenant, rec, key)
 	if errors.Is(err, store.ErrBatchCodeExists) {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sync"
 	"time"
 
+	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/store"
 )
@@ -97,8 +97,7 @@ type Service struct {
 	fanout Publisher
 	opt    Options
 
-	mu       sync.Mutex
-	inFlight map[string]bool // tenant + Idempotency-Key of requests being handled
+	slots accept.Slots // tenant + Idempotency-Key of requests being handled
 }
 
 // New returns the batch service; fanout publishes on the fan-out topic the
@@ -122,25 +121,5 @@ func New(cat Catalog, st Store, fanout Publisher, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Service{cat: cat, store: st, fanout: fanout, opt: opt, inFlight: map[string]bool{}}
-}
-
-// keyTTL is how long an Idempotency-Key's first answer is kept, as on the
-// accept path.
-const keyTTL = 24 * time.Hour
-
-func (s *Service) enter(slot string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inFlight[slot] {
-		return false
-	}
-	s.inFlight[slot] = true
-	return true
-}
-
-func (s *Service) leave(slot string) {
-	s.mu.Lock()
-	delete(s.inFlight, slot)
-	s.mu.Unlock()
+	return &Service{cat: cat, store: st, fanout: fanout, opt: opt}
 }
