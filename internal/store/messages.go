@@ -153,25 +153,48 @@ func decodePage(tok string) (time.Time, string, error) {
 
 // WatchMessage follows one message with a Firestore listener (no polling)
 // until done accepts its state or ctx ends, and returns the last state
-// seen.
+// seen. A listen stream the server drops is opened again: only ctx ends
+// the watch.
 func (s *Store) WatchMessage(ctx context.Context, tenant, id string, done func(domain.Message) bool) (domain.Message, error) {
 	var m domain.Message
-	it := s.message(tenant, id).Snapshots(ctx)
+	for {
+		ok, err := s.watch(ctx, s.message(tenant, id), &m, done)
+		if ok {
+			return m, nil
+		}
+		if ctx.Err() != nil {
+			return m, fmt.Errorf("watch message %s/%s: %w", tenant, id, ctx.Err())
+		}
+		if status.Code(err) == codes.InvalidArgument || status.Code(err) == codes.PermissionDenied {
+			return m, fmt.Errorf("watch message %s/%s: %w", tenant, id, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// watch runs one listen stream until done accepts m or the stream ends.
+func (s *Store) watch(ctx context.Context, ref *firestore.DocumentRef, m *domain.Message, done func(domain.Message) bool) (bool, error) {
+	it := ref.Snapshots(ctx)
 	defer it.Stop()
 	for {
 		snap, err := it.Next()
 		if err != nil {
-			return m, fmt.Errorf("watch message %s/%s: %w", tenant, id, err)
+			return false, err
 		}
 		if !snap.Exists() {
 			continue
 		}
-		if err := snap.DataTo(&m); err != nil {
-			return m, fmt.Errorf("decode message %s/%s: %w", tenant, id, err)
+		var got domain.Message
+		if err := snap.DataTo(&got); err != nil {
+			return false, status.Errorf(codes.InvalidArgument, "decode %s: %v", ref.ID, err)
 		}
-		m.ID = id
-		if done(m) {
-			return m, nil
+		got.ID = ref.ID
+		*m = got
+		if done(got) {
+			return true, nil
 		}
 	}
 }
