@@ -131,9 +131,31 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	wati := `{"template_name":"welcome","broadcast_name":"e2e","parameters":[{"name":"1","value":"Maria"},{"name":"2","value":"templategw"}]}`
+	// Seed 004: the sending number named by channelNumber.
+	wati := `{"template_name":"welcome","broadcast_name":"e2e","parameters":[{"name":"1","value":"Maria"},{"name":"2","value":"templategw"}],"channelNumber":"5511999990000"}`
 	if code, raw := devPost(t, base+"/wati/demo/api/v1/sendTemplateMessage?whatsappNumber=5511987654323", "application/json", wati); code != http.StatusOK || !strings.Contains(raw, `"result":true`) {
 		t.Fatalf("wati answered %d %s\n%s", code, raw, logs.String())
+	}
+	// Each seed's send reached Meta's side.
+	_, rest, _ := strings.Cut(out.String(), "sandbox     ")
+	sandboxURL, _, _ := strings.Cut(rest, " ")
+	for _, to := range []string{"5511987654322", "5511987554399", "5511987654323"} {
+		until := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(sandboxURL + "/_sandbox/requests?to=" + to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(raw), `"status":200`) {
+				break
+			}
+			if time.Now().After(until) {
+				t.Fatalf("the sandbox got no accepted send to %s: %s\n%s", to, raw, logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 
 	cancel()
