@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,20 +33,7 @@ func handler(e *apptest.Env) http.Handler {
 }
 
 // call is one request to h; header pairs follow the body.
-func call(t testing.TB, h http.Handler, method, path, token, body string, header ...string) *httptest.ResponseRecorder {
-	t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		r.Header.Set(header[i], header[i+1])
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
+var call = apptest.Call
 
 func send(t testing.TB, h http.Handler, token, body string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -185,31 +171,6 @@ func body(overrides map[string]any) string {
 	}
 	out, _ := json.Marshal(b)
 	return string(out)
-}
-
-// publisher wraps a real publisher: it counts calls, can fail, and can
-// hold the first call until released.
-type publisher struct {
-	next    accept.Publisher
-	err     error
-	calls   atomic.Int32
-	entered chan struct{} // closed when the first Publish starts, if non-nil
-	release chan struct{} // the first Publish waits for it, if non-nil
-}
-
-func (p *publisher) Publish(ctx context.Context, j queue.Job) error {
-	if p.calls.Add(1) == 1 && p.release != nil {
-		close(p.entered)
-		select {
-		case <-p.release:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if p.err != nil {
-		return p.err
-	}
-	return p.next.Publish(ctx, j)
 }
 
 func TestSendAcceptsAndStores(t *testing.T) {
@@ -548,7 +509,7 @@ func TestSendInternalErrorHidesDetails(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := apptest.New(t)
-			pub := &publisher{next: e.Publisher}
+			pub := &apptest.WatchedPublisher{Next: e.Publisher}
 			h := build(e, pub)
 			w := send(t, h, apptest.Token, body(nil), "Idempotency-Key", "k-500")
 			if w.Code != http.StatusInternalServerError {
@@ -566,7 +527,7 @@ func TestSendInternalErrorHidesDetails(t *testing.T) {
 			if _, err := e.Store.Idempotency(context.Background(), e.Tenant, "k-500"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("a 500 was stored under its Idempotency-Key: %v", err)
 			}
-			if n := pub.calls.Load(); n != 0 {
+			if n := pub.Calls.Load(); n != 0 {
 				t.Errorf("published %d jobs for a failed send", n)
 			}
 		})
@@ -575,12 +536,12 @@ func TestSendInternalErrorHidesDetails(t *testing.T) {
 
 func TestSendPublishFailureStillAccepts(t *testing.T) {
 	e := apptest.New(t)
-	pub := &publisher{next: e.Publisher, err: errors.New("pubsub down")}
+	pub := &apptest.WatchedPublisher{Next: e.Publisher, Err: errors.New("pubsub down")}
 	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: time.Second})
 	h := atom.New(e.Catalog, e.Store, svc).Handler()
 	id := wantPending(t, send(t, h, apptest.Token, body(nil)), http.StatusAccepted)
-	if pub.calls.Load() != 1 {
-		t.Errorf("publish called %d times, want 1", pub.calls.Load())
+	if pub.Calls.Load() != 1 {
+		t.Errorf("publish called %d times, want 1", pub.Calls.Load())
 	}
 	m, err := e.Store.Message(context.Background(), e.Tenant, id)
 	if err != nil || m.Status != domain.StatusAccepted {

@@ -16,7 +16,7 @@ import (
 
 func TestIdempotencyReplaysTheFirstAnswer(t *testing.T) {
 	e := apptest.New(t)
-	pub := &publisher{next: e.Publisher}
+	pub := &apptest.WatchedPublisher{Next: e.Publisher}
 	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{})
 	h := atom.New(e.Catalog, e.Store, svc).Handler()
 	b := body(nil)
@@ -33,7 +33,7 @@ func TestIdempotencyReplaysTheFirstAnswer(t *testing.T) {
 	if n := messageDocs(t, e, e.Tenant); n != 1 {
 		t.Errorf("%d message docs after a retried send, want 1", n)
 	}
-	if n := pub.calls.Load(); n != 1 {
+	if n := pub.Calls.Load(); n != 1 {
 		t.Errorf("published %d times for one send and its retry, want 1", n)
 	}
 	// A request without the key is a new send.
@@ -109,14 +109,14 @@ func TestIdempotencyKeyIsPerTenant(t *testing.T) {
 
 func TestIdempotencyInFlightIsConflict(t *testing.T) {
 	e := apptest.New(t)
-	pub := &publisher{next: e.Publisher, entered: make(chan struct{}), release: make(chan struct{})}
+	pub := &apptest.WatchedPublisher{Next: e.Publisher, Entered: make(chan struct{}), Release: make(chan struct{})}
 	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: 30 * time.Second})
 	h := atom.New(e.Catalog, e.Store, svc).Handler()
 	b := body(nil)
 	done := make(chan *httptest.ResponseRecorder, 1)
 	go func() { done <- send(t, h, apptest.Token, b, "Idempotency-Key", "slow") }()
 	select {
-	case <-pub.entered:
+	case <-pub.Entered:
 	case w := <-done:
 		t.Fatalf("first request finished without publishing: %d %s", w.Code, w.Body.String())
 	case <-time.After(20 * time.Second):
@@ -124,7 +124,7 @@ func TestIdempotencyInFlightIsConflict(t *testing.T) {
 	}
 	w := send(t, h, apptest.Token, b, "Idempotency-Key", "slow")
 	wantError(t, w, http.StatusConflict, "a request with this Idempotency-Key is still being handled")
-	close(pub.release)
+	close(pub.Release)
 	first := <-done
 	id := wantPending(t, first, http.StatusAccepted)
 	// Once the first is done, the retry replays it.

@@ -1,43 +1,19 @@
 package cloudchat_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/apptest"
 	"github.com/templategw/templategw/internal/cloudchat"
-	"github.com/templategw/templategw/internal/queue"
 )
-
-// publisher wraps a real publisher: it counts calls and can hold the first
-// one until released.
-type publisher struct {
-	next    accept.Publisher
-	calls   atomic.Int32
-	entered chan struct{} // closed when the first Publish starts, if non-nil
-	release chan struct{} // the first Publish waits for it, if non-nil
-}
-
-func (p *publisher) Publish(ctx context.Context, j queue.Job) error {
-	if p.calls.Add(1) == 1 && p.release != nil {
-		close(p.entered)
-		select {
-		case <-p.release:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return p.next.Publish(ctx, j)
-}
 
 func TestIdempotencyReplaysTheFirstAnswer(t *testing.T) {
 	e := apptest.New(t)
-	pub := &publisher{next: e.Publisher}
+	pub := &apptest.WatchedPublisher{Next: e.Publisher}
 	h := cloudchat.New(e.Catalog, accept.New(e.Catalog, e.Store, pub, accept.Options{})).Handler()
 	b := seedBody("main", "+"+phone)
 	first := send(t, h, b, "Idempotency-Key", "order-42")
@@ -51,7 +27,7 @@ func TestIdempotencyReplaysTheFirstAnswer(t *testing.T) {
 	if n := docs(t, e, e.Tenant, "messages"); n != 1 {
 		t.Errorf("%d messages after a retried send, want 1", n)
 	}
-	if n := pub.calls.Load(); n != 1 {
+	if n := pub.Calls.Load(); n != 1 {
 		t.Errorf("published %d times for a send and its retry", n)
 	}
 
@@ -77,20 +53,20 @@ func TestIdempotencyValidationFailuresAreNotStored(t *testing.T) {
 
 func TestIdempotencyInFlightIsConflict(t *testing.T) {
 	e := apptest.New(t)
-	pub := &publisher{next: e.Publisher, entered: make(chan struct{}), release: make(chan struct{})}
+	pub := &apptest.WatchedPublisher{Next: e.Publisher, Entered: make(chan struct{}), Release: make(chan struct{})}
 	h := cloudchat.New(e.Catalog, accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: 30 * time.Second})).Handler()
 	b := body(nil)
 	done := make(chan *httptest.ResponseRecorder, 1)
 	go func() { done <- send(t, h, b, "Idempotency-Key", "slow") }()
 	select {
-	case <-pub.entered:
+	case <-pub.Entered:
 	case w := <-done:
 		t.Fatalf("first request finished without publishing: %d %s", w.Code, w.Body.String())
 	case <-time.After(20 * time.Second):
 		t.Fatal("first request never reached Publish")
 	}
 	wantError(t, send(t, h, b, "Idempotency-Key", "slow"), http.StatusConflict, "still being handled")
-	close(pub.release)
+	close(pub.Release)
 	first := <-done
 	wantConversation(t, first, "pending")
 	bytesEqual(t, "first answer and retry", first.Body.Bytes(), send(t, h, b, "Idempotency-Key", "slow").Body.Bytes())

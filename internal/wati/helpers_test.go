@@ -138,20 +138,7 @@ func (f *fixture) call(t testing.TB, method, p, token, body string, header ...st
 	return serve(t, f.h, method, p, token, body, header...)
 }
 
-func serve(t testing.TB, h http.Handler, method, p, token, body string, header ...string) *httptest.ResponseRecorder {
-	t.Helper()
-	r := httptest.NewRequest(method, p, strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		r.Header.Set(header[i], header[i+1])
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
+var serve = apptest.Call
 
 // obj decodes a JSON object answer, failing the test on anything else.
 func obj(t testing.TB, w *httptest.ResponseRecorder) map[string]any {
