@@ -47,6 +47,15 @@ func (s *Server) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, domain.Errorf(domain.KindNotFound, "no such route"))
 	})
+	// The API is read-only; a write gets the same JSON error shape as
+	// every other refusal, not the router's empty 405.
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		var e apiError
+		e.Error.Code, e.Error.Message = "method_not_allowed", "method "+r.Method+" is not allowed: the messages API is read-only"
+		w.Header().Set("Allow", http.MethodGet)
+		render.Status(r, http.StatusMethodNotAllowed)
+		render.JSON(w, r, e)
+	})
 	return r
 }
 

@@ -430,3 +430,18 @@ func TestListMessagesTokenFirestoreCannotName(t *testing.T) {
 		}
 	}
 }
+
+func TestMessagesIsReadOnly(t *testing.T) {
+	e := apptest.New(t)
+	h := messages.New(e.Catalog, e.Store).Handler()
+	for _, path := range []string{"/", "/some-id"} {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
+		r.Header.Set("Authorization", "Bearer "+apptest.Token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		wantError(t, w, http.StatusMethodNotAllowed, "method_not_allowed")
+		if w.Header().Get("Allow") != http.MethodGet {
+			t.Errorf("POST %s: Allow = %q, want GET", path, w.Header().Get("Allow"))
+		}
+	}
+}
