@@ -16,3 +16,16 @@ func TestEnvResolve(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRef(t *testing.T) {
+	for _, good := range []string{"env:META_TOKEN_MAIN", "env:_x1"} {
+		if err := CheckRef(good); err != nil {
+			t.Errorf("CheckRef(%q) = %v", good, err)
+		}
+	}
+	for _, bad := range []string{"", "META_TOKEN", "env:", "env:1ABC", "env:A-B", "env:A B", "gsm:projects/p/secrets/s", "env:A\n"} {
+		if err := CheckRef(bad); err == nil {
+			t.Errorf("CheckRef(%q) accepted it", bad)
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/templategw/templategw/internal/domain"
+)
+
+// ErrExists is returned when a document that must be new already exists.
+var ErrExists = errors.New("already exists")
+
+// CreateTenant stores a new tenant; ErrExists when the id is taken, so an
+// operator never replaces a tenant (and its callback secret) by mistake.
+func (s *Store) CreateTenant(ctx context.Context, t domain.Tenant) error {
+	if !ValidID(t.ID) {
+		return fmt.Errorf("create tenant: invalid id %q", t.ID)
+	}
+	if _, err := s.tenant(t.ID).Create(ctx, t); err != nil {
+		if status.Code(err) == codes.AlreadyExists {
+			return fmt.Errorf("tenant %s: %w", t.ID, ErrExists)
+		}
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// ListTenants returns every tenant by id. It crosses tenants, so only the
+// admin CLI calls it, never a function serving a tenant.
+func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
+	docs, err := s.fs.Collection("tenants").OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	out := make([]domain.Tenant, 0, len(docs))
+	for _, d := range docs {
+		var t domain.Tenant
+		if err := d.DataTo(&t); err != nil {
+			return nil, fmt.Errorf("decode tenant %s: %w", d.Ref.ID, err)
+		}
+		t.ID = d.Ref.ID
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// TokenGrant is a stored token: its hash (the document id) and what it
+// grants. The token itself is never stored, so it cannot be listed.
+type TokenGrant struct {
+	Hash string
+	domain.Token
+}
+
+// TenantTokens lists the grants of a tenant's tokens, by hash.
+func (s *Store) TenantTokens(ctx context.Context, tenant string) ([]TokenGrant, error) {
+	docs, err := s.fs.Collection("tokens").Where("tenant", "==", tenant).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list tokens of %s: %w", tenant, err)
+	}
+	out := make([]TokenGrant, 0, len(docs))
+	for _, d := range docs {
+		g := TokenGrant{Hash: d.Ref.ID}
+		if err := d.DataTo(&g.Token); err != nil {
+			return nil, fmt.Errorf("decode token %s: %w", d.Ref.ID, err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// RevokeToken marks the token with this sha256 revoked and returns its
+// grant; ErrNotFound when there is none. The document stays, so a revoked
+// token can be told from one that never existed.
+func (s *Store) RevokeToken(ctx context.Context, hash string) (domain.Token, error) {
+	var t domain.Token
+	if !ValidID(hash) {
+		return t, ErrNotFound
+	}
+	ref := s.fs.Collection("tokens").Doc(hash)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if notFound(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&t); err != nil {
+			return err
+		}
+		t.Revoked = true
+		return tx.Update(ref, []firestore.Update{{Path: "revoked", Value: true}})
+	}, firestore.MaxAttempts(txAttempts))
+	if errors.Is(err, ErrNotFound) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("revoke token: %w", err)
+	}
+	return t, nil
+}
+
+// SetDefaultChannel makes one of a tenant's channels its default and
+// clears the flag on the others in one transaction, so the tenant never
+// has two defaults for PickChannel to choose between.
+func (s *Store) SetDefaultChannel(ctx context.Context, tenant, id string) error {
+	coll := s.sub(tenant, "channels")
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		docs, err := tx.Documents(coll).GetAll()
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, d := range docs {
+			found = found || d.Ref.ID == id
+		}
+		if !found {
+			return ErrNotFound
+		}
+		for _, d := range docs {
+			want := d.Ref.ID == id
+			if def, _ := d.DataAt("default"); def == want {
+				continue
+			}
+			if err := tx.Update(d.Ref, []firestore.Update{{Path: "default", Value: want}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, firestore.MaxAttempts(txAttempts))
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("channel %s/%s: %w", tenant, id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("set default channel %s/%s: %w", tenant, id, err)
+	}
+	return nil
+}
+
+// maxBatchWrites is Firestore's limit of writes in one commit.
+const maxBatchWrites = 500
+
+// PutTemplates creates or replaces many templates, up to 500 a commit, so
+// a sync of a large WABA takes a few round trips instead of one each.
+func (s *Store) PutTemplates(ctx context.Context, tenant string, ts []domain.Template) error {
+	for _, t := range ts {
+		if !ValidID(t.ID) {
+			return fmt.Errorf("put templates of %s: invalid id %q", tenant, t.ID)
+		}
+	}
+	for start := 0; start < len(ts); start += maxBatchWrites {
+		b := s.fs.Batch() //nolint:staticcheck // blind writes, one round trip per 500
+		for _, t := range ts[start:min(start+maxBatchWrites, len(ts))] {
+			b.Set(s.sub(tenant, "templates").Doc(t.ID), t)
+		}
+		if _, err := b.Commit(ctx); err != nil {
+			return fmt.Errorf("put templates of %s: %w", tenant, err)
+		}
+	}
+	return nil
+}
