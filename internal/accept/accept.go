@@ -165,6 +165,7 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 	if err != nil {
 		return Answer{}, err
 	}
+	logging.Transition(ctx, logging.Moved(logging.SourceAccept, msg, ""))
 	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: msg.ID})
 	if !open || s.opt.Wait < 0 {
 		return ans, nil

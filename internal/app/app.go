@@ -303,7 +303,9 @@ func lazyEvent[H eventHandler](name string, build func(*Env, context.Context) (H
 			return fmt.Errorf("%s failed to start: %w", name, err)
 		}
 		env, _ := process()
-		return h.HandleEvent(logging.WithLogger(ctx, env.Logger), e)
+		// The runtime prints a returned error to stderr itself, outside
+		// slog: mask it as the logger masks its lines.
+		return logging.MaskError(h.HandleEvent(logging.EventContext(ctx, env.Logger, env.Config.ProjectID, e), e))
 	}
 }
 

@@ -103,11 +103,25 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 		if err != nil {
 			return fmt.Errorf("messages of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)
 		}
+		created := 0
 		for _, m := range group {
-			if st, ok := existing[m.ID]; !ok || st == domain.StatusAccepted {
+			st, ok := existing[m.ID]
+			if !ok {
+				created++
+				tf := logging.Moved(logging.SourceFanout, m, "")
+				tf.Batch, tf.Bulk = f.Batch, true
+				logging.Transition(ctx, tf)
+			}
+			if !ok || st == domain.StatusAccepted {
 				ids = append(ids, m.ID)
 			}
 		}
+		// One line per commit, not per message: a 100,000-contact batch
+		// would otherwise write 100,000 lines here (they are DEBUG).
+		logging.BulkTransition(ctx, logging.BulkTransitionFields{
+			Source: logging.SourceFanout, Tenant: f.Tenant, Channel: rec.Channel, Batch: f.Batch, Chunk: f.Chunk,
+			To: domain.StatusAccepted, Count: created,
+		})
 	}
 	if err := w.publish(ctx, f.Tenant, ids); err != nil {
 		return fmt.Errorf("dispatch jobs of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)

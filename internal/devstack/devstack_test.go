@@ -37,14 +37,21 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestDevStackSendsEndToEnd is the README's promise: the dev stack comes
-// up, the printed curl answers 202 Pending, the message reaches read
-// through Pub/Sub push, dispatch, the sandbox and its webhooks, a second
-// send to the number answers 200 Sent in the conversation the first
-// opened, and stopping leaves no process behind.
-func TestDevStackSendsEndToEnd(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "templategw")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/templategw")
+// stack is one dev stack a test runs, from its own freshly built binary.
+type stack struct {
+	base      string // the front door
+	bin       string
+	out, logs syncBuffer
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+// startStack builds the binary and runs the stack until it says it is up;
+// a test that does not call stop has it stopped when it ends.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	st := &stack{bin: filepath.Join(t.TempDir(), "templategw"), done: make(chan error, 1)}
+	build := exec.Command("go", "build", "-o", st.bin, "../../cmd/templategw")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("build templategw: %v", err)
@@ -55,44 +62,76 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	st.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, logs syncBuffer
-	done := make(chan error, 1)
+	var ctx context.Context
+	ctx, st.cancel = context.WithCancel(context.Background())
 	go func() {
-		done <- devstack.Run(ctx, devstack.Options{Port: port, DemoToken: "e2e-token", Exe: bin, Out: &out, Logs: &logs})
+		st.done <- devstack.Run(ctx, devstack.Options{Port: port, DemoToken: "e2e-token", Exe: st.bin, Out: &st.out, Logs: &st.logs})
 	}()
-
+	t.Cleanup(func() {
+		if err := st.stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(out.String(), "dev stack is up") {
+	for !strings.Contains(st.out.String(), "dev stack is up") {
 		select {
-		case err := <-done:
-			t.Fatalf("stack stopped: %v\n%s\n%s", err, out.String(), logs.String())
+		case err := <-st.done:
+			st.done <- err
+			t.Fatalf("stack stopped: %v\n%s\n%s", err, st.out.String(), st.logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stack not up in time:\n%s\n%s", out.String(), logs.String())
+			t.Fatalf("stack not up in time:\n%s\n%s", st.out.String(), st.logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	return st
+}
+
+// stop stops the stack (Ctrl-C) and waits for it; later calls do nothing.
+func (st *stack) stop() error {
+	if st.cancel == nil {
+		return nil
+	}
+	st.cancel()
+	st.cancel = nil
+	select {
+	case err := <-st.done:
+		if err != nil {
+			return fmt.Errorf("stop: %w", err)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("stack did not stop")
+	}
+}
+
+// TestDevStackSendsEndToEnd is the README's promise: the dev stack comes
+// up, the printed curl answers 202 Pending, the message reaches read
+// through Pub/Sub push, dispatch, the sandbox and its webhooks, a second
+// send to the number answers 200 Sent in the conversation the first
+// opened, and stopping leaves no process behind.
+func TestDevStackSendsEndToEnd(t *testing.T) {
+	st := startStack(t)
+	out, logs, base := &st.out, &st.logs, st.base
 	if !strings.Contains(out.String(), "curl -sS -X POST") {
 		t.Fatalf("no curl printed:\n%s", out.String())
 	}
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	body := `{"templateId":"welcome","phoneNumber":"5511987654321","firstName":"Maria","params":{"1":"Maria","2":"templategw"}}`
-	code, first := devSend(t, base, body, &logs)
+	code, first := devSend(t, base, body, logs)
 	if code != http.StatusAccepted || first.Message != "Pending" || first.Data.MessageID == "" {
 		t.Fatalf("first send answered %d %+v\n%s", code, first, logs.String())
 	}
 	// The sandbox's webhooks, through the front door's whatsapp function,
 	// take it all the way to read.
-	msg := waitStatus(t, base, first.Data.MessageID, "read", &logs)
+	msg := waitStatus(t, base, first.Data.MessageID, "read", logs)
 	if !strings.HasPrefix(msg.ProviderMessageID, "wamid.") || msg.ConversationID == "" {
 		t.Fatalf("read message %+v", msg)
 	}
-	code, second := devSend(t, base, body, &logs)
+	code, second := devSend(t, base, body, logs)
 	if code != http.StatusOK || second.Message != "Sent" || second.Data.ConversationID != msg.ConversationID {
 		t.Fatalf("second send answered %d %+v, want 200 Sent in conversation %s\n%s", code, second, msg.ConversationID, logs.String())
 	}
@@ -158,16 +197,10 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("stop: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack did not stop")
+	if err := st.stop(); err != nil {
+		t.Fatal(err)
 	}
-	if pids := leftovers(bin); pids != "" {
+	if pids := leftovers(st.bin); pids != "" {
 		t.Fatalf("function processes left behind: %s", pids)
 	}
 	for _, key := range []string{"FIRESTORE_EMULATOR_HOST=", "PUBSUB_EMULATOR_HOST="} {

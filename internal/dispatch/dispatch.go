@@ -113,6 +113,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, job queue.Job) error {
 	case err != nil:
 		return err
 	}
+	logging.Transition(ctx, logging.Moved(logging.SourceDispatch, m, domain.StatusAccepted))
 	log = log.With("channel", m.Channel, "phone", domain.MaskPhone(m.PhoneNumber), "attempt", m.Attempts)
 
 	req, mps, err := d.request(ctx, m)

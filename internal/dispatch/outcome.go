@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -47,14 +48,12 @@ func (d *Dispatcher) settle(ctx context.Context, log *slog.Logger, m domain.Mess
 	if err != nil {
 		// The provider already has the message: never retry it. The lease
 		// runs out and sweep marks it unknown.
-		log.Error("could not write the outcome", "error", err.Error(), "wamid", o.wamid)
+		// The wamid's body embeds the recipient's number: its fingerprint
+		// still matches the webhook's lines.
+		log.Error("could not write the outcome", "error", err.Error(), "wamidHash", logging.Fingerprint(o.wamid))
 		return nil
 	}
-	attrs := []any{"status", string(got.Status)}
-	if got.Error != nil {
-		attrs = append(attrs, "metaCode", got.Error.Code, "reason", got.Error.Title)
-	}
-	log.Info("message "+string(got.Status), attrs...)
+	logging.Transition(ctx, logging.Moved(logging.SourceDispatch, got, domain.StatusDispatching))
 	if got.Status != domain.StatusAccepted && d.opt.Notifier != nil {
 		d.opt.Notifier.Notify(ctx, got)
 	}

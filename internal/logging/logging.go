@@ -1,26 +1,34 @@
 // Package logging writes log/slog JSON in the shape Cloud Logging reads
-// (severity, message, logging.googleapis.com/trace) and carries the logger
-// in the context.
+// (severity, message, logging.googleapis.com/trace, httpRequest), carries
+// the logger in the context, and holds the gateway's two line families
+// every function shares: the access line of an HTTP request and the
+// transition line of a message. docs/logs.md describes the fields.
 package logging
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"strings"
 )
 
-// TraceKey is the field Cloud Logging joins log lines to traces by.
-const TraceKey = "logging.googleapis.com/trace"
-
 // New returns a JSON logger in Cloud Logging's shape at the given level
-// ("debug", "info", "warn", "error").
+// ("debug", "info", "warn", "error"). The message and the free-text
+// fields go through Scrub, whatever the caller passed: phone numbers and
+// wamids quoted in error strings do not reach the logs whole.
 func New(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: cloudKeys}))
+}
+
+// freeText are the keys whose values quote text the gateway does not
+// control: error strings of Firestore, gRPC and Meta, Meta's error titles
+// and details, and request paths (Wati's carry the contact's number).
+// Identifiers (messageId, phoneNumberId, batch codes) are left alone: a
+// masked id can no longer be searched for.
+var freeText = map[string]bool{
+	"error": true, "reason": true, "title": true, "details": true, "path": true,
 }
 
 func cloudKeys(groups []string, a slog.Attr) slog.Attr {
@@ -35,8 +43,25 @@ func cloudKeys(groups []string, a slog.Attr) slog.Attr {
 		}
 	case slog.MessageKey:
 		a.Key = "message"
+		a.Value = slog.StringValue(Scrub(a.Value.String()))
+	default:
+		if freeText[a.Key] {
+			a.Value = maskValue(a.Value)
+		}
 	}
 	return a
+}
+
+func maskValue(v slog.Value) slog.Value {
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.StringValue(Scrub(v.String()))
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.StringValue(Scrub(err.Error()))
+		}
+	}
+	return v
 }
 
 type ctxKey struct{}
@@ -54,35 +79,4 @@ func FromContext(ctx context.Context) *slog.Logger {
 		return l
 	}
 	return fallback
-}
-
-// Middleware puts base into every request's context, with the request's
-// trace id (from traceparent or X-Cloud-Trace-Context) when it has one.
-func Middleware(base *slog.Logger, project string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			l := base
-			if id := TraceID(r.Header); id != "" && project != "" {
-				l = l.With(TraceKey, "projects/"+project+"/traces/"+id)
-			}
-			next.ServeHTTP(w, r.WithContext(WithLogger(r.Context(), l)))
-		})
-	}
-}
-
-// TraceID extracts the trace id of a W3C traceparent header or Google's
-// X-Cloud-Trace-Context ("TRACE_ID/SPAN_ID;o=1").
-func TraceID(h http.Header) string {
-	if tp := h.Get("traceparent"); tp != "" {
-		if parts := strings.Split(tp, "-"); len(parts) == 4 && len(parts[1]) == 32 {
-			return parts[1]
-		}
-	}
-	if xc := h.Get("X-Cloud-Trace-Context"); xc != "" {
-		id, _, _ := strings.Cut(xc, "/")
-		if id != "" && len(id) <= 64 {
-			return id
-		}
-	}
-	return ""
 }

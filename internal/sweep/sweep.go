@@ -144,7 +144,8 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 			errs = append(errs, err)
 			continue
 		}
-		log.Warn("dispatch lease ran out: message unknown, not resent", "messageId", id)
+		// The line's reason says the lease ran out and nothing is resent.
+		logging.Transition(ctx, logging.Moved(logging.SourceSweep, m, domain.StatusDispatching))
 		r.Unknown++
 		if s.opt.Notifier != nil {
 			s.opt.Notifier.Notify(ctx, m)

@@ -76,8 +76,7 @@ func (s *Server) sendText(ctx context.Context, tok domain.Token, cmd sessionComm
 		return accept.Answer{}, err
 	}
 	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: msg.ID})
-	logging.FromContext(ctx).Info("wati: session message accepted", "tenant", tok.Tenant, "messageId", msg.ID,
-		"channel", ch.ID, "phone", domain.MaskPhone(cmd.Phone))
+	logging.Transition(ctx, logging.Moved(logging.SourceAccept, msg, ""))
 	return ans, nil
 }
 

@@ -175,7 +175,9 @@ func (s *Server) change(ctx context.Context, log *slog.Logger, v value) error {
 // (wamids/, one read) or, when dispatch never learnt that id (a timeout
 // after the request left), by the gateway id Meta echoes back.
 func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, st status) error {
-	log = log.With("wamid", st.ID, "status", st.Status)
+	// Meta's wamid embeds the recipient's number (base64): the lines carry
+	// its fingerprint, which dispatch's lines share.
+	log = log.With("wamidHash", logging.Fingerprint(st.ID), "status", st.Status)
 	to, ok := domain.ParseUpdateStatus(st.Status)
 	if !ok {
 		log.Info("status not tracked, ignored")
@@ -190,7 +192,7 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 		log.Warn("status for another tenant's message ignored")
 		return nil
 	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("find message of %s: %w", st.ID, err)
+		return fmt.Errorf("find message of wamid %s: %w", logging.Fingerprint(st.ID), err)
 	}
 	if id == "" {
 		log.Warn("status for an unknown message ignored")
@@ -224,7 +226,7 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 		log.Debug("duplicate or late status ignored", "messageId", id, "current", string(m.Status))
 		return nil
 	}
-	log.Info("message "+string(m.Status), "messageId", m.ID)
+	logging.Transition(ctx, logging.Moved(logging.SourceWebhook, m, logging.PreviousStatus(m)))
 	if s.notify != nil {
 		s.notify.Notify(ctx, m)
 	}
@@ -233,7 +235,7 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 
 func (s *Server) inbound(ctx context.Context, log *slog.Logger, line store.Line, m inbound, name string) error {
 	if _, err := domain.ParsePhone(m.From); err != nil || m.ID == "" || !store.ValidID(m.ID) {
-		log.Warn("inbound message without a usable sender or id ignored", "from", domain.MaskPhone(m.From))
+		log.Warn("inbound message without a usable sender or id ignored", "phone", domain.MaskPhone(m.From))
 		return nil
 	}
 	in := store.Inbound{ID: m.ID, Channel: line.Channel, Phone: m.From, ProfileName: name, Type: m.Type, At: m.Timestamp.time()}
@@ -246,6 +248,6 @@ func (s *Server) inbound(ctx context.Context, log *slog.Logger, line store.Line,
 	if err := s.store.PutInbound(ctx, line.Tenant, in); err != nil {
 		return err
 	}
-	log.Info("inbound message stored", "from", domain.MaskPhone(m.From), "type", m.Type)
+	log.Info("inbound message stored", "phone", domain.MaskPhone(m.From), "type", m.Type)
 	return nil
 }
