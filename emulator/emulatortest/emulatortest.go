@@ -5,7 +5,9 @@
 //
 //	func TestMain(m *testing.M) { emulatortest.Main(m) }
 //
-// and emulatortest.ProjectID(t) for each test's own project.
+// and emulatortest.ProjectID(t) for each test's own project. Firestore
+// clients made with FirestoreOptions(t) have their queries checked, once
+// the package's tests pass, against the indexes terraform/ declares.
 //
 // Set EMULATORTEST_LOGS=1 to see the emulators' own logs on stderr.
 package emulatortest
@@ -38,7 +40,9 @@ const (
 // checking they answer); the missing ones are started once for the
 // package, exported in those variables, and stopped after m.Run. It
 // exits with m.Run's code, or 1 when the emulators cannot be started or
-// stopped cleanly: tests fail rather than skip without them.
+// stopped cleanly (tests fail rather than skip without them), or when
+// the tests passed but sent a query that needs a Firestore index
+// terraform/ does not declare.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -50,6 +54,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	if code == 0 {
+		if err := checkIndexes(&recorder); err != nil {
+			fmt.Fprintf(os.Stderr, "emulatortest: %v\n", err)
+			code = 1
+		}
+	}
 	if err := stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "emulatortest: %v\n", err)
 		if code == 0 {

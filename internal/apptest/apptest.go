@@ -51,7 +51,7 @@ func New(t testing.TB) *Env {
 	ctx := context.Background()
 	e := &Env{Project: emulatortest.ProjectID(t), Tenant: demo.TenantID}
 	var err error
-	if e.Firestore, err = firestore.NewClient(ctx, e.Project); err != nil {
+	if e.Firestore, err = firestore.NewClient(ctx, e.Project, emulatortest.FirestoreOptions(t)...); err != nil {
 		t.Fatalf("firestore client: %v", err)
 	}
 	t.Cleanup(func() { e.Firestore.Close() })

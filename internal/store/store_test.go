@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { emulatortest.Main(m) }
 
 func newStore(t *testing.T) (*store.Store, *firestore.Client) {
 	t.Helper()
-	fs, err := firestore.NewClient(context.Background(), emulatortest.ProjectID(t))
+	fs, err := firestore.NewClient(context.Background(), emulatortest.ProjectID(t), emulatortest.FirestoreOptions(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,45 @@
+# The environment of every function. internal/config reads the same
+# variables in every function, so all of them are set everywhere
+# (terraform_test.go checks that each variable config reads is set on
+# each function). Meta's webhook secrets are the exception: only whatsapp
+# reads them, from Secret Manager; the others get them empty, so no other
+# function can read Meta's app secret.
+
+locals {
+  env_plain = {
+    GOOGLE_CLOUD_PROJECT = var.project
+    LOG_LEVEL            = var.log_level
+    CACHE_TTL            = var.cache_ttl
+    PUBLISH_TIMEOUT      = var.publish_timeout
+    SEND_WAIT            = var.send_wait
+
+    DISPATCH_TOPIC        = google_pubsub_topic.dispatch.name
+    FANOUT_TOPIC          = google_pubsub_topic.fanout.name
+    DISPATCH_LEASE        = var.dispatch_lease
+    DISPATCH_MAX_ATTEMPTS = tostring(var.dispatch_max_attempts)
+
+    META_BASE_URL    = var.meta_base_url
+    META_API_VERSION = var.meta_api_version
+    META_TIMEOUT     = var.meta_timeout
+
+    SWEEP_TOPIC          = google_pubsub_topic.sweep.name
+    SWEEP_ACCEPTED_AFTER = var.sweep_accepted_after
+    SWEEP_BATCH          = tostring(var.sweep_batch)
+
+    CALLBACK_TOPIC             = google_pubsub_topic.callbacks.name
+    CALLBACK_DEAD_LETTER_TOPIC = google_pubsub_topic.callbacks_dead.name
+    CALLBACK_MAX_ATTEMPTS      = tostring(var.callback_max_attempts)
+    CALLBACK_TIMEOUT           = var.callback_timeout
+    # Nothing a tenant names may reach the functions' own loopback.
+    CALLBACK_ALLOW_LOOPBACK = "false"
+    CALLBACK_ALLOW_PRIVATE  = tostring(var.callback_allow_private)
+  }
+
+  env_without_webhook_secrets = {
+    WHATSAPP_APP_SECRET   = ""
+    WHATSAPP_VERIFY_TOKEN = ""
+  }
+
+  # What every function but whatsapp gets.
+  env = merge(local.env_plain, local.env_without_webhook_secrets)
+}

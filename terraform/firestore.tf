@@ -1,0 +1,379 @@
+# Firestore in native mode, its composite indexes and its single-field
+# index overrides. internal/indexes checks, at the end of every test
+# package that runs on the emulator, that the queries the tests sent are
+# served by what this file declares: the emulator itself never asks for
+# an index. Layout and costs: docs/data.md.
+
+resource "google_firestore_database" "default" {
+  name        = "(default)"
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  concurrency_mode            = "OPTIMISTIC"
+  app_engine_integration_mode = "DISABLED"
+  delete_protection_state     = var.firestore_delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  # Destroying this configuration leaves the data where it is.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.apis]
+}
+
+# Composite indexes. Those ordered newest first name __name__ DESCENDING,
+# as the queries do to page by (createdAt, id); the others leave it to
+# Firestore, which orders it like the last field.
+
+# GET /messages?phone= (store.Messages): newest first, paged by (createdAt, id).
+resource "google_firestore_index" "messages_phone_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "phoneNumber"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# GET /messages?status=
+resource "google_firestore_index" "messages_status_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# GET /messages?phone=&status=
+resource "google_firestore_index" "messages_phone_status_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "phoneNumber"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# Wati's chat (store.Chat): what was sent to a contact on a channel.
+resource "google_firestore_index" "messages_phone_channel_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "phoneNumber"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "channel"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# Wati's chat (store.Chat): what a contact sent on a channel.
+resource "google_firestore_index" "inbound_phone_channel_at" {
+  database   = google_firestore_database.default.name
+  collection = "inbound"
+
+  fields {
+    field_path = "phone"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "channel"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "at"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# sweep (store.StaleAccepted): accepted long ago and never dispatched.
+resource "google_firestore_index" "messages_status_updated" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "updatedAt"
+    order      = "ASCENDING"
+  }
+}
+
+# sweep (store.ExpiredLeases): dispatching past the lease.
+resource "google_firestore_index" "messages_status_lease" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "leaseUntil"
+    order      = "ASCENDING"
+  }
+}
+
+# sweep (store.OpenBatches): bulk sends still open, oldest first.
+resource "google_firestore_index" "batches_open_created" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+
+  fields {
+    field_path = "open"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "ASCENDING"
+  }
+}
+
+# Single-field overrides. Document ids are random, but a field that grows
+# steadily (a timestamp) keeps its index entries in one key range, which
+# caps the collection near 500 writes/s; and every indexed field of a
+# large map or blob costs index writes no query uses. Such fields are
+# exempted (an empty index_config) unless a query needs their
+# single-field index. Short-lived documents also expire by a TTL policy on
+# expireAt.
+
+# GET /messages without a filter orders by createdAt descending alone, so
+# that index stays; the filtered listings use composite indexes.
+resource "google_firestore_field" "messages_createdAt" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "createdAt"
+
+  index_config {
+    indexes {
+      order = "DESCENDING"
+    }
+  }
+}
+
+# Only (status, updatedAt) reads it.
+resource "google_firestore_field" "messages_updatedAt" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "updatedAt"
+
+  index_config {}
+}
+
+# Only (status, leaseUntil) reads it.
+resource "google_firestore_field" "messages_leaseUntil" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "leaseUntil"
+
+  index_config {}
+}
+
+# Large values never queried: the history, the rendered template.
+resource "google_firestore_field" "messages_history" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "history"
+
+  index_config {}
+}
+
+resource "google_firestore_field" "messages_template" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "template"
+
+  index_config {}
+}
+
+# Contacts are read by id only.
+resource "google_firestore_field" "contacts_updatedAt" {
+  database   = google_firestore_database.default.name
+  collection = "contacts"
+  field      = "updatedAt"
+
+  index_config {}
+}
+
+# Only (phone, channel, at) reads it.
+resource "google_firestore_field" "inbound_at" {
+  database   = google_firestore_database.default.name
+  collection = "inbound"
+  field      = "at"
+
+  index_config {}
+}
+
+# One document per sent message, in one collection for all tenants.
+resource "google_firestore_field" "wamids_at" {
+  database   = google_firestore_database.default.name
+  collection = "wamids"
+  field      = "at"
+
+  index_config {}
+}
+
+# Only (open, createdAt) reads it.
+resource "google_firestore_field" "batches_createdAt" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+  field      = "createdAt"
+
+  index_config {}
+}
+
+# The template a bulk send validated, kept whole for its chunks.
+resource "google_firestore_field" "batches_template" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+  field      = "template"
+
+  index_config {}
+}
+
+# Up to a megabyte of JSON per chunk.
+resource "google_firestore_field" "chunks_recipients" {
+  database   = google_firestore_database.default.name
+  collection = "chunks"
+  field      = "recipients"
+
+  index_config {}
+}
+
+# Read by id (the code) only.
+resource "google_firestore_field" "batchCodes_createdAt" {
+  database   = google_firestore_database.default.name
+  collection = "batchCodes"
+  field      = "createdAt"
+
+  index_config {}
+}
+
+# Read by id (Meta's conversation id) only.
+resource "google_firestore_field" "conversationIds_at" {
+  database   = google_firestore_database.default.name
+  collection = "conversationIds"
+  field      = "at"
+
+  index_config {}
+}
+
+# The first answer, kept to repeat it.
+resource "google_firestore_field" "idempotency_body" {
+  database   = google_firestore_database.default.name
+  collection = "idempotency"
+  field      = "body"
+
+  index_config {}
+}
+
+# TTL policies; expireAt is never queried, so it is not indexed either.
+
+# Idempotency-Key records: 24 h.
+resource "google_firestore_field" "idempotency_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "idempotency"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Conversations already counted against a month.
+resource "google_firestore_field" "conversationIds_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "conversationIds"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Bulk sends, their chunks and their codes.
+resource "google_firestore_field" "batches_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+resource "google_firestore_field" "chunks_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "chunks"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+resource "google_firestore_field" "batchCodes_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "batchCodes"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
