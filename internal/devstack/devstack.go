@@ -68,30 +68,77 @@ const (
 
 // Options configure the stack.
 type Options struct {
-	Port      int    // front door port
+	Port      int    // front door port; 0 picks a free one
 	DataDir   string // keeps the emulators' data across runs when set
 	DemoToken string // the demo tenant's bearer token
 	Exe       string // the binary whose "serve" subcommand runs one function
 	Out       io.Writer
 	Logs      io.Writer // functions' and emulators' logs
+	// Env is added last to every function's environment, so it overrides
+	// the stack's own settings (a benchmark pointing the functions at a
+	// counting proxy in front of the Firestore emulator, say).
+	Env []string
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	// Base is the front door's URL, e.g. http://127.0.0.1:8080.
+	Base string
+	// SandboxURL is the sandbox provider's URL; Sandbox is the sandbox
+	// itself, for failure injection and what it received.
+	SandboxURL string
+	Sandbox    *sandbox.Sandbox
+	// Emulators are the Firestore and Pub/Sub emulators.
+	Emulators *emulator.Stack
+
+	procs   *processes
+	closers []func() error // in reverse start order
 }
 
 // Run starts the stack, prints how to use it and serves until ctx ends;
 // then it stops every process it started.
 func Run(ctx context.Context, opts Options) (err error) {
 	start := time.Now()
+	s, err := Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.Stop()) }()
+	printWelcome(opts.Out, s.Base, s.SandboxURL, s.Emulators, opts.DemoToken, time.Since(start))
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(opts.Out, "\nstopping…")
+		return nil
+	case err := <-s.Exited():
+		return fmt.Errorf("a function stopped unexpectedly: %w", err)
+	}
+}
+
+// Start starts the emulators, the sandbox, the demo tenant, every function
+// in its own process, the Pub/Sub push subscriptions, the front door and
+// the sweep ticker. Stop stops them all; a failed Start stops what it
+// started.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	s := &Stack{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Stop())
+		}
+	}()
 	door, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(opts.Port))
 	if err != nil {
-		return fmt.Errorf("front door port %d: %w", opts.Port, err)
+		return nil, fmt.Errorf("front door port %d: %w", opts.Port, err)
 	}
-	defer door.Close()
+	s.closers = append(s.closers, func() error { door.Close(); return nil })
+	s.Base = "http://" + door.Addr().String()
 
 	fmt.Fprintln(opts.Out, "starting the Firestore and Pub/Sub emulators…")
 	emu, err := emulator.Start(ctx, emulator.Options{DataDir: opts.DataDir, Project: Project, Stdout: opts.Logs, Stderr: opts.Logs})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() { err = errors.Join(err, emu.Stop()) }()
+	s.Emulators = emu
+	s.closers = append(s.closers, emu.Stop)
 	// The stack's own clients (seeding, Pub/Sub wiring) find the emulators
 	// the way every Google client library does.
 	for _, kv := range emu.Env() {
@@ -99,15 +146,15 @@ func Run(ctx context.Context, opts Options) (err error) {
 		os.Setenv(k, v)
 	}
 
-	base := "http://" + door.Addr().String()
-	sbURL, stopSandbox, err := startSandbox(base + "/whatsapp/")
+	sb, sbURL, stopSandbox, err := startSandbox(s.Base + "/whatsapp/")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopSandbox()
+	s.Sandbox, s.SandboxURL = sb, sbURL
+	s.closers = append(s.closers, func() error { stopSandbox(); return nil })
 
 	if err := seed(ctx, emu, opts.DemoToken); err != nil {
-		return err
+		return nil, err
 	}
 
 	env := append(emu.Env(),
@@ -122,48 +169,67 @@ func Run(ctx context.Context, opts Options) (err error) {
 		"CALLBACK_ALLOW_LOOPBACK=true",
 		"CALLBACK_MAX_ATTEMPTS="+strconv.Itoa(CallbackAttempts),
 	)
-	procs, err := startFunctions(ctx, opts.Exe, env, opts.Logs)
+	procs, err := startFunctions(ctx, opts.Exe, append(env, opts.Env...), opts.Logs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer procs.stop()
+	s.procs = procs
+	s.closers = append(s.closers, func() error { procs.stop(); return nil })
 
-	if err := wirePubSub(ctx, emu, procs); err != nil {
-		return err
+	if err := wirePubSub(ctx, procs); err != nil {
+		return nil, err
 	}
 
 	srv := &http.Server{Handler: FrontDoor(procs.urls()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(door) }()
-	defer srv.Close()
+	s.closers = append(s.closers, srv.Close)
 
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	defer stopSweep()
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	go fireSweep(sweepCtx, opts.Logs)
-
-	printWelcome(opts.Out, base, sbURL, emu, opts.DemoToken, time.Since(start))
-
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(opts.Out, "\nstopping…")
-		return nil
-	case err := <-procs.exited:
-		return fmt.Errorf("a function stopped unexpectedly: %w", err)
-	}
+	s.closers = append(s.closers, func() error { stopSweep(); return nil })
+	return s, nil
 }
 
+// Stop stops everything Start started, the last started first.
+func (s *Stack) Stop() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// Exited reports a function process that ended without Stop or Kill.
+func (s *Stack) Exited() <-chan error { return s.procs.exited }
+
+// Kill ends the named function's process with SIGKILL, as a crash would.
+func (s *Stack) Kill(name string) error { return s.procs.kill(name) }
+
+// Restart starts a killed function again where it was reachable before.
+func (s *Stack) Restart(ctx context.Context, name string) error { return s.procs.restart(ctx, name) }
+
+// PID is the named function's process id, for reading its memory.
+func (s *Stack) PID(name string) int { return s.procs.pid(name) }
+
+// FunctionURL is where the named function's own server listens, the front
+// door aside (CloudEvent functions are reached only this way).
+func (s *Stack) FunctionURL(name string) string { return s.procs.url(name) }
+
 // startSandbox serves the sandbox provider on a free loopback port, posting
-// its webhooks to webhookURL, and returns its base URL and how to stop it.
-func startSandbox(webhookURL string) (string, func(), error) {
+// its webhooks to webhookURL, and returns it, its base URL and how to stop
+// it.
+func startSandbox(webhookURL string) (*sandbox.Sandbox, string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("sandbox listener: %w", err)
+		return nil, "", nil, fmt.Errorf("sandbox listener: %w", err)
 	}
 	cfg := sandbox.Default()
 	cfg.WebhookURL = webhookURL
 	sb := sandbox.New(cfg)
 	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	return "http://" + l.Addr().String(), func() { _ = srv.Close(); sb.Close() }, nil
+	return sb, "http://" + l.Addr().String(), func() { _ = srv.Close(); sb.Close() }, nil
 }
 
 // fireSweep publishes a tick to the sweep topic every SweepEvery, as Cloud
@@ -202,7 +268,7 @@ func seed(ctx context.Context, emu *emulator.Stack, token string) error {
 
 // wirePubSub creates each CloudEvent function's topic and the push
 // subscription that stands in for its Eventarc trigger.
-func wirePubSub(ctx context.Context, emu *emulator.Stack, procs *processes) error {
+func wirePubSub(ctx context.Context, procs *processes) error {
 	ps, err := pubsub.NewClient(ctx, Project)
 	if err != nil {
 		return fmt.Errorf("pubsub client: %w", err)

@@ -17,18 +17,27 @@ import (
 
 // processes are the running function servers.
 type processes struct {
+	exe  string
+	env  []string
+	logs io.Writer
+
 	mu     sync.Mutex
 	cmds   map[string]*exec.Cmd
 	waited map[string]chan struct{} // closed when that process has exited
 	ports  map[string]int
+	killed map[string]bool // stopped on purpose: their exit is no failure
 	exited chan error
 	done   chan struct{}
 }
 
 func startFunctions(ctx context.Context, exe string, env []string, logs io.Writer) (*processes, error) {
-	p := &processes{cmds: map[string]*exec.Cmd{}, waited: map[string]chan struct{}{}, ports: map[string]int{}, exited: make(chan error, len(Functions)), done: make(chan struct{})}
+	p := &processes{
+		exe: exe, env: env, logs: logs,
+		cmds: map[string]*exec.Cmd{}, waited: map[string]chan struct{}{}, ports: map[string]int{}, killed: map[string]bool{},
+		exited: make(chan error, len(Functions)), done: make(chan struct{}),
+	}
 	for _, f := range Functions {
-		if err := p.start(exe, f.Name, env, logs); err != nil {
+		if err := p.start(f.Name, 0); err != nil {
 			p.stop()
 			return nil, err
 		}
@@ -42,13 +51,16 @@ func startFunctions(ctx context.Context, exe string, env []string, logs io.Write
 	return p, nil
 }
 
-func (p *processes) start(exe, name string, env []string, logs io.Writer) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+// start runs the function on port, or on a free port when port is 0.
+func (p *processes) start(name string, port int) error {
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
-	cmd := exec.Command(exe, "serve")
-	cmd.Env = append(append(os.Environ(), env...), "FUNCTION_TARGET="+name, "PORT="+strconv.Itoa(port))
+	cmd := exec.Command(p.exe, "serve")
+	cmd.Env = append(append(os.Environ(), p.env...), "FUNCTION_TARGET="+name, "PORT="+strconv.Itoa(port))
 	// Its own process group, killed whole on stop; and killed with us if we
 	// die without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -60,21 +72,69 @@ func (p *processes) start(exe, name string, env []string, logs io.Writer) error 
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start function %s: %w", name, err)
 	}
-	go prefixLines(logs, "["+name+"] ", out)
+	go prefixLines(p.logs, "["+name+"] ", out)
 	waited := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
 		close(waited)
+		p.mu.Lock()
+		expected := p.killed[name]
+		p.mu.Unlock()
 		select {
 		case <-p.done:
 		default:
-			p.exited <- fmt.Errorf("%s: %v", name, err)
+			if !expected {
+				p.exited <- fmt.Errorf("%s: %v", name, err)
+			}
 		}
 	}()
 	p.mu.Lock()
-	p.cmds[name], p.ports[name], p.waited[name] = cmd, port, waited
+	p.cmds[name], p.ports[name], p.waited[name], p.killed[name] = cmd, port, waited, false
 	p.mu.Unlock()
 	return nil
+}
+
+// kill ends a function's process group with SIGKILL, as a crashed
+// instance ends: no shutdown, in-flight requests cut.
+func (p *processes) kill(name string) error {
+	p.mu.Lock()
+	cmd, ok := p.cmds[name]
+	if ok {
+		p.killed[name] = true
+	}
+	waited := p.waited[name]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no function %s", name)
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-waited
+	return nil
+}
+
+// restart starts a killed function again on its port, so the front door
+// and the push subscriptions reach it where they did.
+func (p *processes) restart(ctx context.Context, name string) error {
+	p.mu.Lock()
+	port, ok := p.ports[name]
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no function %s", name)
+	}
+	if err := p.start(name, port); err != nil {
+		return err
+	}
+	return waitListening(ctx, p.addr(name), 30*time.Second)
+}
+
+// pid is the function's process id.
+func (p *processes) pid(name string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.cmds[name]; ok && c.Process != nil {
+		return c.Process.Pid
+	}
+	return 0
 }
 
 func (p *processes) addr(name string) string {
