@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
@@ -164,6 +165,9 @@ func (s *Store) Template(ctx context.Context, tenant, id string) (domain.Templat
 // one with the smallest gateway id wins; ErrNotFound when none has it.
 func (s *Store) TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error) {
 	var t domain.Template
+	if len(name) > MaxTemplateName || !utf8.ValidString(name) || !ValidID(tenant) {
+		return t, ErrNotFound
+	}
 	docs, err := s.sub(tenant, "templates").Where("name", "==", name).OrderBy(firestore.DocumentID, firestore.Asc).Limit(1).Documents(ctx).GetAll()
 	if err != nil {
 		return t, fmt.Errorf("template named %q of %s: %w", name, tenant, err)

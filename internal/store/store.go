@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -59,14 +60,20 @@ func HashToken(token string) string {
 
 func notFound(err error) bool { return status.Code(err) == codes.NotFound }
 
-// ValidID reports whether Firestore can name a document id: no "/", not
-// "." or "..", not reserved "__…__", at most 1,500 bytes. An id a client
-// sent that fails this cannot exist, so lookups answer ErrNotFound instead
-// of Firestore's InvalidArgument.
+// ValidID reports whether Firestore can name a document id: UTF-8, no
+// "/", not "." or "..", not reserved "__…__", at most 1,500 bytes. An id a
+// client sent that fails this cannot exist, so lookups answer ErrNotFound
+// (and cursors ErrBadPageToken) instead of Firestore's InvalidArgument,
+// which its client retries until the request's deadline.
 func ValidID(id string) bool {
-	return id != "" && id != "." && id != ".." && len(id) <= 1500 && !strings.Contains(id, "/") &&
-		!(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
+	return id != "" && id != "." && id != ".." && len(id) <= 1500 && utf8.ValidString(id) &&
+		!strings.Contains(id, "/") && !(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
 }
+
+// MaxTemplateName is Meta's limit on a template's name. A longer name, or
+// one that is not UTF-8, names no template, and Firestore refuses a query
+// value over 1,500 bytes: TemplateByName answers ErrNotFound without asking.
+const MaxTemplateName = 512
 
 // get reads one document into v, mapping a missing document to ErrNotFound.
 func get(ctx context.Context, ref *firestore.DocumentRef, v any) error {

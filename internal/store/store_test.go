@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,35 @@ func TestTemplatesPaging(t *testing.T) {
 	list, next, err = s.Templates(ctx, "t1", 2, next)
 	if err != nil || len(list) != 1 || list[0].ID != "c" || next != "" {
 		t.Fatalf("page 2 = %v next %q err %v", list, next, err)
+	}
+}
+
+// Ids and names a client sent that Firestore would refuse (its client
+// retries the refusal until the deadline) name nothing: lookups answer
+// ErrNotFound and cursors ErrBadPageToken at once, without a round trip.
+func TestUnnameableIdsNameNothing(t *testing.T) {
+	s, _ := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.PutTemplate(ctx, "t1", domain.Template{ID: "a", Name: "welcome"}); err != nil {
+		t.Fatal(err)
+	}
+	bad := "\xff\xfe"
+	if _, err := s.Template(ctx, "t1", bad); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("template %q: %v, want ErrNotFound", bad, err)
+	}
+	if _, err := s.Message(ctx, "t1", bad); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("message %q: %v, want ErrNotFound", bad, err)
+	}
+	for _, name := range []string{bad, strings.Repeat("a", store.MaxTemplateName+1), strings.Repeat("a", 2000)} {
+		if _, err := s.TemplateByName(ctx, "t1", name); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("template named %.20q…: %v, want ErrNotFound", name, err)
+		}
+	}
+	if _, _, err := s.Templates(ctx, "t1", 10, bad); !errors.Is(err, store.ErrBadPageToken) {
+		t.Errorf("templates after %q: %v, want ErrBadPageToken", bad, err)
+	}
+	if tpl, err := s.TemplateByName(ctx, "t1", "welcome"); err != nil || tpl.ID != "a" {
+		t.Errorf("template named welcome: %+v, %v", tpl, err)
 	}
 }
