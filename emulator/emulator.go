@@ -42,6 +42,12 @@ type Options struct {
 	// Stdout and Stderr receive the emulators' own logs; nil discards
 	// them (the tail is still kept for error messages).
 	Stdout, Stderr io.Writer
+	// Port, when nonzero, is the port StartFirestore or StartPubSub binds
+	// instead of a free one: restarting an emulator where running clients
+	// already point. A taken port fails the start rather than moving the
+	// emulator elsewhere. Start refuses it, as two emulators cannot share
+	// one port.
+	Port int
 
 	ports func() (int, error) // FreePort; tests lose the port race with it
 }
@@ -167,12 +173,16 @@ func StartPubSub(ctx context.Context, opts Options) (*Emulator, error) {
 // start runs gcloud with args(host:port) on a free port until the
 // emulator answers, retrying on a new port when the port was taken.
 func start(ctx context.Context, name, gcloud string, opts Options, args func(hostPort string) []string) (*Emulator, error) {
-	ports := opts.ports
+	ports, attempts := opts.ports, portAttempts
 	if ports == nil {
 		ports = FreePort
 	}
+	if opts.Port != 0 {
+		// Another port would not be where the clients point.
+		ports, attempts = func() (int, error) { return opts.Port, nil }, 1
+	}
 	var lastErr error
-	for attempt := 0; attempt < portAttempts; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		port, err := ports()
 		if err != nil {
 			return nil, fmt.Errorf("emulator: %s: %w", name, err)

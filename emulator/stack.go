@@ -16,6 +16,9 @@ type Stack struct {
 // Start starts both emulators in parallel. If either fails it stops the
 // other, so an error leaves nothing running.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.Port != 0 {
+		return nil, errors.New("emulator: Options.Port names one emulator's port; start each emulator on its own")
+	}
 	var (
 		s            Stack
 		wg           sync.WaitGroup

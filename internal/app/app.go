@@ -213,6 +213,7 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 	}
 	return sweep.New(e.Store, pub, sweep.Options{
 		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Notifier: n, Batches: b,
+		PublishTimeout: e.Config.PublishTimeout,
 	}), nil
 }
 

@@ -78,6 +78,9 @@ type Options struct {
 	// the stack's own settings (a benchmark pointing the functions at a
 	// counting proxy in front of the Firestore emulator, say).
 	Env []string
+	// SweepEvery is how often the stack fires sweep; 0 means SweepEvery.
+	// A fault test sweeps more often than a person needs to.
+	SweepEvery time.Duration
 }
 
 // Stack is a running dev stack.
@@ -91,6 +94,7 @@ type Stack struct {
 	// Emulators are the Firestore and Pub/Sub emulators.
 	Emulators *emulator.Stack
 
+	opts    Options // what Start was given, for restarting parts of the stack
 	procs   *processes
 	closers []func() error // in reverse start order
 }
@@ -119,7 +123,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 // the sweep ticker. Stop stops them all; a failed Start stops what it
 // started.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	s := &Stack{}
+	s := &Stack{opts: opts}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Stop())
@@ -185,7 +189,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.closers = append(s.closers, srv.Close)
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	go fireSweep(sweepCtx, opts.Logs)
+	every := opts.SweepEvery
+	if every <= 0 {
+		every = SweepEvery
+	}
+	go fireSweep(sweepCtx, every, opts.Logs)
 	s.closers = append(s.closers, func() error { stopSweep(); return nil })
 	return s, nil
 }
@@ -232,9 +240,9 @@ func startSandbox(webhookURL string) (*sandbox.Sandbox, string, func(), error) {
 	return sb, "http://" + l.Addr().String(), func() { _ = srv.Close(); sb.Close() }, nil
 }
 
-// fireSweep publishes a tick to the sweep topic every SweepEvery, as Cloud
+// fireSweep publishes a tick to the sweep topic every period, as Cloud
 // Scheduler does in the cloud, until ctx ends.
-func fireSweep(ctx context.Context, logs io.Writer) {
+func fireSweep(ctx context.Context, every time.Duration, logs io.Writer) {
 	ps, err := pubsub.NewClient(ctx, Project)
 	if err != nil {
 		fmt.Fprintf(logs, "sweep ticker: pubsub client: %v\n", err)
@@ -243,14 +251,20 @@ func fireSweep(ctx context.Context, logs io.Writer) {
 	defer ps.Close()
 	pub := queue.NewPublisher(ps, "sweep")
 	defer pub.Stop()
-	tick := time.NewTicker(SweepEvery)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := pub.PublishJSON(ctx, map[string]string{"source": "devstack"}, nil); err != nil && ctx.Err() == nil {
+			// Bounded by the period: while Pub/Sub is down the client
+			// retries a publish for a minute, and a tick stuck that long
+			// would hold back the ticks after Pub/Sub returns.
+			pctx, cancel := context.WithTimeout(ctx, every)
+			err := pub.PublishJSON(pctx, map[string]string{"source": "devstack"}, nil)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				fmt.Fprintf(logs, "sweep ticker: %v\n", err)
 			}
 		}

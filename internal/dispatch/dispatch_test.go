@@ -225,3 +225,36 @@ func equal(a, b []domain.Status) bool {
 	}
 	return true
 }
+
+// hangUp is a provider whose caller goes away while the call is under way:
+// the send reaches Meta, then the delivery's context ends (Pub/Sub gave up
+// on the push, or its connection dropped) before dispatch writes the
+// outcome.
+type hangUp struct {
+	dispatch.Sender
+	cancel context.CancelFunc
+}
+
+func (h hangUp) Send(ctx context.Context, r provider.SendRequest) (provider.Result, error) {
+	res, err := h.Sender.Send(ctx, r)
+	h.cancel()
+	return res, err
+}
+
+// TestOutcomeWrittenAfterTheDeliveryEnds: once Meta has the message its
+// outcome is recorded even if the push that carried the job was cut,
+// rather than left dispatching for sweep to call unknown.
+func TestOutcomeWrittenAfterTheDeliveryEnds(t *testing.T) {
+	e := apptest.New(t)
+	m := accepted(t, e, "5511987650030")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_ = newDispatcher(e, hangUp{e.Provider, cancel}).Dispatch(ctx, queue.Job{Tenant: e.Tenant, Message: m.ID})
+	got := load(t, e, m.ID)
+	if got.Status != domain.StatusPending || got.ProviderMessageID == "" {
+		t.Fatalf("message %s with wamid %q, want pending with Meta's wamid", got.Status, got.ProviderMessageID)
+	}
+	if n := e.Sandbox.CountByCallback(m.ID); n != 1 {
+		t.Errorf("sandbox saw %d calls, want 1", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -21,9 +22,19 @@ type outcome struct {
 	err      *domain.MessageError
 }
 
+// outcomeTimeout bounds writing an attempt's outcome; the transaction
+// retries while duplicate deliveries hold the message.
+const outcomeTimeout = 30 * time.Second
+
 // settle writes o. Accepted by Meta → pending, or sent into the contact's
-// open conversation on that channel.
+// open conversation on that channel. The claimed message is this
+// attempt's, so its outcome is written even when the delivery's request
+// ends meanwhile (Pub/Sub gave up on the push, or its connection
+// dropped): left dispatching, it would wait for sweep to call it unknown,
+// although Meta accepted it or it was never sent.
 func (d *Dispatcher) settle(ctx context.Context, log *slog.Logger, m domain.Message, o outcome) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
 	now := d.opt.Now().UTC()
 	got, err := d.store.Settle(ctx, m.Tenant, m.ID, m.Attempts, func(msg *domain.Message, conv domain.Conversation) error {
 		to := o.status

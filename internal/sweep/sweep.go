@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -55,10 +56,16 @@ type Options struct {
 	AcceptedAfter time.Duration
 	// Batch bounds each step's work per tenant and run; the next run
 	// takes the rest. Default 500.
-	Batch    int
-	Notifier Notifier // nil sends no callbacks
-	Batches  Batches  // nil resumes no bulk sends
-	Now      func() time.Time
+	Batch int
+	// PublishTimeout bounds each republish. While Pub/Sub is unreachable
+	// its client retries a publish with pauses growing to a minute, so an
+	// unbounded one holds the run long after Pub/Sub is back; bounded, the
+	// run fails and the next tick publishes afresh. Default 5s, as
+	// PUBLISH_TIMEOUT.
+	PublishTimeout time.Duration
+	Notifier       Notifier // nil sends no callbacks
+	Batches        Batches  // nil resumes no bulk sends
+	Now            func() time.Time
 }
 
 // Sweeper runs sweep.
@@ -66,6 +73,15 @@ type Sweeper struct {
 	store Store
 	pub   Publisher
 	opt   Options
+
+	// republished remembers, per tenant/message, when this instance last
+	// republished it. The message stays accepted until a delivery claims
+	// it, so without this every run until then republishes it again, and
+	// runs that queued up while Pub/Sub was away, run back to back, each
+	// add one more duplicate of the same backlog, whose claims then
+	// contend for the same documents.
+	mu          sync.Mutex
+	republished map[string]time.Time
 }
 
 // New returns a sweeper.
@@ -76,10 +92,13 @@ func New(st Store, pub Publisher, opt Options) *Sweeper {
 	if opt.Batch <= 0 {
 		opt.Batch = 500
 	}
+	if opt.PublishTimeout <= 0 {
+		opt.PublishTimeout = 5 * time.Second
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Sweeper{store: st, pub: pub, opt: opt}
+	return &Sweeper{store: st, pub: pub, opt: opt, republished: map[string]time.Time{}}
 }
 
 // Report counts what one run did.
@@ -124,8 +143,17 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 	var errs []error
 	ids, err := s.store.StaleAccepted(ctx, tenant, now.Add(-s.opt.AcceptedAfter), s.opt.Batch)
 	errs = append(errs, err)
+	s.pruneRepublished(now)
 	for _, id := range ids {
-		if err := s.pub.Publish(ctx, queue.Job{Tenant: tenant, Message: id}); err != nil {
+		key := tenant + "/" + id
+		if !s.takeRepublish(key, now) {
+			continue // this instance republished it within AcceptedAfter
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.opt.PublishTimeout)
+		err := s.pub.Publish(pctx, queue.Job{Tenant: tenant, Message: id})
+		cancel()
+		if err != nil {
+			s.forgetRepublish(key)
 			errs = append(errs, err)
 			break // Pub/Sub is down: the next run tries again
 		}
@@ -162,4 +190,38 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 	r.Conversations += n
 	errs = append(errs, err)
 	return errors.Join(errs...)
+}
+
+// pruneRepublished drops what was republished longer than AcceptedAfter
+// before now: due again if still accepted.
+func (s *Sweeper) pruneRepublished(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, at := range s.republished {
+		if now.Sub(at) >= s.opt.AcceptedAfter {
+			delete(s.republished, k)
+		}
+	}
+}
+
+// takeRepublish reports whether key is due for republishing (this
+// instance has not republished it within AcceptedAfter) and, if so,
+// records that it is being republished at now, so a run at the same time
+// skips it.
+func (s *Sweeper) takeRepublish(key string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.republished[key]; ok {
+		return false
+	}
+	s.republished[key] = now
+	return true
+}
+
+// forgetRepublish undoes takeRepublish after a failed publish, so the next
+// run tries again.
+func (s *Sweeper) forgetRepublish(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.republished, key)
 }

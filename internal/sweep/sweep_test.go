@@ -224,3 +224,91 @@ func TestSweepResumesABulkSendWhoseFanoutWasLost(t *testing.T) {
 		t.Errorf("sent %d times, want once", n)
 	}
 }
+
+// stuckPublisher is Pub/Sub unreachable the way its client meets it: a
+// publish waits, retrying, until its context ends.
+type stuckPublisher struct{}
+
+func (stuckPublisher) Publish(ctx context.Context, _ queue.Job) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestSweepPublishIsBounded: with Pub/Sub unreachable a run gives up on
+// republishing within its PublishTimeout and still expires leases, rather
+// than hanging until Pub/Sub answers again.
+func TestSweepPublishIsBounded(t *testing.T) {
+	e := apptest.New(t)
+	id := acceptWhilePubSubIsDown(t, e, "5511987650210")
+	leased := acceptWhilePubSubIsDown(t, e, "5511987650211")
+	if _, err := e.Store.Claim(context.Background(), e.Tenant, leased, time.Now().Add(-time.Hour), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	s := sweep.New(e.Store, stuckPublisher{}, sweep.Options{AcceptedAfter: time.Millisecond, PublishTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := s.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the run waited for Pub/Sub")
+	}
+	if err == nil || r.Republished != 0 || r.Unknown != 1 {
+		t.Fatalf("report %+v, error %v: want a publish error, nothing republished, the expired lease unknown", r, err)
+	}
+	if m, _ := e.Store.Message(context.Background(), e.Tenant, id); m.Status != domain.StatusAccepted {
+		t.Fatalf("message %s, want still accepted for the next run", m.Status)
+	}
+}
+
+// countingPublisher takes every publish and delivers none, as when
+// dispatch's subscription lags behind.
+type countingPublisher struct {
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func (c *countingPublisher) Publish(_ context.Context, j queue.Job) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got[j.Message]++
+	return nil
+}
+
+func (c *countingPublisher) count(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[id]
+}
+
+// TestSweepRepublishesOncePerWindow: runs that come back to back (ticks
+// queued while Pub/Sub was away) republish a message still waiting for
+// its delivery once, not once each; it is due again after AcceptedAfter.
+func TestSweepRepublishesOncePerWindow(t *testing.T) {
+	e := apptest.New(t)
+	id := acceptWhilePubSubIsDown(t, e, "5511987650220")
+	const window = 300 * time.Millisecond
+	time.Sleep(window)
+	pub := &countingPublisher{got: map[string]int{}}
+	s := sweep.New(e.Store, pub, sweep.Options{AcceptedAfter: window})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Run(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := pub.count(id); n != 1 {
+		t.Fatalf("five runs at once republished it %d times, want once", n)
+	}
+	time.Sleep(window)
+	if _, err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.count(id); n != 2 {
+		t.Fatalf("republished %d times after the window, want twice", n)
+	}
+}
