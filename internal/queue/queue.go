@@ -60,9 +60,10 @@ func (p *Publisher) PublishJSON(ctx context.Context, v any, attrs map[string]str
 // Stop flushes and stops the publisher.
 func (p *Publisher) Stop() { p.p.Stop() }
 
-// pushEnvelope is the data of a google.cloud.pubsub.topic.v1.messagePublished
-// CloudEvent (google-cloudevents' MessagePublishedData, decoded by hand).
-type pushEnvelope struct {
+// PushEnvelope is the body Pub/Sub posts to a push endpoint, which is also
+// the data of a google.cloud.pubsub.topic.v1.messagePublished CloudEvent
+// (google-cloudevents' MessagePublishedData, decoded by hand).
+type PushEnvelope struct {
 	Message struct {
 		Data        []byte            `json:"data"`
 		Attributes  map[string]string `json:"attributes"`
@@ -89,7 +90,7 @@ type Delivery struct {
 
 // Decode extracts the Pub/Sub message from a messagePublished CloudEvent.
 func Decode(e event.Event) (Delivery, error) {
-	var env pushEnvelope
+	var env PushEnvelope
 	if err := json.Unmarshal(e.Data(), &env); err != nil {
 		return Delivery{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}

@@ -1,0 +1,144 @@
+// Command bench measures templategw against DESIGN §8 in one run: it
+// starts the dev stack (or reuses one), measures the emulators' and the
+// sandbox's own rates as baselines, then the gateway, and prints each
+// gateway figure as a ratio to its baseline beside its target.
+//
+//	go run ./cmd/bench                       # the default run, a few minutes
+//	go run ./cmd/bench --json /tmp/bench.json
+//	go run ./cmd/bench --duration 1s --contacts 5000   # a quick look
+//
+// docs/benchmarks.md explains each figure.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	// Registers the functions this binary serves as the stack's processes.
+	_ "github.com/templategw/templategw"
+
+	"github.com/templategw/templategw/internal/bench"
+	"github.com/templategw/templategw/internal/demo"
+	"github.com/templategw/templategw/internal/devstack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string, stdout io.Writer) error {
+	// The stack's functions run from this very binary, as the dev
+	// command's do from templategw's, so one `go run` builds everything
+	// and --profile can reach into each function process.
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(ctx)
+	}
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.SetOutput(stdout)
+	duration := fl.Duration("duration", 3*time.Second, "length of each measured phase")
+	conc := fl.String("concurrency", "1,4,16,32", "the accept sweep's concurrencies; the largest is also the baselines' and the end-to-end phase's")
+	contacts := fl.Int("contacts", bench.MaxContacts, "contacts in the emkt 50.01")
+	jsonOut := fl.String("json", "", "also write the figures as JSON to this file")
+	base := fl.String("base", "", "reuse the dev stack whose front door is at this URL (emulators from FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST) instead of starting one")
+	sandboxURL := fl.String("sandbox", "", "with --base: the sandbox provider's URL")
+	token := fl.String("token", envOr("TEMPLATEGW_DEMO_TOKEN", demo.Token), "the demo tenant's bearer token")
+	profile := fl.String("profile", "", "write CPU profiles of every function and of the benchmark itself, per phase, into this directory")
+	emulatorPush := fl.Bool("emulator-push", false, "feed dispatch and fanout through the Pub/Sub emulator's own push (two deliveries at a time) instead of the benchmark's bridge")
+	lanes := fl.Int("lanes", bench.DefaultLanes, "the bridge's deliveries in flight per function")
+	emktLimit := fl.Duration("emkt-limit", 15*time.Minute, "how long to wait for the emkt batch to be dispatched before reporting it as not dispatched")
+	sweepEvery := fl.Duration("sweep-every", 0, "fire sweep this often during the run (0: never; see docs/benchmarks.md)")
+	logs := fl.String("logs", "", "write the functions' and emulators' output to this file")
+	fl.Usage = func() {
+		fmt.Fprintln(stdout, "usage: go run ./cmd/bench [flags]\n\nMeasures templategw against DESIGN §8, each figure as a ratio to a baseline of the same run.\n\nflags:")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	var concs []int
+	for _, s := range strings.Split(*conc, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("--concurrency %q: %w", *conc, err)
+		}
+		concs = append(concs, c)
+	}
+	opts := bench.Options{
+		Base: *base, SandboxURL: *sandboxURL, Token: *token, Duration: *duration, Concurrency: concs,
+		Contacts: *contacts, Progress: os.Stderr, ProfileDir: *profile, EmulatorPush: *emulatorPush, Lanes: *lanes, SweepEvery: *sweepEvery, EmktLimit: *emktLimit,
+	}
+	if *base == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own binary: %w", err)
+		}
+		opts.Exe = exe
+	}
+	if *logs != "" {
+		f, err := os.Create(*logs)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		opts.Logs = f
+	}
+	b, err := bench.New(opts)
+	if err != nil {
+		return err
+	}
+	fig, err := b.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fig.WriteReport(stdout); err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		f, err := os.Create(*jsonOut)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(fig.WriteJSON(f), f.Close()); err != nil {
+			return fmt.Errorf("write %s: %w", *jsonOut, err)
+		}
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve runs the function FUNCTION_TARGET names on PORT, as `templategw
+// serve` does; with bench.ProfileEnv set it also answers the benchmark's
+// profiling requests.
+func serve(ctx context.Context) error {
+	if err := bench.ServeProfiling(os.Getenv("FUNCTION_TARGET")); err != nil {
+		return err
+	}
+	return devstack.Serve(ctx)
+}

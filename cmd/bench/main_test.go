@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestHelpNamesEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if err := realMain(context.Background(), []string{"--help"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-emulator-push", "-sweep-every"} {
+		if !strings.Contains(out.String(), flag) {
+			t.Errorf("usage does not mention %s:\n%s", flag, out.String())
+		}
+	}
+}
+
+// Bad arguments are refused before anything starts.
+func TestBadArgumentsAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--concurrency", "1,x"}, "--concurrency"},
+		{[]string{"--concurrency", "0"}, "concurrency 0"},
+		{[]string{"--contacts", "100001"}, "contacts 100001"},
+		{[]string{"--base", "http://127.0.0.1:1"}, "FIRESTORE_EMULATOR_HOST"},
+		{[]string{"extra"}, "unexpected arguments"},
+	} {
+		t.Setenv("FIRESTORE_EMULATOR_HOST", "")
+		var out bytes.Buffer
+		err := realMain(context.Background(), c.args, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want an error naming %q", c.args, err, c.want)
+		}
+	}
+}
+
+// The serve subcommand is how the stack's processes run the functions.
+func TestServeNeedsATarget(t *testing.T) {
+	t.Setenv("FUNCTION_TARGET", "")
+	if err := realMain(context.Background(), []string{"serve"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "FUNCTION_TARGET") {
+		t.Errorf("serve without FUNCTION_TARGET: %v", err)
+	}
+}

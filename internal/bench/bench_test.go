@@ -1,0 +1,105 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/templategw/templategw/internal/bench"
+)
+
+// TestBenchRunsEndToEnd runs the whole benchmark on a tiny scale (1 s
+// phases, concurrencies 1 and 4, a 500-contact batch) against a stack of
+// its own, and checks that every figure is there and sane. It starts
+// two emulators and ten function processes and warms the JVMs up, which
+// takes about a minute on two cores: -short skips it.
+func TestBenchRunsEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole dev stack and runs every phase: about a minute")
+	}
+	// devstack.Start points this process at its own emulators; the
+	// package's other tests keep theirs.
+	t.Setenv("FIRESTORE_EMULATOR_HOST", os.Getenv("FIRESTORE_EMULATOR_HOST"))
+	t.Setenv("PUBSUB_EMULATOR_HOST", os.Getenv("PUBSUB_EMULATOR_HOST"))
+	exe := filepath.Join(t.TempDir(), "templategw")
+	build := exec.Command("go", "build", "-o", exe, "../../cmd/templategw")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build templategw: %v", err)
+	}
+	var progress, logs bytes.Buffer
+	b, err := bench.New(bench.Options{
+		Exe: exe, Duration: time.Second, Concurrency: []int{4, 1}, Contacts: 500,
+		Progress: &progress, Logs: &logs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	fig, err := b.Run(ctx)
+	if err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s\nlogs (tail):\n%s", err, progress.String(), tail(logs.String(), 4000))
+	}
+	t.Logf("the run took %s", time.Since(start).Round(time.Second))
+
+	var report bytes.Buffer
+	if err := fig.WriteReport(&report); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", report.String())
+	var raw bytes.Buffer
+	if err := fig.WriteJSON(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(raw.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	num := func(key string) float64 {
+		t.Helper()
+		v, ok := got[key].(float64)
+		if !ok {
+			t.Errorf("%s is %v (%T), want a number", key, got[key], got[key])
+		}
+		return v
+	}
+	if c := num("commitsPerMessage"); c < 1 || c > 10 {
+		t.Errorf("commitsPerMessage = %v, want between 1 and 10", c)
+	}
+	for _, key := range []string{"acceptPerSec", "rawCreatePerSec", "rawTxPerSec", "sandboxPerSec", "acceptRatio",
+		"acceptP50Ms", "acceptP99Ms", "acceptOwnHalfLoadPerSec", "acceptOwnHalfP99Ms", "e2ePerSec", "e2eRatio", "e2eP99Ms", "storeAcceptPerSec", "storeDispatchPerSec",
+		"emkt100kAnswerSeconds", "emkt100kAddedPeakMiB", "emkt100kDispatchSeconds"} {
+		if v := num(key); v <= 0 {
+			t.Errorf("%s = %v, want > 0", key, v)
+		}
+	}
+	if got["emkt100kDispatchedExactlyOnce"] != true {
+		t.Errorf("emkt100kDispatchedExactlyOnce = %v, want true", got["emkt100kDispatchedExactlyOnce"])
+	}
+	if n := num("emktContacts"); n != 500 {
+		t.Errorf("emktContacts = %v, want 500", n)
+	}
+	if sweep, _ := got["acceptSweep"].([]any); len(sweep) != 2 {
+		t.Errorf("acceptSweep has %d points, want one per concurrency (2)", len(sweep))
+	}
+	if checks, _ := got["checks"].([]any); len(checks) != 7 {
+		t.Errorf("%d checks, want DESIGN §8's 7", len(checks))
+	}
+	if fig.E2EFailed != 0 || fig.AcceptErrors != 0 {
+		t.Errorf("%d accept errors and %d messages that failed end to end, want none", fig.AcceptErrors, fig.E2EFailed)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

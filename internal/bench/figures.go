@@ -1,0 +1,362 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Figures are one run's measurements. Rates are per second, latencies in
+// milliseconds. A figure the run could not measure (a reused stack's
+// commits and memory) is null in JSON.
+type Figures struct {
+	Cores        int     `json:"cores"`
+	PhaseSeconds float64 `json:"phaseSeconds"`
+	// Concurrency is the baselines' and the end-to-end phase's: the
+	// sweep's highest.
+	Concurrency int `json:"concurrency"`
+	// Delivery is how Pub/Sub messages reached dispatch and fanout: the
+	// bridge or the emulator's own push.
+	Delivery string `json:"delivery"`
+	// PushPeakInFlight is the most deliveries the bridge had in flight to
+	// dispatch at once.
+	PushPeakInFlight int64 `json:"pushPeakInFlight,omitempty"`
+	// PushPullErrors is how often a bridge's pull failed (and was tried
+	// again); PushLastError is the last pull, ack or nack error.
+	PushPullErrors int    `json:"pushPullErrors"`
+	PushLastError  string `json:"pushLastError,omitempty"`
+
+	// Baselines.
+	RawCreatePerSec float64 `json:"rawCreatePerSec"` // best over the sweep's concurrencies
+	RawTxPerSec     float64 `json:"rawTxPerSec"`
+	// RawCommitPerSec is the emulator's rate for a message's mix of
+	// commits: one create and CommitsPerMessage-1 transactions.
+	RawCommitPerSec *float64 `json:"rawCommitPerSec"`
+	SandboxPerSec   float64  `json:"sandboxPerSec"`
+	SandboxRefused  int      `json:"sandboxRefused"` // direct sends over the demo number's limit
+
+	// The gateway's own Firestore work, driven through the store package
+	// without HTTP, Pub/Sub or the provider: accept's read and commit,
+	// dispatch's claim and outcome transactions, and the message rate the
+	// two allow together.
+	StoreAcceptPerSec   float64 `json:"storeAcceptPerSec"`
+	StoreDispatchPerSec float64 `json:"storeDispatchPerSec"`
+	StorePipelinePerSec float64 `json:"storePipelinePerSec"`
+
+	// Accept, dispatch paused.
+	AcceptSweep       []SweepPoint `json:"acceptSweep"`
+	AcceptPerSec      float64      `json:"acceptPerSec"` // best over the sweep
+	AcceptConcurrency int          `json:"acceptConcurrency"`
+	AcceptRatio       float64      `json:"acceptRatio"` // AcceptPerSec / RawCreatePerSec
+	// AcceptHalfLoadPerSec is the open-loop rate the latencies below were
+	// measured at: half RawCreatePerSec.
+	AcceptHalfLoadPerSec         float64 `json:"acceptHalfLoadPerSec"`
+	AcceptHalfLoadAchievedPerSec float64 `json:"acceptHalfLoadAchievedPerSec"`
+	AcceptP50Ms                  float64 `json:"acceptP50Ms"`
+	AcceptP95Ms                  float64 `json:"acceptP95Ms"`
+	AcceptP99Ms                  float64 `json:"acceptP99Ms"`
+	// AcceptOwnHalf* are the same latencies at half AcceptPerSec, a load
+	// the gateway carries on this machine: what accept costs a request
+	// when it is not queued behind the emulators' limit.
+	AcceptOwnHalfLoadPerSec float64 `json:"acceptOwnHalfLoadPerSec"`
+	AcceptOwnHalfP50Ms      float64 `json:"acceptOwnHalfP50Ms"`
+	AcceptOwnHalfP99Ms      float64 `json:"acceptOwnHalfP99Ms"`
+	AcceptErrors            int     `json:"acceptErrors"`
+
+	// End to end, to pending.
+	CommitsPerMessage *float64         `json:"commitsPerMessage"`
+	CommitCalls       map[string]int64 `json:"commitWindowCalls,omitempty"` // every call the door saw in that window
+	E2EPerSec         float64          `json:"e2ePerSec"`
+	// E2EBoundPerSec is RawCommitPerSec / CommitsPerMessage: the message
+	// rate the emulator's commits allow.
+	E2EBoundPerSec       *float64 `json:"e2eBoundPerSec"`
+	E2ERatio             *float64 `json:"e2eRatio"`
+	E2EMessages          int      `json:"e2eMessages"`
+	E2EFailed            int      `json:"e2eFailed"`
+	E2ELatencyLoadPerSec float64  `json:"e2eLatencyLoadPerSec"` // half E2EPerSec, open loop
+	E2EP50Ms             float64  `json:"e2eP50Ms"`
+	E2EP95Ms             float64  `json:"e2eP95Ms"`
+	E2EP99Ms             float64  `json:"e2eP99Ms"`
+	// PushLagP50Ms and PushLagP99Ms are, in the latency phase, how long a
+	// dispatch job waited in Pub/Sub between its publish and the bridge
+	// pulling it (with the bridge only).
+	PushLagP50Ms float64 `json:"pushLagP50Ms,omitempty"`
+	PushLagP99Ms float64 `json:"pushLagP99Ms,omitempty"`
+
+	// The emkt batch (EmktContacts contacts; DESIGN's figure is for
+	// 100,000).
+	EmktContacts        int      `json:"emktContacts"`
+	EmktAnswerSeconds   float64  `json:"emkt100kAnswerSeconds"`
+	EmktAddedPeakMiB    *float64 `json:"emkt100kAddedPeakMiB"`
+	EmktDispatchSeconds float64  `json:"emkt100kDispatchSeconds"` // from the request to the last contact's accepted call
+	EmktDispatchPerSec  float64  `json:"emkt100kDispatchPerSec"`
+	EmktExactlyOnce     bool     `json:"emkt100kDispatchedExactlyOnce"`
+	// EmktDispatched counts the contacts the provider accepted at least
+	// once within Options.EmktLimit, EmktDuplicated those it accepted more
+	// than once: exactly once is EmktDispatched = EmktContacts and
+	// EmktDuplicated = 0.
+	EmktDispatched        int      `json:"emkt100kDispatched"`
+	EmktDuplicated        int      `json:"emkt100kDuplicated"`
+	EmktProviderCalls     int      `json:"emkt100kProviderCalls"`
+	EmktCommitsPerMessage *float64 `json:"emkt100kCommitsPerMessage"`
+
+	// CPU is the cores each process used in each phase: the functions by
+	// name, the emulators, "bench" (load generator, proxy, sandbox and
+	// front door), "others" (the rest of the machine) and "machine".
+	CPU map[string]map[string]float64 `json:"cpuCores"`
+
+	// CPUPerOp is, for the phases that count operations, each process's
+	// CPU milliseconds per operation (a create, a transaction, an accepted
+	// message, a message to pending).
+	CPUPerOp map[string]map[string]float64 `json:"cpuMsPerOp"`
+
+	// DoorCalls are the Firestore calls the emulator's door saw in each
+	// phase, by method (a started stack only).
+	DoorCalls map[string]map[string]int64 `json:"doorCalls,omitempty"`
+
+	Checks       []Check `json:"checks"`
+	TotalSeconds float64 `json:"totalSeconds"`
+}
+
+// SweepPoint is accept and the raw create baseline at one concurrency.
+type SweepPoint struct {
+	Concurrency     int     `json:"concurrency"`
+	AcceptPerSec    float64 `json:"acceptPerSec"`
+	RawCreatePerSec float64 `json:"rawCreatePerSec"`
+	Ratio           float64 `json:"ratio"`
+	P50Ms           float64 `json:"p50Ms"`
+	P95Ms           float64 `json:"p95Ms"`
+	P99Ms           float64 `json:"p99Ms"`
+	Errors          int     `json:"errors"`
+	Accepted        int     `json:"accepted"`
+}
+
+// Check is one DESIGN §8 figure against its target.
+type Check struct {
+	Figure string `json:"figure"`
+	Value  string `json:"value"`
+	Target string `json:"target"`
+	// Pass is null when the figure was not measured.
+	Pass *bool `json:"pass"`
+}
+
+// The targets of DESIGN §8.
+const (
+	TargetCommitsPerMessage = 3
+	TargetAcceptRatio       = 0.7
+	TargetAcceptP99Ms       = 25
+	TargetE2ERatio          = 0.6
+	TargetEmktAnswerSeconds = 5
+	TargetEmktAddedPeakMiB  = 64
+)
+
+func (f *Figures) check() {
+	pass := func(ok bool) *bool { return &ok }
+	add := func(figure, value, target string, ok *bool) {
+		f.Checks = append(f.Checks, Check{Figure: figure, Value: value, Target: target, Pass: ok})
+	}
+	if f.CommitsPerMessage != nil {
+		add("commits per message", fmt.Sprintf("%.2f", *f.CommitsPerMessage), "≤ 3", pass(*f.CommitsPerMessage <= TargetCommitsPerMessage))
+	} else {
+		add("commits per message", "not measured", "≤ 3", nil)
+	}
+	add("accept throughput", fmt.Sprintf("%.2f × raw create (%.0f/s of %.0f/s)", f.AcceptRatio, f.AcceptPerSec, f.RawCreatePerSec),
+		"≥ 0.70 × raw create", pass(f.AcceptRatio >= TargetAcceptRatio))
+	add("accept p99 at half the raw create rate", fmt.Sprintf("%.1f ms at %.0f/s", f.AcceptP99Ms, f.AcceptHalfLoadPerSec),
+		"≤ 25 ms", pass(f.AcceptP99Ms <= TargetAcceptP99Ms))
+	if f.E2ERatio != nil {
+		add("end to end to pending", fmt.Sprintf("%.2f × raw commits ÷ commits per message (%.0f/s of %.0f/s)", *f.E2ERatio, f.E2EPerSec, *f.E2EBoundPerSec),
+			"≥ 0.60 ×", pass(*f.E2ERatio >= TargetE2ERatio))
+	} else {
+		add("end to end to pending", fmt.Sprintf("%.0f/s (no bound: commits not counted)", f.E2EPerSec), "≥ 0.60 ×", nil)
+	}
+	add(fmt.Sprintf("emkt %d-contact answer", f.EmktContacts), fmt.Sprintf("%.2f s", f.EmktAnswerSeconds), "≤ 5 s", pass(f.EmktAnswerSeconds <= TargetEmktAnswerSeconds))
+	if f.EmktAddedPeakMiB != nil {
+		add("emkt added peak memory", fmt.Sprintf("%.1f MiB", *f.EmktAddedPeakMiB), "≤ 64 MiB", pass(*f.EmktAddedPeakMiB <= TargetEmktAddedPeakMiB))
+	} else {
+		add("emkt added peak memory", "not measured", "≤ 64 MiB", nil)
+	}
+	once := fmt.Sprintf("%v (%d of %d contacts at the provider, %d twice or more; the last after %.0f s)",
+		f.EmktExactlyOnce, f.EmktDispatched, f.EmktContacts, f.EmktDuplicated, f.EmktDispatchSeconds)
+	add("emkt dispatched exactly once", once, "every contact once", pass(f.EmktExactlyOnce))
+}
+
+// Passed reports whether every measured figure met its target.
+func (f *Figures) Passed() bool {
+	for _, c := range f.Checks {
+		if c.Pass != nil && !*c.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteJSON writes the figures as indented JSON.
+func (f *Figures) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
+// WriteReport writes the figures for a person: the baselines, the accept
+// sweep, each gateway figure as a ratio to its baseline beside its
+// target, and where the CPU went.
+func (f *Figures) WriteReport(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "baselines (concurrency %d, %d cores, %.0f s phases)\n", f.Concurrency, f.Cores, f.PhaseSeconds)
+	fmt.Fprintf(tw, "  Firestore emulator creates\t%.0f/s\t(best over the sweep)\n", f.RawCreatePerSec)
+	fmt.Fprintf(tw, "  Firestore emulator read-then-update transactions\t%.0f/s\n", f.RawTxPerSec)
+	if f.RawCommitPerSec != nil {
+		fmt.Fprintf(tw, "  Firestore emulator commits in a message's mix\t%.0f/s\t(1 create + %.2f transactions)\n", *f.RawCommitPerSec, *f.CommitsPerMessage-1)
+	}
+	fmt.Fprintf(tw, "  sandbox provider, direct\t%.0f/s\t(%d refused by its per-number limit)\n", f.SandboxPerSec, f.SandboxRefused)
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nthe gateway's Firestore work alone (the store package, no HTTP, Pub/Sub or provider; concurrency %d)\n", f.Concurrency)
+	fmt.Fprintf(w, "  accept (conversation read + one commit) %.0f/s, claim + outcome %.0f/s: %.0f messages/s for both\n",
+		f.StoreAcceptPerSec, f.StoreDispatchPerSec, f.StorePipelinePerSec)
+
+	fmt.Fprintln(w, "\naccept through the front door (dispatch paused)")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "concurrency\taccept/s\traw create/s\tratio\tp50 ms\tp95 ms\tp99 ms\terrors\t")
+	for _, p := range f.AcceptSweep {
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t\n", p.Concurrency, p.AcceptPerSec, p.RawCreatePerSec, p.Ratio, p.P50Ms, p.P95Ms, p.P99Ms, p.Errors)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "at %.0f/s open loop (half the raw create rate; %.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+		f.AcceptHalfLoadPerSec, f.AcceptHalfLoadAchievedPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms)
+	if f.AcceptHalfLoadAchievedPerSec < 0.95*f.AcceptHalfLoadPerSec {
+		fmt.Fprintf(w, "  (overloaded: that rate is above the accept throughput, so requests queue and the latencies grow with the phase)\n")
+	}
+	if f.AcceptOwnHalfLoadPerSec > 0 {
+		fmt.Fprintf(w, "at %.0f/s open loop (half the accept throughput): p50 %.1f ms, p99 %.1f ms\n",
+			f.AcceptOwnHalfLoadPerSec, f.AcceptOwnHalfP50Ms, f.AcceptOwnHalfP99Ms)
+	}
+	if n := len(f.AcceptSweep); n > 0 {
+		top := f.AcceptSweep[n-1]
+		if calls := f.DoorCalls[fmt.Sprintf("accept-%d", top.Concurrency)]; len(calls) > 0 {
+			fmt.Fprintf(w, "Firestore calls per accepted message: %s\n", perMessage(calls, float64(top.Accepted)))
+		}
+	}
+
+	fmt.Fprintf(w, "\nend to end to pending (concurrency %d; Pub/Sub delivery: %s", f.Concurrency, f.Delivery)
+	if f.PushPeakInFlight > 0 {
+		fmt.Fprintf(w, ", at most %d to dispatch at once", f.PushPeakInFlight)
+	}
+	if f.PushPullErrors > 0 {
+		fmt.Fprintf(w, ", %d pulls failed, last error: %s", f.PushPullErrors, f.PushLastError)
+	}
+	fmt.Fprintf(w, "): %.0f/s over %d messages (%d failed)", f.E2EPerSec, f.E2EMessages, f.E2EFailed)
+	if f.E2EBoundPerSec != nil {
+		fmt.Fprintf(w, "; the emulator allows %.0f/s at %.2f commits per message", *f.E2EBoundPerSec, *f.CommitsPerMessage)
+	}
+	fmt.Fprintf(w, "\nat %.0f/s open loop (half that): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms to pending", f.E2ELatencyLoadPerSec, f.E2EP50Ms, f.E2EP95Ms, f.E2EP99Ms)
+	if f.PushLagP50Ms > 0 {
+		fmt.Fprintf(w, " (of which publish to pull: p50 %.1f ms, p99 %.1f ms)", f.PushLagP50Ms, f.PushLagP99Ms)
+	}
+	fmt.Fprintln(w)
+	if len(f.CommitCalls) > 0 && f.CommitsPerMessage != nil && *f.CommitsPerMessage > 0 {
+		var commits int64
+		for m, n := range f.CommitCalls {
+			if m == methodCommit || m == methodBatchWrite {
+				commits += n
+			}
+		}
+		reached := float64(commits) / *f.CommitsPerMessage
+		fmt.Fprintf(w, "Firestore calls per message to pending: %s\n", perMessage(f.CommitCalls, reached))
+	}
+
+	fmt.Fprintf(w, "\nemkt 50.01 of %d contacts: answered in %.2f s", f.EmktContacts, f.EmktAnswerSeconds)
+	if f.EmktAddedPeakMiB != nil {
+		fmt.Fprintf(w, ", +%.1f MiB peak", *f.EmktAddedPeakMiB)
+	}
+	fmt.Fprintf(w, "; every contact at the provider after %.1f s (%.0f/s), %d provider calls", f.EmktDispatchSeconds, f.EmktDispatchPerSec, f.EmktProviderCalls)
+	if f.EmktCommitsPerMessage != nil {
+		fmt.Fprintf(w, ", %.2f commits per message", *f.EmktCommitsPerMessage)
+	}
+	fmt.Fprintln(w)
+
+	fmt.Fprintln(w, "\nDESIGN §8")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range f.Checks {
+		verdict := "not measured"
+		if c.Pass != nil {
+			verdict = map[bool]string{true: "pass", false: "FAIL"}[*c.Pass]
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Figure, c.Value, c.Target, verdict)
+	}
+	tw.Flush()
+
+	if len(f.CPUPerOp) > 0 {
+		fmt.Fprintln(w, "\nCPU milliseconds per operation (a create, a transaction, an accepted message, a message to pending)")
+		cols := []string{"firestore-emulator", "pubsub-emulator", "templates", "dispatch", "bench", "others"}
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "phase\t"+strings.Join(cols, "\t")+"\t")
+		var phases []string
+		for p := range f.CPUPerOp {
+			phases = append(phases, p)
+		}
+		slices.SortFunc(phases, func(a, b string) int { return phaseOrder(a) - phaseOrder(b) })
+		for _, p := range phases {
+			row := []string{p}
+			for _, c := range cols {
+				row = append(row, fmt.Sprintf("%.2f", f.CPUPerOp[p][c]))
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		}
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w, "\nCPU (cores used, largest first)")
+	phases := make([]string, 0, len(f.CPU))
+	for p := range f.CPU {
+		phases = append(phases, p)
+	}
+	slices.SortFunc(phases, func(a, b string) int { return phaseOrder(a) - phaseOrder(b) })
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, p := range phases {
+		fmt.Fprintf(tw, "  %s\tmachine %.2f:\t%s\n", p, f.CPU[p]["machine"], topCores(f.CPU[p], 6))
+	}
+	fmt.Fprintf(tw, "total %.0f s\n", f.TotalSeconds)
+	return tw.Flush()
+}
+
+// phaseOrder sorts phases in the order they run.
+func phaseOrder(p string) int {
+	name, c := p, 0
+	if i := strings.LastIndexByte(p, '-'); i > 0 {
+		if _, err := fmt.Sscanf(p[i+1:], "%d", &c); err == nil {
+			name = p[:i]
+		}
+	}
+	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "emkt-answer", "emkt-dispatch"}
+	if i := slices.Index(order, name); i >= 0 {
+		return i*10000 + c
+	}
+	return len(order) * 10000
+}
+
+// shortMethod is a gRPC method's last element: Commit, RunQuery, …
+func shortMethod(m string) string { return m[strings.LastIndexByte(m, '/')+1:] }
+
+// perMessage lists calls divided by n, as "Commit 1.00, …".
+func perMessage(calls map[string]int64, n float64) string {
+	var parts []string
+	for m, c := range calls {
+		parts = append(parts, fmt.Sprintf("%s %.2f", shortMethod(m), float64(c)/n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func round(v float64, digits int) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}

@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ProfileEnv, set to a directory in a function process's environment,
+// makes ServeProfiling record CPU profiles into it when the benchmark asks.
+const ProfileEnv = "TEMPLATEGW_BENCH_PROFILE"
+
+// phaseName is what a profile file may be named after.
+var phaseName = regexp.MustCompile(`^[a-z0-9-]{1,40}$`)
+
+// ServeProfiling lets the benchmark profile a function process: when
+// ProfileEnv names a directory it listens on a loopback port, written to
+// DIR/<name>.addr, for POST /start?phase=P (begin a CPU profile into
+// DIR/P-<name>.pprof) and POST /stop. Profiles cover exactly a phase's
+// window, which a fixed-length profile endpoint cannot. Without
+// ProfileEnv it does nothing.
+func ServeProfiling(name string) error {
+	dir := os.Getenv(ProfileEnv)
+	if dir == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("profiling listener: %w", err)
+	}
+	var (
+		mu  sync.Mutex
+		out *os.File
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /start", func(w http.ResponseWriter, r *http.Request) {
+		phase := r.URL.Query().Get("phase")
+		if !phaseName.MatchString(phase) {
+			http.Error(w, "bad phase", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if out != nil {
+			pprof.StopCPUProfile()
+			out.Close()
+		}
+		f, err := os.Create(filepath.Join(dir, phase+"-"+name+".pprof"))
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out = f
+	})
+	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if out != nil {
+			pprof.StopCPUProfile()
+			out.Close()
+			out = nil
+		}
+	})
+	go func() { _ = http.Serve(l, mux) }()
+	return os.WriteFile(filepath.Join(dir, name+".addr"), []byte(l.Addr().String()), 0o644)
+}
+
+// profiler starts and stops CPU profiles of the function processes and
+// of the benchmark's own process (load generator, proxy, sandbox, front
+// door) around a phase.
+type profiler struct {
+	dir   string
+	addrs map[string]string // function → its profiling address
+	self  *os.File
+	hc    *http.Client
+}
+
+// newProfiler waits (briefly) for each function's address file.
+func newProfiler(ctx context.Context, dir string, functions []string) (*profiler, error) {
+	p := &profiler{dir: dir, addrs: map[string]string{}, hc: &http.Client{Timeout: 10 * time.Second}}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, fn := range functions {
+		for {
+			raw, err := os.ReadFile(filepath.Join(dir, fn+".addr"))
+			if err == nil && len(raw) > 0 {
+				p.addrs[fn] = strings.TrimSpace(string(raw))
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return nil, fmt.Errorf("function %s wrote no profiling address into %s (is the stack running a binary that calls bench.ServeProfiling?)", fn, dir)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return p, nil
+}
+
+func (p *profiler) start(ctx context.Context, phase string) error {
+	if p == nil {
+		return nil
+	}
+	f, err := os.Create(filepath.Join(p.dir, phase+"-bench.pprof"))
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	p.self = f
+	return p.each(ctx, "/start?phase="+phase)
+}
+
+func (p *profiler) stop(ctx context.Context) error {
+	if p == nil || p.self == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	p.self.Close()
+	p.self = nil
+	return p.each(ctx, "/stop")
+}
+
+func (p *profiler) each(ctx context.Context, path string) error {
+	var errs []error
+	for fn, addr := range p.addrs {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, nil)
+		resp, err := p.hc.Do(req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("profile %s: %w", fn, err))
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			errs = append(errs, fmt.Errorf("profile %s: %s", fn, resp.Status))
+		}
+	}
+	return errors.Join(errs...)
+}
