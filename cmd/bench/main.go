@@ -3,7 +3,7 @@
 // sandbox's own rates as baselines, then the gateway, and prints each
 // gateway figure as a ratio to its baseline beside its target.
 //
-//	go run ./cmd/bench                       # the default run, a few minutes
+//	go run ./cmd/bench                       # the default run, about ten minutes
 //	go run ./cmd/bench --json /tmp/bench.json
 //	go run ./cmd/bench --duration 1s --contacts 5000   # a quick look
 //
