@@ -29,11 +29,10 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/devstack"
-	"github.com/templategw/templategw/internal/sandbox"
+	"github.com/templategw/templategw/internal/queue"
 )
 
 // Options configure a run. The zero value of a field takes its default.
@@ -310,7 +309,7 @@ func (b *Bench) up(ctx context.Context) error {
 
 	if !b.opts.EmulatorPush {
 		for _, fn := range []string{"dispatch", "fanout"} {
-			br, err := b.newBridge(ctx, fn, b.opts.Lanes)
+			br, err := b.newBridge(ctx, fn)
 			if err != nil {
 				return err
 			}
@@ -443,28 +442,10 @@ func (b *Bench) pauseDispatch(ctx context.Context) (resume func() error, err err
 		br.pause()
 		return func() error { br.start(); return nil }, nil
 	}
-	name := "projects/" + devstack.Project + "/subscriptions/dispatch-push"
-	sub, err := b.ps.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
+	name := queue.SubscriptionName(devstack.Project, devstack.PushSubscription("dispatch"))
+	push, err := b.detachPush(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("dispatch subscription: %w", err)
-	}
-	push := sub.GetPushConfig()
-	if push.GetPushEndpoint() == "" {
-		return nil, fmt.Errorf("dispatch subscription %s has no push endpoint", name)
-	}
-	if err := b.setPush(ctx, name, &pubsubpb.PushConfig{}); err != nil {
 		return nil, err
 	}
-	return func() error {
-		// Not ctx: an interrupted run must still give the stack back as
-		// it found it.
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return b.setPush(rctx, name, push)
-	}, nil
-}
-
-// sandboxRequests is a copy of what the sandbox received.
-func (b *Bench) sandboxRequests(ctx context.Context) ([]sandbox.Request, error) {
-	return b.sb.requests(ctx)
+	return func() error { return b.restorePush(name, push) }, nil
 }

@@ -63,13 +63,26 @@ func (p *pushBridge) takeLags() []time.Duration {
 	return out
 }
 
-// newBridge takes over function fn's push subscription (as devstack names
-// it: <fn>-push) and starts delivering.
-func (b *Bench) newBridge(ctx context.Context, fn string, lanes int) (*pushBridge, error) {
-	name := "projects/" + devstack.Project + "/subscriptions/" + fn + "-push"
+// newBridge takes over function fn's push subscription and starts
+// delivering.
+func (b *Bench) newBridge(ctx context.Context, fn string) (*pushBridge, error) {
+	name := queue.SubscriptionName(devstack.Project, devstack.PushSubscription(fn))
+	push, err := b.detachPush(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	p := &pushBridge{b: b, name: name, push: push, endpoint: push.GetPushEndpoint(), lanes: b.opts.Lanes}
+	p.start()
+	return p, nil
+}
+
+// detachPush makes subscription name a pull subscription, which holds
+// what is published until someone pulls or its push config is given back
+// with setPush, and returns that push config.
+func (b *Bench) detachPush(ctx context.Context, name string) (*pubsubpb.PushConfig, error) {
 	sub, err := b.ps.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
 	if err != nil {
-		return nil, fmt.Errorf("subscription of %s: %w", fn, err)
+		return nil, fmt.Errorf("subscription %s: %w", name, err)
 	}
 	push := sub.GetPushConfig()
 	if push.GetPushEndpoint() == "" {
@@ -78,9 +91,16 @@ func (b *Bench) newBridge(ctx context.Context, fn string, lanes int) (*pushBridg
 	if err := b.setPush(ctx, name, &pubsubpb.PushConfig{}); err != nil {
 		return nil, err
 	}
-	p := &pushBridge{b: b, name: name, push: push, endpoint: push.GetPushEndpoint(), lanes: lanes}
-	p.start()
-	return p, nil
+	return push, nil
+}
+
+// restorePush gives subscription name back the push config detachPush
+// took. It does not take the run's context: an interrupted run must still
+// leave the stack as it found it.
+func (b *Bench) restorePush(name string, push *pubsubpb.PushConfig) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return b.setPush(ctx, name, push)
 }
 
 func (b *Bench) setPush(ctx context.Context, name string, cfg *pubsubpb.PushConfig) error {
@@ -183,9 +203,7 @@ func (p *pushBridge) pause() {
 // back, so a reused stack is left as it was found.
 func (p *pushBridge) close() error {
 	p.pause()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return p.b.setPush(ctx, p.name, p.push)
+	return p.b.restorePush(p.name, p.push)
 }
 
 func (p *pushBridge) deliver(ctx context.Context, rm *pubsubpb.ReceivedMessage) {

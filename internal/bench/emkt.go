@@ -1,37 +1,24 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 
+	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/demo"
 )
 
-// MaxContacts is the most contacts one emkt 50.01 may carry (docs/emkt.md).
-const MaxContacts = 100_000
+// MaxContacts is the most contacts one emkt 50.01 may carry: the batch
+// service's limit (docs/emkt.md).
+const MaxContacts = batch.DefaultMaxRecipients
 
-// EmktBatch writes a 50.01 of the demo channel's alerta1 template (one
-// body parameter) to n contacts, the shape of seed 003's example, with
-// contact i's national number phone(i).
-func EmktBatch(w io.Writer, n int, phone func(i int) string) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	fmt.Fprintf(bw, "<main>\n  <emkt trans=\"50.01\">\n  <remetente>%s</remetente>\n  <namespace>%s</namespace>\n  <element_name>alerta1</element_name>\n", demo.SenderCode, demo.Namespace)
-	for i := range n {
-		fmt.Fprintf(bw, "  <contact>\n      <phone>%s</phone>\n      <component type=\"body\">\n      <parameter type=\"text\">Cliente %d</parameter>\n      </component>\n   </contact>\n", phone(i), i)
-	}
-	fmt.Fprintf(bw, "  </emkt>\n</main>\n")
-	return bw.Flush()
-}
-
-// emktBody is EmktBatch in memory: the request is generated before it is
-// timed, so the generator's work is not counted against the gateway on a
-// machine they share.
+// emktBody is demo.EmktBatch in memory: the request is generated before
+// it is timed, so the generator's work is not counted against the gateway
+// on a machine they share.
 func emktBody(n int, phone func(i int) string) []byte {
 	var b bytes.Buffer
 	b.Grow(n * 150)
-	_ = EmktBatch(&b, n, phone) // a bytes.Buffer does not fail
+	_ = demo.EmktBatch(&b, "", n, phone) // a bytes.Buffer does not fail
 	return b.Bytes()
 }
 

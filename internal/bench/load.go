@@ -42,8 +42,11 @@ func (r run) perSec() float64 {
 	return float64(r.ok) / r.elapsed.Seconds()
 }
 
-func (r run) ms(p float64) float64 {
-	return float64(Percentile(slices.Clone(r.latencies), p)) / float64(time.Millisecond)
+func (r run) ms(p float64) float64 { return percentileMs(slices.Clone(r.latencies), p) }
+
+// percentileMs is Percentile in milliseconds; it sorts d in place.
+func percentileMs(d []time.Duration, p float64) float64 {
+	return float64(Percentile(d, p)) / float64(time.Millisecond)
 }
 
 // recorder collects op outcomes from many goroutines.

@@ -15,6 +15,7 @@ import (
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/provider"
+	"github.com/templategw/templategw/internal/sandbox"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -358,12 +359,10 @@ func (b *Bench) endToEnd(ctx context.Context) error {
 	}
 	b.fig.E2ELatencyLoadPerSec = round(rate, 0)
 	b.fig.E2EFailed += len(paced.all()) - len(lat)
-	ms := func(p float64) float64 { return round(float64(Percentile(lat, p))/float64(time.Millisecond), 1) }
-	b.fig.E2EP50Ms, b.fig.E2EP95Ms, b.fig.E2EP99Ms = ms(50), ms(95), ms(99)
+	b.fig.E2EP50Ms, b.fig.E2EP95Ms, b.fig.E2EP99Ms = round(percentileMs(lat, 50), 1), round(percentileMs(lat, 95), 1), round(percentileMs(lat, 99), 1)
 	if b.dispatchBridge != nil {
 		lags := b.dispatchBridge.takeLags()
-		b.fig.PushLagP50Ms = round(float64(Percentile(lags, 50))/float64(time.Millisecond), 1)
-		b.fig.PushLagP99Ms = round(float64(Percentile(lags, 99))/float64(time.Millisecond), 1)
+		b.fig.PushLagP50Ms, b.fig.PushLagP99Ms = round(percentileMs(lags, 50), 1), round(percentileMs(lags, 99), 1)
 	}
 
 	b.quiet(ctx)
@@ -476,10 +475,10 @@ func (b *Bench) emkt(ctx context.Context) error {
 	}
 	// A call the provider refused (its rate limit, say) is retried, so the
 	// last contacts may be called but not yet accepted: wait for those.
-	var reqs []sandboxRequest
+	var reqs []sandbox.Request
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if reqs, err = b.sandboxCalls(ctx); err != nil {
+		if reqs, err = b.sb.requests(ctx); err != nil {
 			return err
 		}
 		accepted = acceptedCalls(reqs)
@@ -515,7 +514,7 @@ func (b *Bench) emkt(ctx context.Context) error {
 		}
 	}
 	b.quiet(ctx)
-	if reqs, err = b.sandboxCalls(ctx); err != nil {
+	if reqs, err = b.sb.requests(ctx); err != nil {
 		return err
 	}
 	accepted = acceptedCalls(reqs)
@@ -548,32 +547,12 @@ func (b *Bench) emkt(ctx context.Context) error {
 	return nil
 }
 
-// sandboxRequest is what the exactly-once check needs of a provider call.
-type sandboxRequest struct {
-	At       time.Time
-	To       string
-	Callback string
-	Status   int
-}
-
-func (b *Bench) sandboxCalls(ctx context.Context) ([]sandboxRequest, error) {
-	all, err := b.sandboxRequests(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sandboxRequest, len(all))
-	for i, r := range all {
-		out[i] = sandboxRequest{At: r.At, To: r.To, Callback: r.CallbackData, Status: r.Status}
-	}
-	return out, nil
-}
-
 // acceptedCalls indexes the provider's accepted calls by message id.
-func acceptedCalls(reqs []sandboxRequest) map[string][]int {
+func acceptedCalls(reqs []sandbox.Request) map[string][]int {
 	out := map[string][]int{}
 	for i, r := range reqs {
 		if r.Status == http.StatusOK {
-			out[r.Callback] = append(out[r.Callback], i)
+			out[r.CallbackData] = append(out[r.CallbackData], i)
 		}
 	}
 	return out

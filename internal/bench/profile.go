@@ -50,14 +50,9 @@ func ServeProfiling(name string) error {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if out != nil {
-			pprof.StopCPUProfile()
-			out.Close()
-		}
-		f, err := os.Create(filepath.Join(dir, phase+"-"+name+".pprof"))
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
+		stopProfile(out)
+		out = nil
+		f, err := startProfile(filepath.Join(dir, phase+"-"+name+".pprof"))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -67,11 +62,8 @@ func ServeProfiling(name string) error {
 	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		if out != nil {
-			pprof.StopCPUProfile()
-			out.Close()
-			out = nil
-		}
+		stopProfile(out)
+		out = nil
 	})
 	go func() { _ = http.Serve(l, mux) }()
 	return os.WriteFile(filepath.Join(dir, name+".addr"), []byte(l.Addr().String()), 0o644)
@@ -111,12 +103,8 @@ func (p *profiler) start(ctx context.Context, phase string) error {
 	if p == nil {
 		return nil
 	}
-	f, err := os.Create(filepath.Join(p.dir, phase+"-bench.pprof"))
+	f, err := startProfile(filepath.Join(p.dir, phase+"-bench.pprof"))
 	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
 		return err
 	}
 	p.self = f
@@ -127,10 +115,32 @@ func (p *profiler) stop(ctx context.Context) error {
 	if p == nil || p.self == nil {
 		return nil
 	}
-	pprof.StopCPUProfile()
-	p.self.Close()
+	stopProfile(p.self)
 	p.self = nil
 	return p.each(ctx, "/stop")
+}
+
+// startProfile starts this process's CPU profile into a new file at path.
+func startProfile(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// stopProfile ends the CPU profile startProfile began into f; nothing
+// when f is nil.
+func stopProfile(f *os.File) {
+	if f == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	f.Close()
 }
 
 func (p *profiler) each(ctx context.Context, path string) error {

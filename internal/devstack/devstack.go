@@ -220,6 +220,10 @@ func (s *Stack) Restart(ctx context.Context, name string) error { return s.procs
 // PID is the named function's process id, for reading its memory.
 func (s *Stack) PID(name string) int { return s.procs.pid(name) }
 
+// PushSubscription names the push subscription that feeds CloudEvent
+// function fn from its topic.
+func PushSubscription(fn string) string { return fn + "-push" }
+
 // FunctionURL is where the named function's own server listens, the front
 // door aside (CloudEvent functions are reached only this way).
 func (s *Stack) FunctionURL(name string) string { return s.procs.url(name) }
@@ -301,7 +305,7 @@ func wirePubSub(ctx context.Context, procs *processes) error {
 			}
 		}
 		push := queue.Push{
-			Name: f.Name + "-push", Topic: f.Topic,
+			Name: PushSubscription(f.Name), Topic: f.Topic,
 			Endpoint:    queue.PushEndpoint(procs.url(f.Name), Project, f.Topic),
 			AckDeadline: 60 * time.Second, MinBackoff: time.Second, MaxBackoff: 30 * time.Second,
 		}

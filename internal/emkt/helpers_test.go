@@ -1,7 +1,6 @@
 package emkt_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -227,19 +226,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 // uploading a large batch would: the body never exists whole.
 func generated(id string, n int) io.Reader {
 	pr, pw := io.Pipe()
-	go func() {
-		w := bufio.NewWriterSize(pw, 64<<10)
-		fmt.Fprintf(w, "<main>\n  <emkt trans=\"50.01\">\n  <remetente>%s</remetente>\n", demo.SenderCode)
-		if id != "" {
-			fmt.Fprintf(w, "  <identificador>%s</identificador>\n", id)
-		}
-		fmt.Fprintf(w, "  <element_name>alerta1</element_name>\n")
-		for i := range n {
-			fmt.Fprintf(w, "  <contact>\n      <phone>%s</phone>\n      <component type=\"body\">\n      <parameter type=\"text\">Cliente %d</parameter>\n      </component>\n   </contact>\n", bulkPhone(i), i)
-		}
-		fmt.Fprintf(w, "  </emkt>\n</main>\n")
-		pw.CloseWithError(w.Flush())
-	}()
+	go func() { pw.CloseWithError(demo.EmktBatch(pw, id, n, bulkPhone)) }()
 	return pr
 }
 

@@ -2,18 +2,16 @@ package indexes
 
 import (
 	"context"
-	"fmt"
-	"math"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/templategw/templategw/emulator"
 )
 
 // The Firestore methods whose requests carry a structured query.
@@ -140,46 +138,19 @@ func (s *recordingStream) SendMsg(m any) error {
 // own. Against the emulator (FIRESTORE_EMULATOR_HOST), the client
 // library dials a connection of its own and hands it over with
 // option.WithGRPCConn, which ignores every dial option; so here the
-// emulator is dialled the way the library dials it (plain text, the
-// emulator's "Bearer owner" admin credentials, unlimited message sizes)
-// with the interceptor added, and that connection replaces the library's,
-// which is never used and, being lazy, never connects. Closing the client
-// closes this connection.
+// emulator is dialled the way the library dials it, with the interceptor
+// added, and that connection replaces the library's, which is never used
+// and, being lazy, never connects. Closing the client closes this
+// connection.
 func (r *Recorder) ClientOptions() ([]option.ClientOption, error) {
 	interceptor := grpc.WithChainStreamInterceptor(r.StreamInterceptor())
 	addr := os.Getenv("FIRESTORE_EMULATOR_HOST")
 	if addr == "" {
 		return []option.ClientOption{option.WithGRPCDialOption(interceptor)}, nil
 	}
-	conn, err := grpc.NewClient(emulatorTarget(addr),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(emulatorOwner{}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
-		interceptor,
-	)
+	conn, err := emulator.DialFirestore(addr, interceptor)
 	if err != nil {
-		return nil, fmt.Errorf("dial the Firestore emulator at %s: %w", addr, err)
+		return nil, err
 	}
 	return []option.ClientOption{option.WithGRPCConn(conn)}, nil
 }
-
-// emulatorTarget names the emulator as the client library does: legacy
-// http:// prefixes dropped, and the passthrough resolver, since the
-// address is a literal host and port.
-func emulatorTarget(addr string) string {
-	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") || !strings.Contains(addr, "://") {
-		addr = strings.TrimPrefix(strings.TrimPrefix(addr, "http://"), "https://")
-		return "passthrough:///" + addr
-	}
-	return addr
-}
-
-// emulatorOwner sends the credentials the Firestore emulator takes as its
-// administrator, which bypass security rules, as the client library does.
-type emulatorOwner struct{}
-
-func (emulatorOwner) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-
-func (emulatorOwner) RequireTransportSecurity() bool { return false }

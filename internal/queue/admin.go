@@ -15,6 +15,11 @@ import (
 // TopicName is the full resource name of a topic.
 func TopicName(project, topic string) string { return "projects/" + project + "/topics/" + topic }
 
+// SubscriptionName is the full resource name of a subscription.
+func SubscriptionName(project, sub string) string {
+	return "projects/" + project + "/subscriptions/" + sub
+}
+
 // EnsureTopic creates a topic unless it exists. Terraform owns topics in
 // the cloud; the dev stack and the tests create their own.
 func EnsureTopic(ctx context.Context, c *pubsub.Client, topic string) error {
@@ -42,7 +47,7 @@ type Push struct {
 // subscribes to.
 func EnsurePull(ctx context.Context, c *pubsub.Client, name, topic string) error {
 	sub := &pubsubpb.Subscription{
-		Name:  "projects/" + c.Project() + "/subscriptions/" + name,
+		Name:  SubscriptionName(c.Project(), name),
 		Topic: TopicName(c.Project(), topic),
 	}
 	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, sub); err != nil && status.Code(err) != codes.AlreadyExists {
@@ -54,7 +59,7 @@ func EnsurePull(ctx context.Context, c *pubsub.Client, name, topic string) error
 // EnsurePush creates a push subscription unless it exists.
 func EnsurePush(ctx context.Context, c *pubsub.Client, p Push) error {
 	sub := &pubsubpb.Subscription{
-		Name:               "projects/" + c.Project() + "/subscriptions/" + p.Name,
+		Name:               SubscriptionName(c.Project(), p.Name),
 		Topic:              TopicName(c.Project(), p.Topic),
 		PushConfig:         &pubsubpb.PushConfig{PushEndpoint: p.Endpoint},
 		AckDeadlineSeconds: int32(p.AckDeadline / time.Second),

@@ -23,10 +23,10 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/templategw/templategw/emulator"
 	"github.com/templategw/templategw/emulator/emulatortest"
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/apptest"
@@ -217,22 +217,11 @@ func (s *recordedStream) SendMsg(m any) error {
 	return s.ClientStream.SendMsg(m)
 }
 
-// ownerCreds is the emulator's admin credential, as the Firestore client
-// sends it when it dials the emulator itself.
-type ownerCreds struct{}
-
-func (ownerCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-func (ownerCreds) RequireTransportSecurity() bool { return false }
-
 // recordedFirestore is a Firestore client on the emulator whose RPCs go
 // through rec.
 func recordedFirestore(t *testing.T, project string, rec *recorder) *firestore.Client {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+os.Getenv("FIRESTORE_EMULATOR_HOST"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(ownerCreds{}),
+	conn, err := emulator.DialFirestore(os.Getenv("FIRESTORE_EMULATOR_HOST"),
 		grpc.WithChainUnaryInterceptor(rec.unary),
 		grpc.WithChainStreamInterceptor(rec.stream),
 	)
