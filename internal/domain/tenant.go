@@ -10,11 +10,31 @@ type Tenant struct {
 	ID                string `firestore:"-" json:"id"`
 	Name              string `firestore:"name" json:"name"`
 	ConversationLimit int    `firestore:"conversationLimit" json:"conversationLimit"` // per month; 0 = unlimited
+	// ConversationHours is how long a conversation lasts from its opening
+	// and after each inbound message; 0 means DefaultConversationHours.
+	ConversationHours int `firestore:"conversationHours,omitempty" json:"conversationHours,omitempty"`
 	CountryCode       string `firestore:"countryCode" json:"countryCode"`
 	CallbackURL       string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
 	// CallbackSecret signs status callbacks (HMAC-SHA256); it is shown to
 	// the tenant once when set and never served back.
 	CallbackSecret string `firestore:"callbackSecret,omitempty" json:"-"`
+}
+
+// DefaultConversationHours is Meta's customer-service window, the
+// conversation period of a tenant that set none.
+const DefaultConversationHours = 24
+
+// MaxConversationHours bounds the setting: a conversation is a window the
+// gateway counts per month, and a month is its longest sensible length.
+const MaxConversationHours = 31 * 24
+
+// ConversationPeriod is how long the tenant's conversations last.
+func (t Tenant) ConversationPeriod() time.Duration {
+	h := t.ConversationHours
+	if h <= 0 {
+		h = DefaultConversationHours
+	}
+	return time.Duration(h) * time.Hour
 }
 
 // Token is what a bearer token (stored only as its sha256) grants: one
