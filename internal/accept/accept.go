@@ -1,13 +1,18 @@
-// Package accept is the accept path every dialect shares: it turns a send
-// command into a durable message (one Firestore commit with its contact and
-// idempotency record), publishes it for dispatch, and answers. Dialects
-// parse and render; the rules live in the domain and here.
+// Package accept is the one admission every way a send enters goes
+// through: a template to one number (atom, cloudchat, wati), a text inside
+// the service window (wati session messages) and a bulk send's shared
+// checks (emkt 50.01, wati bulk). It resolves the channel, the tenant, the
+// template and its approval, the plan's limit, the callback URL and the
+// Idempotency-Key, then either refuses with a typed domain error or
+// commits the message (with its conversation reservation, contact and
+// idempotency record) in one write, publishes it for dispatch and
+// answers. Dialects parse and render; the rules live in the domain and
+// here.
 package accept
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/templategw/templategw/internal/domain"
@@ -16,7 +21,7 @@ import (
 	"github.com/templategw/templategw/internal/store"
 )
 
-// Catalog is the cached configuration the accept path reads.
+// Catalog is the cached configuration admission reads.
 type Catalog interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
@@ -24,14 +29,14 @@ type Catalog interface {
 	TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error)
 }
 
-// Store persists an acceptance, reads idempotency records and
-// conversations, and follows a message until dispatch settles it.
+// Store persists an admission, reads what admission decides on, and
+// follows a message until dispatch settles it.
 type Store interface {
+	KeyStore
 	Accept(ctx context.Context, a store.Acceptance) error
-	Idempotency(ctx context.Context, tenant, key string) (store.IdempotencyRecord, error)
 	SetIdempotencyAnswer(ctx context.Context, tenant, key string, code int, body []byte) error
 	Conversation(ctx context.Context, tenant, channel, phone string) (domain.Conversation, error)
-	ConversationsOpened(ctx context.Context, tenant, month string) (int, error)
+	Contact(ctx context.Context, tenant, phone string) (domain.Contact, error)
 	WatchMessage(ctx context.Context, tenant, id string, done func(domain.Message) bool) (domain.Message, error)
 }
 
@@ -40,10 +45,12 @@ type Publisher interface {
 	Publish(ctx context.Context, j queue.Job) error
 }
 
-// Request is the one send command every dialect builds.
+// Request is the one send command every dialect builds: a template (by id,
+// or by Meta's name) or, with Text set, a free-form text.
 type Request struct {
 	TemplateID   string
 	TemplateName string // Meta's name, for dialects that send by name; used when TemplateID is empty
+	Text         string // a free-form text, only inside the contact's service window
 	Phone        string // already in the domain's digits-only form
 	FirstName    string
 	LastName     string
@@ -52,11 +59,15 @@ type Request struct {
 	Assign       bool
 	Params       map[string]string
 	Channel      string // channel id, display number or sender code; "" = default
+	// ChannelField names the request field Channel came from, in errors;
+	// "" is channelNumber.
+	ChannelField string
 	ClientRef    string // the client's own reference, echoed in callbacks
 }
 
 // Result is the outcome of an accepted send.
 type Result struct {
+	Message        domain.Message
 	MessageID      string
 	Status         domain.Status // pending (202) or sent (200)
 	ConversationID string
@@ -83,20 +94,19 @@ type Options struct {
 	PublishTimeout time.Duration
 	// Wait bounds how long a send into an open conversation waits for
 	// dispatch's outcome before it answers Pending (seed 000's immediate
-	// confirmation). Default 5s; negative never waits, for dialects whose
-	// answer is the same either way.
+	// confirmation). Negative never waits, for dialects whose answer is
+	// the same either way; 0 is 5 s.
 	Wait time.Duration
 	Now  func() time.Time
 }
 
-// Service runs the accept path.
+// Service runs admission and the accept path.
 type Service struct {
 	cat   Catalog
 	store Store
 	pub   Publisher
 	opt   Options
-
-	slots Slots
+	keys  Keys
 }
 
 // New returns the accept service.
@@ -110,79 +120,91 @@ func New(cat Catalog, st Store, pub Publisher, opt Options) *Service {
 	if opt.Wait == 0 {
 		opt.Wait = 5 * time.Second
 	}
-	return &Service{cat: cat, store: st, pub: pub, opt: opt}
+	return &Service{cat: cat, store: st, pub: pub, opt: opt, keys: Keys{Store: st, Now: opt.Now}}
 }
 
-// IdempotencyTTL is how long a key's first answer is kept (Stripe's 24 h),
-// in every dialect.
-const IdempotencyTTL = 24 * time.Hour
+// Keys is the service's Idempotency-Key handling, for bulk sends.
+func (s *Service) Keys() Keys { return s.keys }
 
-// Send validates req for the token's tenant, stores the message and
-// publishes it. When the contact has an open conversation on the channel it
-// then waits, bounded by Options.Wait, for dispatch's outcome and answers
-// Sent; otherwise (or past the bound) it answers Pending. With an
+// Send admits req for the token's tenant, stores the message and
+// publishes it. When the contact has an open conversation on the channel
+// it then waits, bounded by Options.Wait, for dispatch's outcome and
+// answers Sent; otherwise (or past the bound) it answers Pending. With an
 // idempotency key, a retry answers the first answer, a different request
-// under the same key is KindKeyReused, and a retry while the first is still
-// being handled is KindInFlight. The returned Answer is what the client
-// gets.
+// under the same key is KindKeyReused, and a retry while the first is
+// still being handled, on any instance, is KindInFlight. The returned
+// Answer is what the client gets.
 func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem *Idempotency, render Render) (Answer, error) {
-	if idem != nil && idem.Key != "" {
-		slot := tok.Tenant + "\x00" + idem.Key
-		if !s.slots.Enter(slot) {
-			return Answer{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
-		}
-		defer s.slots.Leave(slot)
-	} else {
+	if idem != nil && idem.Key == "" {
 		idem = nil
 	}
-
-	msg, contact, open, err := s.prepare(ctx, tok, req)
-	if err != nil {
-		if idem != nil && domain.KindOf(err) != domain.KindInternal {
-			// A retry of a request that was accepted gets its first answer,
-			// even if a rule now refuses it (the plan's limit was reached
-			// meanwhile, a template was paused): one read, on refusals only.
-			if ans, rerr := s.replay(ctx, tok.Tenant, idem); rerr == nil {
-				return ans, nil
-			}
+	var claim store.IdempotencyRecord
+	if idem != nil {
+		rec, claimed, err := s.keys.Claim(ctx, tok.Tenant, idem.Key, idem.RequestHash)
+		if err != nil {
+			return Answer{}, err
 		}
+		if !claimed {
+			return Answer{Code: rec.Code, Body: rec.Body}, nil
+		}
+		claim = rec
+	}
+	ans, err := s.send(ctx, tok, req, idem, claim, render)
+	if err != nil && idem != nil && !errors.Is(err, store.ErrKeyExists) {
+		s.keys.Release(ctx, tok.Tenant, idem.Key, claim)
+	}
+	if errors.Is(err, store.ErrKeyExists) {
+		return Answer{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
+	}
+	return ans, err
+}
+
+func (s *Service) send(ctx context.Context, tok domain.Token, req Request, idem *Idempotency, claim store.IdempotencyRecord, render Render) (Answer, error) {
+	p, err := s.Admit(ctx, tok, req)
+	if err != nil {
 		return Answer{}, err
 	}
-	res := Result{MessageID: msg.ID, Status: domain.StatusPending}
+	res := Result{Message: p.Message, MessageID: p.Message.ID, Status: domain.StatusPending}
+	if p.Message.Type == domain.MessageText {
+		// A text goes only into an open window: its answer names the
+		// conversation at once and never waits.
+		res.ConversationID = p.Conversation.ID
+	}
 	ans := render(res)
-	a := store.Acceptance{Message: msg, Contact: contact}
+	wait := p.Open && s.opt.Wait > 0 && p.Message.Type != domain.MessageText
+	a := p.acceptance()
 	if idem != nil {
 		a.IdempotencyKey = idem.Key
 		a.Idempotency = store.IdempotencyRecord{
-			RequestHash: idem.RequestHash, MessageID: msg.ID, Code: ans.Code, Body: ans.Body,
-			ExpireAt: msg.CreatedAt.Add(IdempotencyTTL),
+			RequestHash: idem.RequestHash, MessageID: p.Message.ID, Code: ans.Code, Body: ans.Body,
+			State: store.KeyDone, ExpireAt: p.Now.Add(IdempotencyTTL), Version: claim.Version,
+		}
+		if wait {
+			// A retry while this request waits for Sent is refused, not
+			// answered Pending: the client is about to get Sent.
+			a.Idempotency.State, a.Idempotency.LeaseUntil = store.KeyInFlight, p.Now.Add(s.opt.Wait+KeyLease)
 		}
 	}
-	err = s.store.Accept(ctx, a)
-	if errors.Is(err, store.ErrKeyExists) {
-		return s.replay(ctx, tok.Tenant, idem)
-	}
-	if err != nil {
+	if err := s.store.Accept(ctx, a); err != nil {
 		return Answer{}, err
 	}
-	logging.Transition(ctx, logging.Moved(logging.SourceAccept, msg, ""))
-	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: msg.ID})
-	if !open || s.opt.Wait < 0 {
+	logging.Transition(ctx, logging.Moved(logging.SourceAccept, p.Message, ""))
+	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: p.Message.ID})
+	if !wait {
 		return ans, nil
 	}
-	res, ok := s.await(ctx, msg)
-	if !ok {
-		return ans, nil
+	if r, ok := s.await(ctx, p.Message); ok {
+		ans = render(r)
 	}
-	sent := render(res)
 	if idem != nil {
 		// A retry must get what this client got. Should the update fail,
-		// a retry gets Pending for the same message: still true, if stale.
-		if err := s.store.SetIdempotencyAnswer(ctx, tok.Tenant, idem.Key, sent.Code, sent.Body); err != nil {
-			logging.FromContext(ctx).Warn("idempotency record keeps the Pending answer", "messageId", msg.ID, "error", err.Error())
+		// the lease ends and a retry gets Pending for the same message:
+		// still true, if stale.
+		if err := s.store.SetIdempotencyAnswer(ctx, tok.Tenant, idem.Key, ans.Code, ans.Body); err != nil {
+			logging.FromContext(ctx).Warn("idempotency record keeps the Pending answer", "messageId", p.Message.ID, "error", err.Error())
 		}
 	}
-	return sent, nil
+	return ans, nil
 }
 
 // await follows the message until dispatch settles it, bounded by
@@ -202,105 +224,12 @@ func (s *Service) await(ctx context.Context, msg domain.Message) (Result, bool) 
 	switch m.Status {
 	case domain.StatusSent, domain.StatusDelivered, domain.StatusRead:
 		if m.ConversationID != "" {
-			return Result{MessageID: m.ID, Status: domain.StatusSent, ConversationID: m.ConversationID}, true
+			return Result{Message: m, MessageID: m.ID, Status: domain.StatusSent, ConversationID: m.ConversationID}, true
 		}
 	}
 	// pending (the conversation closed meanwhile), failed or unknown: the
 	// client follows the message like any other Pending one.
 	return Result{}, false
-}
-
-// prepare runs every rule that can refuse a send, before anything is
-// written. open reports whether the contact has an open conversation on
-// the sending channel.
-func (s *Service) prepare(ctx context.Context, tok domain.Token, req Request) (msg domain.Message, contact domain.Contact, open bool, err error) {
-	channels, err := s.cat.Channels(ctx, tok.Tenant)
-	if err != nil {
-		return msg, contact, false, fmt.Errorf("channels of %s: %w", tok.Tenant, err)
-	}
-	ch, err := domain.PickChannel(channels, req.Channel, tok.DefaultChannel)
-	if err != nil {
-		return msg, contact, false, err
-	}
-	tpl, err := s.template(ctx, tok.Tenant, req)
-	if err != nil {
-		return msg, contact, false, err
-	}
-	rendered, err := domain.Render(tpl, req.Params)
-	if err != nil {
-		return msg, contact, false, err
-	}
-	now := s.opt.Now().UTC()
-	tenant, err := s.cat.Tenant(ctx, tok.Tenant)
-	if err != nil {
-		return msg, contact, false, fmt.Errorf("tenant %s: %w", tok.Tenant, err)
-	}
-	if open, err = s.checkLimit(ctx, tenant, ch.ID, req.Phone, now); err != nil {
-		return msg, contact, false, err
-	}
-	msg = domain.NewMessage(store.NewID(), tok.Tenant, ch.ID, req.Phone, tpl.ID, rendered, now)
-	msg.ClientRef = req.ClientRef
-	msg.CallbackURL = tok.CallbackURL
-	if msg.CallbackURL == "" {
-		msg.CallbackURL = tenant.CallbackURL
-	}
-	contact = domain.Contact{
-		Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,
-		Name:      domain.ContactName(req.ClientName, req.FirstName, req.LastName, ""),
-		UpdatedAt: now,
-	}
-	return msg, contact, open, nil
-}
-
-// template finds the request's template by id, else by name.
-func (s *Service) template(ctx context.Context, tenant string, req Request) (domain.Template, error) {
-	field, key, find := "templateId", req.TemplateID, s.cat.Template
-	if key == "" && req.TemplateName != "" {
-		field, key, find = "template_name", req.TemplateName, s.cat.TemplateByName
-	}
-	if key == "" {
-		return domain.Template{}, domain.Errorf(domain.KindTemplate, "template without id or message", field)
-	}
-	tpl, err := find(ctx, tenant, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return tpl, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+key, field)
-	}
-	if err != nil {
-		return tpl, fmt.Errorf("template %s/%s: %w", tenant, key, err)
-	}
-	return tpl, nil
-}
-
-// checkLimit reads the contact's conversation on the channel and, only
-// when the send would open a new one under a limited plan, the month's
-// count. The count is read, not reserved: sends racing past the limit at
-// the same moment may each open one more conversation.
-func (s *Service) checkLimit(ctx context.Context, tenant domain.Tenant, channel, phone string, now time.Time) (open bool, err error) {
-	conv, err := s.store.Conversation(ctx, tenant.ID, channel, phone)
-	if err != nil {
-		return false, err
-	}
-	open = conv.Open(now)
-	if open || tenant.ConversationLimit <= 0 {
-		return open, nil
-	}
-	used, err := s.store.ConversationsOpened(ctx, tenant.ID, domain.MonthKey(now))
-	if err != nil {
-		return false, err
-	}
-	return false, domain.CheckConversationLimit(false, tenant.ConversationLimit, used)
-}
-
-// replay answers a retry from the key's record.
-func (s *Service) replay(ctx context.Context, tenant string, idem *Idempotency) (Answer, error) {
-	rec, err := s.store.Idempotency(ctx, tenant, idem.Key)
-	if err != nil {
-		return Answer{}, fmt.Errorf("read idempotency record: %w", err)
-	}
-	if rec.RequestHash != idem.RequestHash {
-		return Answer{}, domain.Errorf(domain.KindKeyReused, "Idempotency-Key was already used with a different request")
-	}
-	return Answer{Code: rec.Code, Body: rec.Body}, nil
 }
 
 // publish hands the job to dispatch. A failure is logged, not returned: the

@@ -53,8 +53,10 @@ type Spec struct {
 	// §2): a retry within 24 h with the same RequestHash answers the first
 	// batch and stores nothing; the key with another request is
 	// KindKeyReused; the key while its first request is still being handled
-	// here is KindInFlight. RequestHash is called only once next has
-	// yielded everything, so it may hash a body as it streams.
+	// is KindInFlight. RequestHash is called only once next has
+	// yielded everything, so it may hash a body as it streams. The key's
+	// in-flight state lives in its record, so a retry on any instance
+	// sees it.
 	IdempotencyKey string
 	RequestHash    func() string
 }
@@ -65,6 +67,9 @@ type Batch struct {
 	Code     string // the code the client follows it by
 	Accepted int    // recipients queued for sending
 	Failed   int    // recipients refused (Recipient.Problem)
+	// Duplicates are recipients dropped because an earlier one has the
+	// same number (first wins).
+	Duplicates int
 	// Replayed is true when Code named an existing batch: nothing new was
 	// stored (a repeated emkt identificador is idempotent).
 	Replayed bool
@@ -76,6 +81,9 @@ type Item struct {
 	Raw    string // as the client wrote it
 	Status domain.Status
 	Reason string // why it failed (its problem, or the provider's error)
+	// Refused is true when the gateway refused it before sending, for a
+	// plan's limit: it was never handed to Meta.
+	Refused bool
 }
 
 // Next yields the batch's recipients one at a time, so a dialect can

@@ -27,24 +27,48 @@ import (
 // is ever made of them, because the batch record that makes chunks live is
 // committed only after the last one is stored.
 func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next Next) (Batch, error) {
-	start := s.opt.Now()
 	if spec.Code != "" && (len(spec.Code) > maxCode || !store.ValidID(spec.Code)) {
 		return Batch{}, domain.Errorf(domain.KindInvalid, fmt.Sprintf("batch code must be 1 to %d characters, without '/'", maxCode), "code")
 	}
-	if spec.IdempotencyKey != "" {
-		if spec.RequestHash == nil {
-			spec.RequestHash = func() string { return "" }
-		}
-		slot := tok.Tenant + "\x00" + spec.IdempotencyKey
-		if !s.slots.Enter(slot) {
-			return Batch{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
-		}
-		defer s.slots.Leave(slot)
+	if spec.IdempotencyKey == "" {
+		return s.create(ctx, tok, spec, next, store.IdempotencyRecord{})
 	}
-	// A repeat answers what the first request got, even if a rule would
-	// refuse it now (a template paused since).
-	if b, ok, err := s.repeat(ctx, tok.Tenant, spec, next); ok || err != nil {
-		return b, err
+	if spec.RequestHash == nil {
+		spec.RequestHash = func() string { return "" }
+	}
+	// The request's hash is known only once its body is read through, so
+	// the claim is taken without it and a finished record is compared
+	// after reading.
+	keys := s.admit.Keys()
+	rec, claimed, err := keys.Claim(ctx, tok.Tenant, spec.IdempotencyKey, "")
+	if err != nil {
+		return Batch{}, err
+	}
+	if !claimed {
+		return s.replayKey(ctx, tok.Tenant, rec, spec, next)
+	}
+	b, err := s.create(ctx, tok, spec, next, rec)
+	if err != nil && !errors.Is(err, store.ErrKeyExists) {
+		keys.Release(ctx, tok.Tenant, spec.IdempotencyKey, rec)
+	}
+	if errors.Is(err, store.ErrKeyExists) {
+		err = domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
+	}
+	return b, err
+}
+
+func (s *Service) create(ctx context.Context, tok domain.Token, spec Spec, next Next, claim store.IdempotencyRecord) (Batch, error) {
+	start := s.opt.Now()
+	// A repeated code answers what the first request got, even if a rule
+	// would refuse it now (a template paused since).
+	if spec.Code != "" {
+		rec, err := s.store.BatchByCode(ctx, tok.Tenant, spec.Code)
+		if err == nil {
+			return replayed(rec), nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return Batch{}, fmt.Errorf("look up batch code of %s: %w", tok.Tenant, err)
+		}
 	}
 	p, err := s.plan(ctx, tok, spec)
 	if err != nil {
@@ -54,8 +78,9 @@ func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next 
 	now := start.UTC()
 	rec := store.BatchRecord{
 		ID: store.NewID(), Code: spec.Code, Source: spec.Source, Name: spec.Name,
-		Channel: p.channel.ID, TemplateID: p.tpl.ID, Template: p.tpl, CallbackURL: p.callbackURL,
-		Open: true, CreatedAt: now, ExpireAt: now.Add(s.opt.Retention),
+		Channel: p.Channel.ID, TemplateID: p.Template.ID, Template: p.Template, CallbackURL: p.CallbackURL,
+		ConversationLimit: p.Tenant.ConversationLimit,
+		Open:              true, CreatedAt: now, ExpireAt: now.Add(s.opt.Retention),
 	}
 	if rec.Code == "" {
 		rec.Code = newCode()
@@ -70,21 +95,21 @@ func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next 
 		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
 		return Batch{}, err
 	}
-	rec.Chunks, rec.Recipients, rec.Accepted, rec.Failed = res.chunks, res.recipients, res.accepted, res.failed
+	rec.Chunks, rec.Recipients, rec.Accepted, rec.Failed, rec.Duplicates = res.chunks, res.recipients, res.accepted, res.failed, res.duplicates
 
 	var key *store.BatchKey
 	if spec.IdempotencyKey != "" {
-		key = &store.BatchKey{Key: spec.IdempotencyKey, RequestHash: spec.RequestHash(), ExpireAt: now.Add(accept.IdempotencyTTL)}
+		key = &store.BatchKey{Key: spec.IdempotencyKey, RequestHash: spec.RequestHash(), ExpireAt: now.Add(accept.IdempotencyTTL), Version: claim.Version}
 	}
 	err = s.store.CommitBatch(ctx, tok.Tenant, rec, key)
 	if errors.Is(err, store.ErrBatchCodeExists) {
-		// Another request with the same code or key committed first.
+		// Another request with the same code committed first.
 		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
-		b, ok, err := s.repeat(ctx, tok.Tenant, spec, func() (Recipient, bool, error) { return Recipient{}, false, nil })
-		if err == nil && !ok {
-			err = fmt.Errorf("batch %s of %s: code or key taken, yet neither is found", rec.Code, tok.Tenant)
+		other, err := s.store.BatchByCode(ctx, tok.Tenant, rec.Code)
+		if err != nil {
+			return Batch{}, fmt.Errorf("batch %s of %s: code taken, yet not found: %w", rec.Code, tok.Tenant, err)
 		}
-		return b, err
+		return replayed(other), nil
 	}
 	if err != nil {
 		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
@@ -92,52 +117,37 @@ func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next 
 	}
 	published := s.publishFanout(ctx, tok.Tenant, rec.ID, rec.Chunks)
 	log.Info("batch accepted", "source", spec.Source, "channel", rec.Channel, "template", rec.TemplateID,
-		"recipients", rec.Recipients, "accepted", rec.Accepted, "failed", rec.Failed,
+		"recipients", rec.Recipients, "accepted", rec.Accepted, "failed", rec.Failed, "duplicates", rec.Duplicates,
 		"chunks", rec.Chunks, "fanoutPublished", published, "took", time.Since(start).String())
-	return Batch{ID: rec.ID, Code: rec.Code, Accepted: rec.Accepted, Failed: rec.Failed}, nil
+	return Batch{ID: rec.ID, Code: rec.Code, Accepted: rec.Accepted, Failed: rec.Failed, Duplicates: rec.Duplicates}, nil
 }
 
-// repeat answers a request whose code or Idempotency-Key the tenant already
-// used (ok), from what the first request stored. Under a key, the rest of
-// the request is read through first, so its hash can be compared: the key
-// with another request is KindKeyReused.
-func (s *Service) repeat(ctx context.Context, tenant string, spec Spec, next Next) (b Batch, ok bool, err error) {
-	if spec.Code != "" {
-		rec, err := s.store.BatchByCode(ctx, tenant, spec.Code)
-		if err == nil {
-			return replayed(rec), true, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return Batch{}, false, fmt.Errorf("look up batch code of %s: %w", tenant, err)
-		}
-	}
-	if spec.IdempotencyKey == "" {
-		return Batch{}, false, nil
-	}
-	rec, hash, err := s.store.BatchByKey(ctx, tenant, spec.IdempotencyKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return Batch{}, false, nil
-	}
-	if err != nil {
-		return Batch{}, false, fmt.Errorf("look up idempotency key of %s: %w", tenant, err)
-	}
+// replayKey answers a request whose Idempotency-Key already names a
+// finished request: the rest of the body is read through first, so its
+// hash can be compared; the key with another request (or a single send's
+// key) is KindKeyReused.
+func (s *Service) replayKey(ctx context.Context, tenant string, key store.IdempotencyRecord, spec Spec, next Next) (Batch, error) {
 	for {
 		_, more, err := next()
 		if err != nil {
-			return Batch{}, false, err
+			return Batch{}, err
 		}
 		if !more {
 			break
 		}
 	}
-	if rec.ID == "" || hash != spec.RequestHash() {
-		return Batch{}, false, domain.Errorf(domain.KindKeyReused, "Idempotency-Key was already used with a different request")
+	if key.Batch == "" || key.RequestHash != spec.RequestHash() {
+		return Batch{}, domain.Errorf(domain.KindKeyReused, "Idempotency-Key was already used with a different request")
 	}
-	return replayed(rec), true, nil
+	rec, err := s.store.Batch(ctx, tenant, key.Batch)
+	if err != nil {
+		return Batch{}, fmt.Errorf("batch %s of %s under its key: %w", key.Batch, tenant, err)
+	}
+	return replayed(rec), nil
 }
 
 func replayed(r store.BatchRecord) Batch {
-	return Batch{ID: r.ID, Code: r.Code, Accepted: r.Accepted, Failed: r.Failed, Replayed: true}
+	return Batch{ID: r.ID, Code: r.Code, Accepted: r.Accepted, Failed: r.Failed, Duplicates: r.Duplicates, Replayed: true}
 }
 
 // discard deletes the chunks of a batch that will never be committed. They

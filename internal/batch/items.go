@@ -53,6 +53,9 @@ func (s *Service) Items(ctx context.Context, tenant, code string, yield func(Ite
 			return l.err
 		}
 		for i, r := range l.chunk.Recipients {
+			if r.Duplicate {
+				continue // reported once, with the first recipient of its number
+			}
 			if err := yield(item(r, l.msgs[i])); err != nil {
 				return err
 			}
@@ -69,7 +72,7 @@ func (s *Service) load(ctx context.Context, tenant, batch string, n int) loaded 
 	var ids []string
 	var at []int
 	for i, r := range c.Recipients {
-		if r.Problem == "" {
+		if r.Problem == "" && !r.Duplicate {
 			ids = append(ids, MessageID(batch, c.First+i))
 			at = append(at, i)
 		}
@@ -96,6 +99,7 @@ func item(r store.BatchRecipient, m *domain.Message) Item {
 		it.Status = m.Status
 		if m.Error != nil && (m.Status == domain.StatusFailed || m.Status == domain.StatusUnknown) {
 			it.Reason = m.Error.Title
+			it.Refused = *m.Error == store.LimitRefusal
 		}
 	}
 	return it

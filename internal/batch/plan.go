@@ -2,11 +2,11 @@ package batch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/store"
 )
@@ -14,11 +14,8 @@ import (
 // plan is what a batch's recipients are checked against, settled once
 // before the first one is read.
 type plan struct {
-	spec        Spec
-	channel     domain.Channel
-	tpl         domain.Template
-	countryCode string
-	callbackURL string
+	accept.BulkPlan
+	spec Spec
 	// keys are the params the template takes (domain.Template.Params),
 	// for Spec.Positional.
 	keys map[string]bool
@@ -27,87 +24,27 @@ type plan struct {
 	named map[string]string
 }
 
-// plan checks what the whole batch shares: a failure refuses the batch.
+// plan runs the admission the batch's recipients share: a refusal
+// refuses the batch.
 func (s *Service) plan(ctx context.Context, tok domain.Token, spec Spec) (*plan, error) {
-	channels, err := s.cat.Channels(ctx, tok.Tenant)
-	if err != nil {
-		return nil, fmt.Errorf("channels of %s: %w", tok.Tenant, err)
-	}
-	ch, err := domain.PickChannel(channels, spec.Channel, tok.DefaultChannel)
-	if domain.KindOf(err) == domain.KindInvalid {
-		return nil, domain.Errorf(domain.KindInvalid, "no channel "+spec.Channel+" for this tenant", "channel")
-	}
+	bp, err := s.admit.AdmitBulk(ctx, tok, accept.BulkRequest{TemplateName: spec.TemplateName, Namespace: spec.Namespace, Channel: spec.Channel})
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := s.template(ctx, tok.Tenant, spec)
-	if err != nil {
-		return nil, err
-	}
-	tenant, err := s.cat.Tenant(ctx, tok.Tenant)
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", tok.Tenant, err)
-	}
-	if tenant.ConversationLimit > 0 {
-		// Refuse only a batch that could not open a single conversation:
-		// counting per recipient would cost a read each, and the count is
-		// read, not reserved, as on the accept path.
-		used, err := s.store.ConversationsOpened(ctx, tok.Tenant, domain.MonthKey(s.opt.Now()))
-		if err != nil {
-			return nil, fmt.Errorf("conversations of %s: %w", tok.Tenant, err)
-		}
-		if err := domain.CheckConversationLimit(false, tenant.ConversationLimit, used); err != nil {
-			return nil, err
-		}
-	}
-	p := &plan{spec: spec, channel: ch, tpl: tpl, countryCode: ch.CountryCode, callbackURL: tok.CallbackURL}
-	if p.countryCode == "" {
-		p.countryCode = tenant.CountryCode
-	}
-	if p.callbackURL == "" {
-		p.callbackURL = tenant.CallbackURL
-	}
+	p := &plan{BulkPlan: bp, spec: spec}
 	if spec.Positional {
 		p.keys = map[string]bool{}
-		for _, k := range tpl.Params() {
+		for _, k := range bp.Template.Params() {
 			p.keys[k] = true
 		}
-		if tpl.Named() {
+		if bp.Template.Named() {
 			p.named = map[string]string{}
-			for i, k := range domain.Placeholders(tpl.Body()) {
+			for i, k := range domain.Placeholders(bp.Template.Body()) {
 				p.named[strconv.Itoa(i+1)] = k
 			}
 		}
 	}
 	return p, nil
-}
-
-// template finds the batch's template by Meta's name and checks what
-// does not depend on a recipient: approved, has a body, same namespace.
-func (s *Service) template(ctx context.Context, tenant string, spec Spec) (domain.Template, error) {
-	if strings.TrimSpace(spec.TemplateName) == "" {
-		return domain.Template{}, domain.Errorf(domain.KindTemplate, "template name required", "template")
-	}
-	tpl, err := s.cat.TemplateByName(ctx, tenant, spec.TemplateName)
-	if errors.Is(err, store.ErrNotFound) {
-		return tpl, domain.Errorf(domain.KindTemplate, "no template named "+spec.TemplateName, "template")
-	}
-	if err != nil {
-		return tpl, fmt.Errorf("template %s/%s: %w", tenant, spec.TemplateName, err)
-	}
-	if spec.Namespace != "" && tpl.Namespace != "" && spec.Namespace != tpl.Namespace {
-		return tpl, domain.Errorf(domain.KindInvalid, "namespace "+spec.Namespace+" is not the namespace of template "+tpl.Name, "namespace")
-	}
-	// Rendering without params fails on the template itself first (not
-	// approved, no body); missing params are each recipient's concern.
-	if _, err := domain.Render(tpl, nil); err != nil && domain.KindOf(err) != domain.KindParamsMissing {
-		var de *domain.Error
-		if errors.As(err, &de) {
-			return tpl, &domain.Error{Kind: de.Kind, Message: strings.Replace(de.Message, "template without id or message", "template "+tpl.Name+" has no body", 1), Fields: []string{"template"}}
-		}
-		return tpl, err
-	}
-	return tpl, nil
 }
 
 // check settles one recipient: stored for sending, or refused with a
@@ -124,7 +61,7 @@ func (p *plan) check(r Recipient) store.BatchRecipient {
 	}
 	phone := r.Phone
 	if p.spec.National {
-		ph, err := domain.ParseNational(r.Raw, p.countryCode)
+		ph, err := domain.ParseNational(r.Raw, p.CountryCode)
 		if err != nil {
 			out.Problem = p.phoneProblem(r.Raw)
 			return out
@@ -143,7 +80,7 @@ func (p *plan) check(r Recipient) store.BatchRecipient {
 			return out
 		}
 	}
-	if _, err := domain.Render(p.tpl, params); err != nil {
+	if _, err := domain.Render(p.Template, params); err != nil {
 		out.Problem = err.Error()
 		return out
 	}
@@ -155,7 +92,7 @@ func (p *plan) phoneProblem(raw string) string {
 	if strings.TrimSpace(raw) == "" {
 		return "phone: required"
 	}
-	return "phone: not a possible number, either as DDD + number (country code " + p.countryCode + " prepended) or with its country code"
+	return "phone: not a possible number, either as DDD + number (country code " + p.CountryCode + " prepended) or with its country code"
 }
 
 // positional renames "1", "2", … to a NAMED template's placeholders.
@@ -183,7 +120,7 @@ func (p *plan) count(params map[string]string) string {
 	if ok {
 		return ""
 	}
-	return fmt.Sprintf("wrong parameter count: template %s takes %d, got %d", p.tpl.Name, len(p.keys), len(params))
+	return fmt.Sprintf("wrong parameter count: template %s takes %d, got %d", p.Template.Name, len(p.keys), len(params))
 }
 
 // recipientSize approximates what a recipient costs in its chunk.

@@ -14,17 +14,18 @@ import (
 // DefaultTopic is the fan-out topic: one event per stored chunk.
 const DefaultTopic = "fanout"
 
-// Catalog is the cached configuration a batch is checked against.
-type Catalog interface {
-	Tenant(ctx context.Context, id string) (domain.Tenant, error)
-	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
-	TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error)
+// Admitter is the accept path's admission: the rules a bulk send's
+// recipients share, and Idempotency-Key handling as every send route has
+// it.
+type Admitter interface {
+	AdmitBulk(ctx context.Context, tok domain.Token, req accept.BulkRequest) (accept.BulkPlan, error)
+	Keys() accept.Keys
 }
 
 // Store keeps batches, their chunks and reads their messages.
 type Store interface {
 	BatchByCode(ctx context.Context, tenant, code string) (store.BatchRecord, error)
-	BatchByKey(ctx context.Context, tenant, key string) (store.BatchRecord, string, error)
+	Batch(ctx context.Context, tenant, id string) (store.BatchRecord, error)
 	PutBatchChunks(ctx context.Context, tenant, batch string, chunks []store.EncodedChunk, expireAt time.Time) error
 	DeleteBatchChunks(ctx context.Context, tenant, batch string, n int) error
 	CommitBatch(ctx context.Context, tenant string, r store.BatchRecord, key *store.BatchKey) error
@@ -33,7 +34,6 @@ type Store interface {
 	OpenBatches(ctx context.Context, tenant string, before time.Time, limit int) ([]store.BatchRecord, error)
 	UndoneBatchChunks(ctx context.Context, tenant, batch string, limit int) ([]int, error)
 	CloseBatch(ctx context.Context, tenant, batch string) error
-	ConversationsOpened(ctx context.Context, tenant, month string) (int, error)
 }
 
 // Publisher publishes events on one topic (the fan-out topic).
@@ -92,17 +92,15 @@ var ErrTooMany = errors.New("too many recipients")
 
 // Service creates batches and reports their recipients.
 type Service struct {
-	cat    Catalog
+	admit  Admitter
 	store  Store
 	fanout Publisher
 	opt    Options
-
-	slots accept.Slots // tenant + Idempotency-Key of requests being handled
 }
 
 // New returns the batch service; fanout publishes on the fan-out topic the
 // Worker is subscribed to.
-func New(cat Catalog, st Store, fanout Publisher, opt Options) *Service {
+func New(admit Admitter, st Store, fanout Publisher, opt Options) *Service {
 	if opt.ChunkSize <= 0 || opt.ChunkSize > store.MaxBatchMessages {
 		opt.ChunkSize = DefaultChunkSize
 	}
@@ -121,5 +119,5 @@ func New(cat Catalog, st Store, fanout Publisher, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Service{cat: cat, store: st, fanout: fanout, opt: opt}
+	return &Service{admit: admit, store: st, fanout: fanout, opt: opt}
 }

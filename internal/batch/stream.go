@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/templategw/templategw/internal/store"
@@ -16,6 +15,7 @@ type streamed struct {
 	recipients int
 	accepted   int
 	failed     int
+	duplicates int
 }
 
 // rawChunk is a run of recipients as read, before they are checked.
@@ -25,39 +25,55 @@ type rawChunk struct {
 }
 
 // stream reads every recipient and stores them as chunks, overlapping the
-// three costs: reading the body (this goroutine), checking recipients
-// (phone parsing dominates; Options.Workers goroutines) and committing
-// chunks (a few at a time, in groups). The channels between the stages are
-// short, so a slow stage holds back the reader: at most a few dozen chunks
-// are in memory whatever the batch's size.
+// four costs: reading the body (this goroutine), checking recipients
+// (phone parsing dominates; Options.Workers goroutines), dropping repeated
+// numbers (one goroutine, in the recipients' order, so the first wins) and
+// committing chunks (a few at a time, in groups). The channels between the
+// stages are short, so a slow stage holds back the reader: at most a few
+// dozen chunks are in memory whatever the batch's size, plus one entry per
+// distinct number.
 func (s *Service) stream(ctx context.Context, tenant string, p *plan, batch string, expireAt time.Time, next Next) (streamed, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	raw := make(chan rawChunk, 1)
+	checked := make(chan checkedChunk, s.opt.Workers)
 	sealed := make(chan store.EncodedChunk, groupChunks)
-	var accepted, failed atomic.Int64
-	var checkers, writing sync.WaitGroup
+	var checkers, dedup, writing sync.WaitGroup
 	for range s.opt.Workers {
 		checkers.Go(func() {
 			for rc := range raw {
 				if ctx.Err() != nil {
 					continue // drain, so the reader never blocks
 				}
-				enc, a, f, err := p.seal(rc)
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				accepted.Add(int64(a))
-				failed.Add(int64(f))
 				select {
-				case sealed <- enc:
+				case checked <- p.checkChunk(rc):
 				case <-ctx.Done():
 				}
 			}
 		})
 	}
+	var res streamed
+	dedup.Go(func() {
+		d := dedupe{seen: map[string]struct{}{}, waiting: map[int]checkedChunk{}}
+		for c := range checked {
+			if ctx.Err() != nil {
+				continue
+			}
+			for _, c := range d.inOrder(c) {
+				enc, err := store.EncodeBatchChunk(c.BatchChunk)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				select {
+				case sealed <- enc:
+				case <-ctx.Done():
+				}
+			}
+		}
+		res.accepted, res.failed, res.duplicates = d.accepted, d.failed, d.duplicates
+	})
 	for range writers {
 		writing.Go(func() {
 			var group []store.EncodedChunk
@@ -81,13 +97,13 @@ func (s *Service) stream(ctx context.Context, tenant string, p *plan, batch stri
 		})
 	}
 
-	var res streamed
 	s.read(ctx, cancel, raw, next, &res)
 	close(raw)
 	checkers.Wait()
+	close(checked)
+	dedup.Wait()
 	close(sealed)
 	writing.Wait()
-	res.accepted, res.failed = int(accepted.Load()), int(failed.Load())
 	if ctx.Err() != nil {
 		return res, context.Cause(ctx)
 	}
@@ -137,17 +153,55 @@ func (s *Service) read(ctx context.Context, cancel context.CancelCauseFunc, raw 
 	}
 }
 
-// seal checks a chunk's recipients and encodes it for the store.
-func (p *plan) seal(rc rawChunk) (enc store.EncodedChunk, accepted, failed int, err error) {
+// checkedChunk is a chunk whose recipients are checked, before repeated
+// numbers are dropped.
+type checkedChunk struct{ store.BatchChunk }
+
+// checkChunk checks a chunk's recipients.
+func (p *plan) checkChunk(rc rawChunk) checkedChunk {
 	c := store.BatchChunk{N: rc.n, First: rc.first, Recipients: make([]store.BatchRecipient, len(rc.rs))}
 	for i, r := range rc.rs {
 		c.Recipients[i] = p.check(r)
-		if c.Recipients[i].Problem != "" {
-			failed++
-		} else {
-			accepted++
-		}
 	}
-	enc, err = store.EncodeBatchChunk(c)
-	return enc, accepted, failed, err
+	return checkedChunk{c}
+}
+
+// dedupe drops every recipient whose number an earlier one has, taking
+// chunks in their order whatever order the checkers finish them in, and
+// counts what is left.
+type dedupe struct {
+	seen    map[string]struct{}
+	waiting map[int]checkedChunk
+	next    int
+
+	accepted, failed, duplicates int
+}
+
+// inOrder takes c and returns the chunks now ready, in order, with their
+// repeated numbers marked.
+func (d *dedupe) inOrder(c checkedChunk) []checkedChunk {
+	d.waiting[c.N] = c
+	var ready []checkedChunk
+	for {
+		c, ok := d.waiting[d.next]
+		if !ok {
+			return ready
+		}
+		delete(d.waiting, d.next)
+		d.next++
+		for i := range c.Recipients {
+			r := &c.Recipients[i]
+			switch _, dup := d.seen[r.Phone]; {
+			case r.Problem != "":
+				d.failed++
+			case dup:
+				r.Duplicate, r.Params = true, nil
+				d.duplicates++
+			default:
+				d.seen[r.Phone] = struct{}{}
+				d.accepted++
+			}
+		}
+		ready = append(ready, c)
+	}
 }

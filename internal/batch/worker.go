@@ -22,6 +22,7 @@ import (
 type WorkerStore interface {
 	BatchAndChunk(ctx context.Context, tenant, batch string, n int) (store.BatchRecord, store.BatchChunk, error)
 	CreateBatchMessages(ctx context.Context, tenant string, msgs []domain.Message) (map[string]domain.Status, error)
+	ReserveBatchMessages(ctx context.Context, tenant string, msgs []domain.Message, limit int, now time.Time) (map[string]domain.Status, error)
 	MarkBatchChunkDone(ctx context.Context, tenant, batch string, n int) error
 }
 
@@ -97,9 +98,13 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 	}
 	msgs := w.messages(log, f.Tenant, rec, chunk)
 	var ids []string
-	for from := 0; from < len(msgs); from += store.MaxBatchMessages {
-		group := msgs[from:min(len(msgs), from+store.MaxBatchMessages)]
-		existing, err := w.store.CreateBatchMessages(ctx, f.Tenant, group)
+	group := store.MaxBatchMessages
+	if rec.ConversationLimit > 0 {
+		group = store.MaxLimitedBatchMessages
+	}
+	for from := 0; from < len(msgs); from += group {
+		group := msgs[from:min(len(msgs), from+group)]
+		existing, err := w.create(ctx, f.Tenant, rec, group)
 		if err != nil {
 			return fmt.Errorf("messages of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)
 		}
@@ -112,7 +117,7 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 				tf.Batch, tf.Bulk = f.Batch, true
 				logging.Transition(ctx, tf)
 			}
-			if !ok || st == domain.StatusAccepted {
+			if !ok && m.Status == domain.StatusAccepted || st == domain.StatusAccepted {
 				ids = append(ids, m.ID)
 			}
 		}
@@ -135,6 +140,15 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 	return nil
 }
 
+// create creates a group of messages, each reserving its conversation when
+// the batch was sent under a limited plan.
+func (w *Worker) create(ctx context.Context, tenant string, rec store.BatchRecord, group []domain.Message) (map[string]domain.Status, error) {
+	if rec.ConversationLimit > 0 {
+		return w.store.ReserveBatchMessages(ctx, tenant, group, rec.ConversationLimit, w.now().UTC())
+	}
+	return w.store.CreateBatchMessages(ctx, tenant, group)
+}
+
 // messages builds the messages of a chunk's sendable recipients.
 func (w *Worker) messages(log *slog.Logger, tenant string, rec store.BatchRecord, c store.BatchChunk) []domain.Message {
 	tpl := rec.Template
@@ -142,7 +156,7 @@ func (w *Worker) messages(log *slog.Logger, tenant string, rec store.BatchRecord
 	now := w.now().UTC()
 	out := make([]domain.Message, 0, len(c.Recipients))
 	for i, r := range c.Recipients {
-		if r.Problem != "" {
+		if r.Problem != "" || r.Duplicate {
 			continue
 		}
 		rendered, err := domain.Render(tpl, r.Params)

@@ -105,18 +105,3 @@ func PickChannel(channels []Channel, ref, tokenDefault string) (Channel, error) 
 	return c, nil
 }
 
-// Conversation is the window Meta opens for a contact on a channel.
-type Conversation struct {
-	ID         string    `firestore:"id" json:"id"`
-	Channel    string    `firestore:"channel" json:"channel"`
-	Phone      string    `firestore:"phone" json:"phone"`
-	ExpiresAt  time.Time `firestore:"expiresAt" json:"expiresAt"`
-	OriginType string    `firestore:"originType,omitempty" json:"originType,omitempty"`
-}
-
-// Open reports whether the conversation is still open at now.
-func (c Conversation) Open(now time.Time) bool { return c.ID != "" && now.Before(c.ExpiresAt) }
-
-// ConversationKey is the document id of the conversation of a contact on a
-// channel.
-func ConversationKey(channel, phone string) string { return channel + "_" + phone }

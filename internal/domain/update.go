@@ -12,9 +12,6 @@ type Update struct {
 	Status            Status // sent, delivered, read or failed
 	At                time.Time
 	Error             *MessageError // for failed
-	// Conversation is the conversation the message was sent in, when the
-	// provider reports one.
-	Conversation *Conversation
 }
 
 // webhookStatuses are the states a provider update may report.
@@ -53,9 +50,6 @@ func (m *Message) Apply(u Update) (bool, error) {
 	if m.ProviderMessageID == "" {
 		m.ProviderMessageID = u.ProviderMessageID
 	}
-	if u.Conversation != nil && u.Conversation.ID != "" {
-		m.ConversationID = u.Conversation.ID
-	}
 	switch {
 	case u.Status == StatusFailed:
 		m.Error = u.Error
@@ -72,42 +66,6 @@ func (m *Message) Apply(u Update) (bool, error) {
 // another send's status never moves it.
 func (m *Message) Owns(u Update) bool {
 	return m.ProviderMessageID == "" || u.ProviderMessageID == "" || m.ProviderMessageID == u.ProviderMessageID
-}
-
-// Extend merges what the provider says of a conversation (next) into c,
-// the conversation stored for that contact and channel, as of now. write
-// reports whether the stored one changes. Expiry only moves later, so a
-// late webhook never shortens an open conversation; a next without an
-// expiry (Meta sends it only with a conversation's first status) never
-// replaces another conversation, and neither does an older one arriving
-// late while the stored one is open and lasts longer.
-func (c Conversation) Extend(next Conversation, now time.Time) (merged Conversation, write bool) {
-	switch {
-	case next.ID == c.ID:
-		if !next.ExpiresAt.After(c.ExpiresAt) {
-			return c, false
-		}
-		c.ExpiresAt = next.ExpiresAt
-		if c.OriginType == "" {
-			c.OriginType = next.OriginType
-		}
-		return c, true
-	case next.ExpiresAt.IsZero():
-		return c, false
-	case c.Open(now) && !next.ExpiresAt.After(c.ExpiresAt):
-		return c, false
-	}
-	return next, true
-}
-
-// CheckConversationLimit refuses a send that would open a new conversation
-// when the tenant's plan has used up its monthly conversations. A send into
-// an open conversation always passes; limit 0 means unlimited.
-func CheckConversationLimit(open bool, limit, used int) error {
-	if open || limit <= 0 || used < limit {
-		return nil
-	}
-	return Errorf(KindLimitReached, "conversation limit reached")
 }
 
 // MonthKey names the calendar month (UTC) a conversation is counted in.

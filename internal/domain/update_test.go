@@ -64,11 +64,10 @@ func TestApplyFailedKeepsMetaError(t *testing.T) {
 func TestApplyReconcileClearsDoubt(t *testing.T) {
 	m := msgIn(domain.StatusUnknown)
 	m.Error = &domain.MessageError{Title: "outcome unknown"}
-	conv := &domain.Conversation{ID: "c1", ExpiresAt: time.Now().Add(time.Hour)}
-	if changed, _ := m.Apply(domain.Update{ProviderMessageID: "wamid.9", Status: domain.StatusSent, At: time.Now(), Conversation: conv}); !changed {
+	if changed, _ := m.Apply(domain.Update{ProviderMessageID: "wamid.9", Status: domain.StatusSent, At: time.Now()}); !changed {
 		t.Fatal("not applied")
 	}
-	if m.Error != nil || m.ConversationID != "c1" || m.ProviderMessageID != "wamid.9" {
+	if m.Error != nil || m.ProviderMessageID != "wamid.9" {
 		t.Errorf("after reconcile: error %+v conversation %q wamid %q", m.Error, m.ConversationID, m.ProviderMessageID)
 	}
 }
@@ -91,37 +90,6 @@ func TestApplyRefusesUntrackedStatus(t *testing.T) {
 	}
 }
 
-func TestConversationExtend(t *testing.T) {
-	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	stored := domain.Conversation{ID: "c1", ExpiresAt: t0.Add(24 * time.Hour), OriginType: "utility"}
-	for _, tc := range []struct {
-		name  string
-		next  domain.Conversation
-		write bool
-		want  string
-		exp   time.Time
-	}{
-		{"late webhook of the same", domain.Conversation{ID: "c1", ExpiresAt: t0.Add(time.Hour)}, false, "c1", stored.ExpiresAt},
-		{"same without expiry", domain.Conversation{ID: "c1"}, false, "c1", stored.ExpiresAt},
-		{"same extended", domain.Conversation{ID: "c1", ExpiresAt: t0.Add(48 * time.Hour)}, true, "c1", t0.Add(48 * time.Hour)},
-		{"another without expiry", domain.Conversation{ID: "c0"}, false, "c1", stored.ExpiresAt},
-		{"an older one, late", domain.Conversation{ID: "c0", ExpiresAt: t0.Add(2 * time.Hour)}, false, "c1", stored.ExpiresAt},
-		{"a newer one", domain.Conversation{ID: "c2", ExpiresAt: t0.Add(72 * time.Hour)}, true, "c2", t0.Add(72 * time.Hour)},
-	} {
-		got, write := stored.Extend(tc.next, t0.Add(time.Hour))
-		if write != tc.write || got.ID != tc.want || !got.ExpiresAt.Equal(tc.exp) {
-			t.Errorf("%s: %+v write %v, want %s until %s write %v", tc.name, got, write, tc.want, tc.exp, tc.write)
-		}
-	}
-	if got, write := (domain.Conversation{}).Extend(domain.Conversation{ID: "c1", ExpiresAt: t0}, t0); !write || got.ID != "c1" {
-		t.Error("the first conversation was not written")
-	}
-	// A stored conversation that closed gives way to any with an expiry.
-	if got, write := stored.Extend(domain.Conversation{ID: "c3", ExpiresAt: t0.Add(time.Hour)}, t0.Add(25*time.Hour)); !write || got.ID != "c3" {
-		t.Errorf("closed conversation kept: %+v", got)
-	}
-}
-
 func TestApplyNeverStepsBackInTime(t *testing.T) {
 	m := msgIn(domain.StatusPending)
 	m.UpdatedAt = time.Date(2026, 11, 1, 12, 0, 2, 500, time.UTC)
@@ -130,27 +98,6 @@ func TestApplyNeverStepsBackInTime(t *testing.T) {
 	}
 	if last := m.History[len(m.History)-1].At; last.Before(m.History[len(m.History)-2].At) || !m.UpdatedAt.Equal(last) {
 		t.Errorf("history steps back: %v", m.History)
-	}
-}
-
-func TestCheckConversationLimit(t *testing.T) {
-	for _, tc := range []struct {
-		open        bool
-		limit, used int
-		refused     bool
-	}{
-		{false, 0, 1000, false}, // unlimited
-		{false, 10, 9, false},
-		{false, 10, 10, true},
-		{true, 10, 10, false}, // into an open conversation
-	} {
-		err := domain.CheckConversationLimit(tc.open, tc.limit, tc.used)
-		if (err != nil) != tc.refused || (err != nil && domain.KindOf(err) != domain.KindLimitReached) {
-			t.Errorf("%+v: err %v", tc, err)
-		}
-	}
-	if domain.MonthKey(time.Date(2026, 1, 31, 23, 0, 0, 0, time.FixedZone("x", -3*3600))) != "2026-02" {
-		t.Error("MonthKey is not UTC")
 	}
 }
 

@@ -38,7 +38,11 @@ func (s *Server) status(a *exchange, tok domain.Token, d *decoder) {
 		if phone == "" {
 			phone = it.Phone
 		}
-		return enc.Encode(itemXML{Telefone: phone, Status: string(it.Status), Motivo: it.Reason})
+		st := string(it.Status)
+		if it.Refused {
+			st = "refused: " + it.Reason
+		}
+		return enc.Encode(itemXML{Telefone: phone, Status: st, Motivo: it.Reason})
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound) && enc == nil:
@@ -91,5 +95,7 @@ func readCodigo(d *decoder) (string, error) {
 	if code == "" {
 		return "", domain.Errorf(domain.KindInvalid, "codigo: required", "codigo")
 	}
-	return code, nil
+	var errs domain.FieldErrors
+	domain.CheckLen(&errs, "codigo", code, domain.MaxBatchCode)
+	return code, errs.Err()
 }

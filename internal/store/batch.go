@@ -39,6 +39,13 @@ type BatchRecord struct {
 	Recipients  int             `firestore:"recipients"`
 	Accepted    int             `firestore:"accepted"`
 	Failed      int             `firestore:"failed"`
+	// Duplicates counts recipients dropped for repeating an earlier one's
+	// number: a batch never sends one template twice to one number.
+	Duplicates int `firestore:"duplicates,omitempty"`
+	// ConversationLimit is the tenant's plan limit when the batch was
+	// accepted: under a limit each recipient reserves its conversation as
+	// its message is made.
+	ConversationLimit int `firestore:"conversationLimit,omitempty"`
 	// Open is true until every chunk is known to have been turned into
 	// messages; only batches still open are looked at again.
 	Open      bool      `firestore:"open"`
@@ -52,6 +59,9 @@ type BatchRecipient struct {
 	Raw     string            `json:"raw,omitempty"`
 	Params  map[string]string `json:"params,omitempty"`
 	Problem string            `json:"problem,omitempty"`
+	// Duplicate marks a recipient whose number an earlier one of the batch
+	// already has: it is never sent, and reported once, with the first.
+	Duplicate bool `json:"dup,omitempty"`
 }
 
 // BatchChunk is a run of a batch's recipients, stored at
@@ -97,14 +107,8 @@ type BatchKey struct {
 	Key         string
 	RequestHash string // of method, path and body: same key, other request → 422
 	ExpireAt    time.Time
-}
-
-// batchKeyDoc is a key's record, in the idempotency collection the accept
-// path also uses: a key names one request, whichever dialect sent it.
-type batchKeyDoc struct {
-	RequestHash string    `firestore:"requestHash"`
-	Batch       string    `firestore:"batch"`
-	ExpireAt    time.Time `firestore:"expireAt"`
+	// Version is the claim this request holds on the key (ClaimKey).
+	Version time.Time
 }
 
 // EncodeBatchChunk encodes c for PutBatchChunks.
@@ -184,11 +188,15 @@ func (s *Store) CommitBatch(ctx context.Context, tenant string, r BatchRecord, k
 	b.Create(s.batchCodeRef(tenant, r.Code), batchCodeDoc{Batch: r.ID, CreatedAt: r.CreatedAt, ExpireAt: r.ExpireAt})
 	b.Create(s.batchRef(tenant, r.ID), r)
 	if key != nil {
-		b.Create(s.idempotency(tenant, key.Key), batchKeyDoc{RequestHash: key.RequestHash, Batch: r.ID, ExpireAt: key.ExpireAt})
+		rec := IdempotencyRecord{RequestHash: key.RequestHash, Batch: r.ID, State: KeyDone, ExpireAt: key.ExpireAt}
+		b.Update(s.idempotency(tenant, key.Key), rec.updates(), firestore.LastUpdateTime(key.Version))
 	}
 	if _, err := b.Commit(ctx); err != nil {
-		if status.Code(err) == codes.AlreadyExists {
+		switch status.Code(err) {
+		case codes.AlreadyExists:
 			return ErrBatchCodeExists
+		case codes.FailedPrecondition, codes.NotFound:
+			return ErrKeyExists
 		}
 		return fmt.Errorf("commit batch %s/%s: %w", tenant, r.ID, err)
 	}
@@ -213,22 +221,6 @@ func (s *Store) BatchByCode(ctx context.Context, tenant, code string) (BatchReco
 		return BatchRecord{}, err
 	}
 	return s.Batch(ctx, tenant, c.Batch)
-}
-
-// BatchByKey returns the batch sent under a tenant's Idempotency-Key and
-// the hash of the request that sent it; ErrNotFound when the key has no
-// record. A key another kind of request used answers an empty record
-// (ID "") with that request's hash.
-func (s *Store) BatchByKey(ctx context.Context, tenant, key string) (BatchRecord, string, error) {
-	var k batchKeyDoc
-	if err := get(ctx, s.idempotency(tenant, key), &k); err != nil {
-		return BatchRecord{}, "", err
-	}
-	if k.Batch == "" {
-		return BatchRecord{}, k.RequestHash, nil
-	}
-	r, err := s.Batch(ctx, tenant, k.Batch)
-	return r, k.RequestHash, err
 }
 
 // BatchChunk returns chunk n of a batch.

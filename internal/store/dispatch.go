@@ -76,7 +76,8 @@ type WAMID struct {
 // the message and the contact's conversation on its channel, and calls
 // apply only while the message is still the attempt's (dispatching, same
 // attempt count); otherwise it returns ErrStale. A provider message id set
-// by apply is indexed under wamids/ in the same commit.
+// by apply is indexed under wamids/ in the same commit, and a message apply
+// fails before Meta took it gives back its conversation reservation.
 func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
 	ref := s.message(tenant, id)
 	var m domain.Message
@@ -97,6 +98,12 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 		}
 		if err := tx.Set(ref, m); err != nil {
 			return err
+		}
+		if m.Status == domain.StatusFailed && m.ProviderMessageID == "" {
+			// Meta never took it: the conversation it reserved is given back.
+			if err := s.releaseReservation(tx, m, conv); err != nil {
+				return err
+			}
 		}
 		if m.ProviderMessageID != "" {
 			return s.indexWAMID(tx, m)

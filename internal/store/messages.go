@@ -16,26 +16,21 @@ import (
 	"github.com/templategw/templategw/internal/domain"
 )
 
-// ErrKeyExists is returned by Accept when the idempotency key already has a
-// record: the request is a retry.
-var ErrKeyExists = errors.New("idempotency key already used")
-
-// IdempotencyRecord remembers the first answer given under an
-// Idempotency-Key for 24 h (a Firestore TTL policy on expireAt removes it).
-type IdempotencyRecord struct {
-	RequestHash string    `firestore:"requestHash"`
-	MessageID   string    `firestore:"messageId"`
-	Code        int       `firestore:"code"`
-	Body        []byte    `firestore:"body"`
-	ExpireAt    time.Time `firestore:"expireAt"`
-}
-
 // Acceptance is everything the accept path writes, in one commit.
 type Acceptance struct {
-	Message        domain.Message
-	Contact        domain.Contact
-	IdempotencyKey string // "" when the request carried none
+	Message domain.Message
+	Contact domain.Contact
+	// IdempotencyKey is "" when the request carried none; otherwise
+	// Idempotency is the record to leave under it, and its Version the
+	// claim this request holds.
+	IdempotencyKey string
 	Idempotency    IdempotencyRecord
+	// Limit is the tenant's monthly conversation limit (0: none). With a
+	// limit, a send that would open a conversation reserves one in the
+	// same commit.
+	Limit int
+	// Now is the admission's time: the month a reservation counts in.
+	Now time.Time
 }
 
 func (s *Store) message(tenant, id string) *firestore.DocumentRef {
@@ -44,41 +39,6 @@ func (s *Store) message(tenant, id string) *firestore.DocumentRef {
 
 func (s *Store) idempotency(tenant, key string) *firestore.DocumentRef {
 	return s.sub(tenant, "idempotency").Doc(HashToken(key))
-}
-
-// Accept writes a new message, its contact and its idempotency record in
-// one commit, so a 2xx answer always has its message and a failed commit
-// leaves nothing behind. A WriteBatch is used, not a transaction: the write
-// is blind (no reads) and a batch commits in one round trip where a
-// transaction needs two.
-func (s *Store) Accept(ctx context.Context, a Acceptance) error {
-	m := a.Message
-	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic blind write, see above
-	b.Create(s.message(m.Tenant, m.ID), m)
-	contact := map[string]any{"phone": a.Contact.Phone, "updatedAt": a.Contact.UpdatedAt}
-	for k, v := range map[string]string{"firstName": a.Contact.FirstName, "lastName": a.Contact.LastName, "name": a.Contact.Name} {
-		if v != "" {
-			contact[k] = v
-		}
-	}
-	b.Set(s.sub(m.Tenant, "contacts").Doc(a.Contact.Phone), contact, firestore.MergeAll)
-	if a.IdempotencyKey != "" {
-		b.Create(s.idempotency(m.Tenant, a.IdempotencyKey), a.Idempotency)
-	}
-	if _, err := b.Commit(ctx); err != nil {
-		if status.Code(err) == codes.AlreadyExists && a.IdempotencyKey != "" {
-			return ErrKeyExists
-		}
-		return fmt.Errorf("accept message %s: %w", m.ID, err)
-	}
-	return nil
-}
-
-// Idempotency returns the record stored under a tenant's idempotency key.
-func (s *Store) Idempotency(ctx context.Context, tenant, key string) (IdempotencyRecord, error) {
-	var r IdempotencyRecord
-	err := get(ctx, s.idempotency(tenant, key), &r)
-	return r, err
 }
 
 // Message returns one of a tenant's messages.
@@ -197,15 +157,4 @@ func (s *Store) watch(ctx context.Context, ref *firestore.DocumentRef, m *domain
 			return true, nil
 		}
 	}
-}
-
-// SetIdempotencyAnswer replaces the answer stored under a key, when the
-// first answer was settled after the record was written (a send that
-// waited for its outcome), so a retry gets what the client got.
-func (s *Store) SetIdempotencyAnswer(ctx context.Context, tenant, key string, code int, body []byte) error {
-	_, err := s.idempotency(tenant, key).Update(ctx, []firestore.Update{{Path: "code", Value: code}, {Path: "body", Value: body}})
-	if err != nil {
-		return fmt.Errorf("update idempotency answer of %s: %w", tenant, err)
-	}
-	return nil
 }

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -20,13 +18,17 @@ func (s *Store) WAMIDOf(ctx context.Context, wamid string) (WAMID, error) {
 }
 
 // ApplyUpdate applies a provider update to a message in one transaction:
-// the message moves forward only (domain.Message.Apply), a provider id it
-// learns is indexed under wamids/, and a reported conversation opens or
-// extends the contact's conversation on the message's channel; a newly
-// opened one is counted against the month's plan limit. changed reports
-// whether the message's status moved. The conversation is recorded even
-// when the status did not move, because the status carrying it ("sent")
-// may arrive after a later one ("read"); a duplicate writes nothing.
+// the message moves forward only (domain.Message.Apply) and a provider id
+// it learns is indexed under wamids/. The first status that proves Meta
+// took a template (sent, or a later one that outran it) opens the
+// contact's conversation on the message's channel, the gateway's own, for
+// the tenant's conversation period, unless one is open; the message
+// records the conversation's id. A conversation the send reserved was
+// counted at admission; one that opens without a reservation is counted
+// now. changed reports whether the message's status moved. The
+// conversation is recorded even when the status did not move, because the
+// status that proves the send ("sent") may arrive after a later one
+// ("read"); a duplicate writes nothing.
 func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (m domain.Message, changed bool, err error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return m, false, fmt.Errorf("update message %q: %w", id, ErrNotFound)
@@ -39,29 +41,29 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 			return err
 		}
 		hadID := m.ProviderMessageID
-		var convRef, seenRef *firestore.DocumentRef
+		opens := u.Status != domain.StatusFailed && m.Type != domain.MessageText && m.ConversationID == "" && m.Status != domain.StatusFailed
+		var convRef *firestore.DocumentRef
 		var conv domain.Conversation
-		seen := true
-		if u.Conversation != nil && u.Conversation.ID != "" && ValidID(u.Conversation.ID) {
+		var period time.Duration
+		if opens && m.Owns(u) {
 			convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
 			if conv, err = readConversation(tx, convRef); err != nil {
 				return err
 			}
-			seenRef = s.sub(tenant, "conversationIds").Doc(u.Conversation.ID)
-			if _, err := tx.Get(seenRef); notFound(err) {
-				seen = false
-			} else if err != nil {
+			if period, err = s.conversationPeriod(tx, tenant, conv, u.At); err != nil {
 				return err
 			}
 		}
 		if changed, err = m.Apply(u); err != nil || !m.Owns(u) {
 			return err
 		}
-		learnt := convRef != nil && m.ConversationID == "" && m.Status != domain.StatusFailed
-		if learnt {
-			m.ConversationID = u.Conversation.ID
+		var opened, count bool
+		if convRef != nil && m.Status != domain.StatusFailed {
+			conv.Channel, conv.Phone = m.Channel, m.PhoneNumber
+			opened, count = conv.OpenBy(NewID(), u.At, period)
+			m.ConversationID = conv.ID
 		}
-		if changed || learnt {
+		if changed || m.ConversationID != "" && convRef != nil {
 			if err := tx.Set(ref, m); err != nil {
 				return err
 			}
@@ -71,31 +73,41 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 				return err
 			}
 		}
-		if convRef == nil {
+		if !opened {
 			return nil
 		}
-		next := *u.Conversation
-		next.Channel, next.Phone = m.Channel, m.PhoneNumber
-		if merged, write := conv.Extend(next, u.At); write {
-			if err := tx.Set(convRef, merged); err != nil {
-				return err
-			}
-		}
-		if seen {
-			return nil
-		}
-		// Each conversation counts once against the month it was first
-		// reported in, however many statuses carry it, even after sweep
-		// closed its document.
-		if err := tx.Create(seenRef, map[string]any{"at": u.At, "expireAt": u.At.Add(conversationIDTTL)}); err != nil {
+		if err := tx.Set(convRef, conv); err != nil {
 			return err
 		}
-		return tx.Set(s.conversationShard(tenant, domain.MonthKey(u.At)), map[string]any{"count": firestore.Increment(1)}, firestore.MergeAll)
+		if count {
+			return s.countConversation(tx, tenant, u.At)
+		}
+		return nil
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
 		return m, false, fmt.Errorf("update message %s/%s to %s: %w", tenant, id, u.Status, masked(err))
 	}
 	return m, changed, nil
+}
+
+// conversationPeriod reads, in tx, how long the tenant's conversations
+// last, only when conv is not open at at (and would be opened).
+func (s *Store) conversationPeriod(tx *firestore.Transaction, tenant string, conv domain.Conversation, at time.Time) (time.Duration, error) {
+	if conv.Open(at) {
+		return 0, nil
+	}
+	snap, err := tx.Get(s.tenant(tenant))
+	if notFound(err) {
+		return domain.Tenant{}.ConversationPeriod(), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var t domain.Tenant
+	if err := snap.DataTo(&t); err != nil {
+		return 0, err
+	}
+	return t.ConversationPeriod(), nil
 }
 
 func (s *Store) conversation(tenant, channel, phone string) *firestore.DocumentRef {
@@ -126,21 +138,8 @@ func (s *Store) Conversation(ctx context.Context, tenant, channel, phone string)
 	return c, nil
 }
 
-// conversationIDTTL is how long a counted conversation id is remembered
-// (a TTL policy on expireAt removes it): far longer than a conversation
-// lives and its late webhooks arrive.
-const conversationIDTTL = 45 * 24 * time.Hour
-
-// conversationShards spreads the monthly conversation count over several
-// documents: one document takes about one sustained write per second.
-const conversationShards = 10
-
 func (s *Store) conversationCounter(tenant, month string) *firestore.CollectionRef {
 	return s.sub(tenant, "counters").Doc("conversations-" + month).Collection("shards")
-}
-
-func (s *Store) conversationShard(tenant, month string) *firestore.DocumentRef {
-	return s.conversationCounter(tenant, month).Doc(strconv.Itoa(rand.IntN(conversationShards)))
 }
 
 // ConversationsOpened returns how many conversations a tenant opened in a
@@ -170,15 +169,18 @@ type Inbound struct {
 	At          time.Time `firestore:"at"`
 }
 
-// PutInbound stores an inbound message, upserts its contact and opens the
+// PutInbound stores an inbound message, upserts its contact, opens the
 // contact's customer-service window on the channel until
-// in.At+domain.ServiceWindow, in one transaction. A replayed message (same
-// provider id) changes nothing, and a late one never shortens the window.
+// in.At+domain.ServiceWindow, and opens the contact's conversation on the
+// channel (counted when it opens) or extends it to the tenant's period
+// after the message, in one transaction. A replayed message (same provider
+// id) changes nothing, and a late one never shortens the window.
 func (s *Store) PutInbound(ctx context.Context, tenant string, in Inbound) error {
 	if !ValidID(in.ID) || !ValidID(in.Phone) {
 		return fmt.Errorf("inbound message from %s: ids Firestore cannot name", domain.MaskPhone(in.Phone))
 	}
 	inRef, contactRef := s.sub(tenant, "inbound").Doc(in.ID), s.sub(tenant, "contacts").Doc(in.Phone)
+	convRef := s.conversation(tenant, in.Channel, in.Phone)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if _, err := tx.Get(inRef); err == nil || !notFound(err) {
 			return err // nil: a replay
@@ -193,6 +195,14 @@ func (s *Store) PutInbound(ctx context.Context, tenant string, in Inbound) error
 		case !notFound(err):
 			return err
 		}
+		conv, err := readConversation(tx, convRef)
+		if err != nil {
+			return err
+		}
+		period, err := s.conversationPeriod(tx, tenant, domain.Conversation{}, in.At)
+		if err != nil {
+			return err
+		}
 		until := in.At.Add(domain.ServiceWindow)
 		if c.Windows[in.Channel].After(until) {
 			until = c.Windows[in.Channel]
@@ -204,7 +214,21 @@ func (s *Store) PutInbound(ctx context.Context, tenant string, in Inbound) error
 		if err := tx.Create(inRef, in); err != nil {
 			return err
 		}
-		return tx.Set(contactRef, contact, firestore.MergeAll)
+		if err := tx.Set(contactRef, contact, firestore.MergeAll); err != nil {
+			return err
+		}
+		conv.Channel, conv.Phone = in.Channel, in.Phone
+		opened, count := conv.OpenBy(NewID(), in.At, period)
+		if !opened && !conv.ExtendTo(in.At.Add(period)) {
+			return nil
+		}
+		if err := tx.Set(convRef, conv); err != nil {
+			return err
+		}
+		if count {
+			return s.countConversation(tx, tenant, in.At)
+		}
+		return nil
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
 		return fmt.Errorf("store inbound message from %s: %w", domain.MaskPhone(in.Phone), masked(err))

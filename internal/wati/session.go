@@ -50,6 +50,7 @@ func parseSession(r *http.Request, body []byte) (sessionCommand, error) {
 	if q.Has("channelPhoneNumber") {
 		cmd.Channel = q.Get("channelPhoneNumber")
 	}
+	checkChannel("channelPhoneNumber", cmd.Channel, &errs)
 	return cmd, errs.Err()
 }
 
@@ -98,11 +99,18 @@ func (s *Server) sendSession(w http.ResponseWriter, r *http.Request, tok domain.
 	if err != nil {
 		return err
 	}
+	key, err := idempotency(r)
+	if err != nil {
+		return err
+	}
 	var idem *accept.Idempotency
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
+	if key != "" {
 		idem = &accept.Idempotency{Key: key, RequestHash: request.Hash(r, body)}
 	}
-	ans, err := s.sendText(r.Context(), tok, cmd, idem)
+	req := accept.Request{Text: cmd.Text, Phone: cmd.Phone, Channel: cmd.Channel, ChannelField: "channelPhoneNumber"}
+	ans, err := s.sender.Send(r.Context(), tok, req, idem, func(res accept.Result) accept.Answer {
+		return renderSession(res.Message, res.ConversationID)
+	})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/domain"
-	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -31,9 +30,11 @@ type Catalog interface {
 	TemplateByName(ctx context.Context, tenant, name string) (domain.Template, error)
 }
 
-// Sender runs the accept path of template sends.
+// Sender is the accept path: sends of one template or text, and the
+// admission a broadcast's receivers share.
 type Sender interface {
 	Send(ctx context.Context, tok domain.Token, req accept.Request, idem *accept.Idempotency, render accept.Render) (accept.Answer, error)
+	AdmitBulk(ctx context.Context, tok domain.Token, req accept.BulkRequest) (accept.BulkPlan, error)
 }
 
 // Batches accepts bulk sends; batch.Service implements it.
@@ -43,11 +44,7 @@ type Batches interface {
 
 // Store keeps session messages, contacts and chats.
 type Store interface {
-	Accept(ctx context.Context, a store.Acceptance) error
-	Idempotency(ctx context.Context, tenant, key string) (store.IdempotencyRecord, error)
 	Conversation(ctx context.Context, tenant, channel, phone string) (domain.Conversation, error)
-	ConversationsOpened(ctx context.Context, tenant, month string) (int, error)
-
 	Contact(ctx context.Context, tenant, phone string) (domain.Contact, error)
 	EditContact(ctx context.Context, tenant, phone string, now time.Time, edit func(c *domain.Contact, exists bool) error) (domain.Contact, bool, error)
 	ContactsPage(ctx context.Context, tenant string, offset, limit int) ([]domain.Contact, error)
@@ -57,17 +54,9 @@ type Store interface {
 	Chat(ctx context.Context, tenant, channel, phone string, n int) ([]store.ChatItem, int, error)
 }
 
-// Publisher hands a session message to dispatch.
-type Publisher interface {
-	Publish(ctx context.Context, j queue.Job) error
-}
-
 // Options tune the server.
 type Options struct {
-	// PublishTimeout bounds the publish after a session message is
-	// stored. Default 5s.
-	PublishTimeout time.Duration
-	Now            func() time.Time
+	Now func() time.Time
 }
 
 // Server serves the wati function.
@@ -76,19 +65,15 @@ type Server struct {
 	store   Store
 	sender  Sender
 	batches Batches
-	pub     Publisher
 	opt     Options
 }
 
 // New returns the Wati dialect's server.
-func New(cat Catalog, st Store, sender Sender, batches Batches, pub Publisher, opt Options) *Server {
+func New(cat Catalog, st Store, sender Sender, batches Batches, opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.PublishTimeout <= 0 {
-		opt.PublishTimeout = 5 * time.Second
-	}
-	return &Server{cat: cat, store: st, sender: sender, batches: batches, pub: pub, opt: opt}
+	return &Server{cat: cat, store: st, sender: sender, batches: batches, opt: opt}
 }
 
 // Handler is the wati function's HTTP handler, served at "/".

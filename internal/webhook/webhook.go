@@ -205,15 +205,6 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 	if len(st.Errors) > 0 {
 		u.Error = &domain.MessageError{Code: st.Errors[0].Code, Title: st.Errors[0].Title}
 	}
-	if c := st.Conversation; c != nil && c.ID != "" {
-		u.Conversation = &domain.Conversation{ID: c.ID, ExpiresAt: c.ExpirationTimestamp.time(), OriginType: c.Origin.Type}
-		if u.Conversation.ExpiresAt.IsZero() && to == domain.StatusSent {
-			// Meta sends the expiry with a conversation's first status,
-			// "sent"; should it be missing there, Meta's 24 h applies. Later
-			// statuses without one never extend or open a conversation.
-			u.Conversation.ExpiresAt = u.At.Add(24 * time.Hour)
-		}
-	}
 	m, changed, err := s.store.ApplyUpdate(ctx, line.Tenant, id, u)
 	if errors.Is(err, store.ErrNotFound) {
 		log.Warn("status for an unknown message ignored", "messageId", id)

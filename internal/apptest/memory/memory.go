@@ -6,7 +6,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/templategw/templategw/internal/accept"
@@ -21,7 +20,11 @@ import (
 const Token = "fuzz-token"
 
 // Source is the demo tenant as catalog.Source and the template lister.
-type Source struct{ templates map[string]domain.Template }
+type Source struct {
+	templates map[string]domain.Template
+	// Limit is the demo tenant's monthly conversation limit (0: none).
+	Limit int
+}
 
 // NewSource returns the demo tenant with its templates.
 func NewSource() Source {
@@ -41,8 +44,8 @@ func (Source) Token(_ context.Context, hash string) (domain.Token, error) {
 }
 
 // Tenant is the demo tenant, whatever the id.
-func (Source) Tenant(_ context.Context, id string) (domain.Tenant, error) {
-	return domain.Tenant{ID: id, Name: "Demo", CountryCode: demo.CountryCode}, nil
+func (s Source) Tenant(_ context.Context, id string) (domain.Tenant, error) {
+	return domain.Tenant{ID: id, Name: "Demo", CountryCode: demo.CountryCode, ConversationLimit: s.Limit}, nil
 }
 
 // Channels is the demo channel.
@@ -74,51 +77,15 @@ func (Source) Line(context.Context, string) (store.Line, error) {
 	return store.Line{}, store.ErrNotFound
 }
 
-// Store checks what the accept path would commit, and commits nothing.
-type Store struct{ T testing.TB }
-
-// Accept fails T for a message the accept path should never build.
-func (s Store) Accept(_ context.Context, a store.Acceptance) error {
-	m := a.Message
-	if m.ID == "" || m.Tenant != demo.TenantID || m.Status != domain.StatusAccepted || m.Channel != demo.ChannelID {
-		s.T.Errorf("accepting a malformed message: %+v", m)
-	}
-	if _, err := domain.ParsePhone(m.PhoneNumber); err != nil || a.Contact.Phone != m.PhoneNumber {
-		s.T.Errorf("accepting phone %q (contact %q): %v", m.PhoneNumber, a.Contact.Phone, err)
-	}
-	return nil
-}
-
-// Idempotency has no records.
-func (Store) Idempotency(context.Context, string, string) (store.IdempotencyRecord, error) {
-	return store.IdempotencyRecord{}, store.ErrNotFound
-}
-
-// SetIdempotencyAnswer keeps nothing.
-func (Store) SetIdempotencyAnswer(context.Context, string, string, int, []byte) error { return nil }
-
-// Conversation answers none open, so a send never waits for dispatch.
-func (Store) Conversation(context.Context, string, string, string) (domain.Conversation, error) {
-	return domain.Conversation{}, nil
-}
-
-// ConversationsOpened counts none.
-func (Store) ConversationsOpened(context.Context, string, string) (int, error) { return 0, nil }
-
-// WatchMessage has no listener.
-func (Store) WatchMessage(context.Context, string, string, func(domain.Message) bool) (domain.Message, error) {
-	return domain.Message{}, errors.New("no listener in memory")
-}
-
 // Publisher drops every job.
 type Publisher struct{}
 
 // Publish drops j.
 func (Publisher) Publish(context.Context, queue.Job) error { return nil }
 
-// Accept returns an uncached catalog over src and the accept path over
-// memory, for one fuzz input.
+// Accept returns an uncached catalog over src and the accept path over a
+// new in-memory store, for one fuzz input.
 func Accept(t testing.TB, src Source) (*catalog.Catalog, *accept.Service) {
 	cat := catalog.New(src, 0)
-	return cat, accept.New(cat, Store{T: t}, Publisher{}, accept.Options{})
+	return cat, accept.New(cat, NewStore(t), Publisher{}, accept.Options{Wait: -1})
 }

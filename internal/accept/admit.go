@@ -1,0 +1,200 @@
+package accept
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// Plan is an admitted send, ready to commit.
+type Plan struct {
+	Message domain.Message
+	Contact domain.Contact
+	Tenant  domain.Tenant
+	// Conversation is the contact's conversation on the channel as read
+	// at admission; Open reports whether it was open then.
+	Conversation domain.Conversation
+	Open         bool
+	Now          time.Time
+}
+
+// acceptance is what committing the plan writes. Under a limited plan the
+// store reserves the conversation in the same commit, or refuses it.
+func (p Plan) acceptance() store.Acceptance {
+	a := store.Acceptance{Message: p.Message, Contact: p.Contact, Now: p.Now}
+	if !p.Open {
+		a.Limit = p.Tenant.ConversationLimit
+	}
+	return a
+}
+
+// Admit runs every rule that can refuse one send, before anything is
+// written: the channel, the tenant, the template and its approval and
+// params (or, for a text, the contact's service window), and the
+// contact's conversation. The plan's conversation limit is settled when
+// the plan is committed, as a reservation.
+func (s *Service) Admit(ctx context.Context, tok domain.Token, req Request) (Plan, error) {
+	ch, tenant, err := s.resolve(ctx, tok, req.Channel, req.ChannelField)
+	if err != nil {
+		return Plan{}, err
+	}
+	now := s.opt.Now().UTC()
+	p := Plan{Tenant: tenant, Now: now}
+	if req.Text != "" {
+		p.Message, err = s.admitText(ctx, tok.Tenant, ch, req, now)
+	} else {
+		p.Message, err = s.admitTemplate(ctx, tok.Tenant, ch, req, now)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	if p.Conversation, err = s.store.Conversation(ctx, tok.Tenant, ch.ID, req.Phone); err != nil {
+		return Plan{}, err
+	}
+	p.Open = p.Conversation.Open(now)
+	p.Message.ClientRef = req.ClientRef
+	p.Message.CallbackURL = callbackURL(tok, tenant)
+	p.Contact = domain.Contact{
+		Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,
+		Name:      domain.ContactName(req.ClientName, req.FirstName, req.LastName, ""),
+		UpdatedAt: now,
+	}
+	return p, nil
+}
+
+func (s *Service) admitTemplate(ctx context.Context, tenant string, ch domain.Channel, req Request, now time.Time) (domain.Message, error) {
+	tpl, err := s.template(ctx, tenant, req.TemplateID, req.TemplateName)
+	if err != nil {
+		return domain.Message{}, err
+	}
+	rendered, err := domain.Render(tpl, req.Params)
+	if err != nil {
+		return domain.Message{}, err
+	}
+	return domain.NewMessage(store.NewID(), tenant, ch.ID, req.Phone, tpl.ID, rendered, now), nil
+}
+
+func (s *Service) admitText(ctx context.Context, tenant string, ch domain.Channel, req Request, now time.Time) (domain.Message, error) {
+	contact, err := s.store.Contact(ctx, tenant, req.Phone)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return domain.Message{}, err
+	}
+	if err := domain.CheckServiceWindow(contact, ch.ID, now); err != nil {
+		return domain.Message{}, err
+	}
+	return domain.NewTextMessage(store.NewID(), tenant, ch.ID, req.Phone, req.Text, now), nil
+}
+
+// resolve finds the sending channel (field names the request's field in
+// errors) and the tenant.
+func (s *Service) resolve(ctx context.Context, tok domain.Token, ref, field string) (domain.Channel, domain.Tenant, error) {
+	channels, err := s.cat.Channels(ctx, tok.Tenant)
+	if err != nil {
+		return domain.Channel{}, domain.Tenant{}, fmt.Errorf("channels of %s: %w", tok.Tenant, err)
+	}
+	ch, err := domain.PickChannel(channels, ref, tok.DefaultChannel)
+	if domain.KindOf(err) == domain.KindInvalid && field != "" {
+		err = domain.Errorf(domain.KindInvalid, "invalid fields: "+field+": this tenant has no number "+ref, field)
+	}
+	if err != nil {
+		return domain.Channel{}, domain.Tenant{}, err
+	}
+	tenant, err := s.cat.Tenant(ctx, tok.Tenant)
+	if err != nil {
+		return domain.Channel{}, domain.Tenant{}, fmt.Errorf("tenant %s: %w", tok.Tenant, err)
+	}
+	return ch, tenant, nil
+}
+
+// template finds a template by id, else by Meta's name.
+func (s *Service) template(ctx context.Context, tenant, id, name string) (domain.Template, error) {
+	field, key, find := "templateId", id, s.cat.Template
+	if key == "" && name != "" {
+		field, key, find = "template_name", name, s.cat.TemplateByName
+	}
+	if key == "" {
+		return domain.Template{}, domain.Errorf(domain.KindTemplate, "template without id or message", field)
+	}
+	tpl, err := find(ctx, tenant, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return tpl, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+key, field)
+	}
+	if err != nil {
+		return tpl, fmt.Errorf("template %s/%s: %w", tenant, key, err)
+	}
+	return tpl, nil
+}
+
+// callbackURL is where a send's status callbacks go: the integration's
+// URL, else the tenant's.
+func callbackURL(tok domain.Token, t domain.Tenant) string {
+	if tok.CallbackURL != "" {
+		return tok.CallbackURL
+	}
+	return t.CallbackURL
+}
+
+// BulkRequest is what a bulk send's recipients share.
+type BulkRequest struct {
+	TemplateName string
+	Namespace    string // emkt's; must match the template's when both are set
+	Channel      string
+	ChannelField string // the request field Channel came from, in errors; "" is "channel"
+}
+
+// BulkPlan is an admitted bulk send: what every recipient is checked
+// against and sent with. Each recipient's own checks (its number, its
+// params, the conversation it would open) come later, one by one.
+type BulkPlan struct {
+	Channel     domain.Channel
+	Tenant      domain.Tenant
+	Template    domain.Template
+	CountryCode string // prepended to national numbers
+	CallbackURL string
+}
+
+// AdmitBulk runs the rules a bulk send's recipients share: the channel,
+// the tenant, the template (by Meta's name), its namespace and approval.
+// A refusal refuses the whole send before anything is written.
+func (s *Service) AdmitBulk(ctx context.Context, tok domain.Token, req BulkRequest) (BulkPlan, error) {
+	field := req.ChannelField
+	if field == "" {
+		field = "channel"
+	}
+	ch, tenant, err := s.resolve(ctx, tok, req.Channel, field)
+	if err != nil {
+		return BulkPlan{}, err
+	}
+	if strings.TrimSpace(req.TemplateName) == "" {
+		return BulkPlan{}, domain.Errorf(domain.KindTemplate, "template name required", "template")
+	}
+	tpl, err := s.template(ctx, tok.Tenant, "", req.TemplateName)
+	if domain.KindOf(err) == domain.KindTemplate {
+		return BulkPlan{}, domain.Errorf(domain.KindTemplate, "no template named "+req.TemplateName, "template")
+	}
+	if err != nil {
+		return BulkPlan{}, err
+	}
+	if req.Namespace != "" && tpl.Namespace != "" && req.Namespace != tpl.Namespace {
+		return BulkPlan{}, domain.Errorf(domain.KindInvalid, "namespace "+req.Namespace+" is not the namespace of template "+tpl.Name, "namespace")
+	}
+	// Rendering without params fails on the template itself first (not
+	// approved, no body); missing params are each recipient's concern.
+	if _, err := domain.Render(tpl, nil); err != nil && domain.KindOf(err) != domain.KindParamsMissing {
+		var de *domain.Error
+		if errors.As(err, &de) {
+			return BulkPlan{}, &domain.Error{Kind: de.Kind, Message: strings.Replace(de.Message, "template without id or message", "template "+tpl.Name+" has no body", 1), Fields: []string{"template"}}
+		}
+		return BulkPlan{}, err
+	}
+	p := BulkPlan{Channel: ch, Tenant: tenant, Template: tpl, CountryCode: ch.CountryCode, CallbackURL: callbackURL(tok, tenant)}
+	if p.CountryCode == "" {
+		p.CountryCode = tenant.CountryCode
+	}
+	return p, nil
+}
