@@ -3,20 +3,24 @@
 package templategw
 
 import (
+	"fmt"
+
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/templategw/templategw/internal/app"
 )
 
 func init() {
-	functions.HTTP("templates", app.TemplatesFunction)
-	functions.HTTP("messages", app.MessagesFunction)
-	functions.HTTP("cloudchat", app.CloudChatFunction)
-	functions.HTTP("emkt", app.EmktFunction)
-	functions.HTTP("wati", app.WatiFunction)
-	functions.HTTP("whatsapp", app.WhatsAppFunction)
-	functions.CloudEvent("dispatch", app.DispatchFunction)
-	functions.CloudEvent("fanout", app.FanoutFunction)
-	functions.CloudEvent("sweep", app.SweepFunction)
-	functions.CloudEvent("callbacks", app.CallbacksFunction)
+	for _, f := range app.Functions {
+		switch f.Kind {
+		case app.HTTP:
+			functions.HTTP(f.Name, f.HTTP)
+		case app.CloudEvent:
+			functions.CloudEvent(f.Name, f.Event)
+		default:
+			// A function left unregistered would deploy and answer 404
+			// to everything: better no binary at all.
+			panic(fmt.Sprintf("function %s has unknown kind %d", f.Name, f.Kind))
+		}
+	}
 }

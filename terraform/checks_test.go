@@ -6,28 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/templategw/templategw/internal/app"
 )
-
-const functionGo = `package templategw
-
-import "github.com/GoogleCloudPlatform/functions-framework-go/functions"
-
-func init() {
-	functions.HTTP("templates", nil)
-	functions.CloudEvent("dispatch", nil)
-	other.HTTP("notafunction", nil)
-}
-`
-
-func TestRegisteredFunctions(t *testing.T) {
-	got, err := registeredFunctions([]byte(functionGo))
-	if err != nil || !reflect.DeepEqual(got, []string{"templates", "dispatch"}) {
-		t.Fatalf("registeredFunctions = %v, %v", got, err)
-	}
-	if _, err := registeredFunctions([]byte("package x\nfunc init() { functions.HTTP(name, nil) }\n")); err == nil {
-		t.Error("a name that is not a literal went unnoticed")
-	}
-}
 
 func TestEnvVarsFollowsNestedStructs(t *testing.T) {
 	type inner struct {
@@ -51,14 +32,48 @@ func TestEnvVarsFollowsNestedStructs(t *testing.T) {
 	}
 }
 
-// base deploys templates and dispatch, each with LOG_LEVEL and TOKEN set
-// through locals, merge() and a secret.
+// base deploys templates and dispatch, each with LOG_LEVEL, a topic,
+// a number and TOKEN set through variables, locals, merge() and a secret;
+// a push subscription with a dead letter feeds dispatch.
 const base = `
+variable "log_level" {
+  default = "info"
+}
+
+variable "attempts" {
+  default = 10
+}
+
 locals {
   common = {
-    LOG_LEVEL = "info"
+    LOG_LEVEL             = var.log_level
+    DISPATCH_MAX_ATTEMPTS = tostring(var.attempts)
   }
-  env = merge(local.common, { "QUOTED" = "x" })
+  env = merge(local.common, { "DISPATCH_TOPIC" = google_pubsub_topic.dispatch.name })
+}
+
+resource "google_pubsub_topic" "dispatch" {
+  name = "dispatch"
+}
+
+resource "google_pubsub_topic" "dispatch_dead" {
+  name = "dispatch-dead"
+}
+
+resource "google_pubsub_subscription" "dispatch" {
+  topic = google_pubsub_topic.dispatch.id
+
+  dead_letter_policy {
+    dead_letter_topic = google_pubsub_topic.dispatch_dead.id
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.dispatch.service_config[0].uri}/${google_pubsub_topic.dispatch.id}"
+  }
+}
+
+resource "google_pubsub_subscription" "keep" {
+  topic = google_pubsub_topic.dispatch_dead.id
 }
 
 resource "google_cloudfunctions2_function" "templates" {
@@ -85,13 +100,18 @@ resource "google_cloudfunctions2_function" "dispatch" {
 `
 
 func TestChecksCatchMistakes(t *testing.T) {
-	registered := []string{"templates", "dispatch"}
-	vars := []string{"LOG_LEVEL", "QUOTED", "TOKEN"}
+	fns := []app.Function{
+		{Name: "templates", Kind: app.HTTP},
+		{Name: "dispatch", Kind: app.CloudEvent, Topic: "dispatch", DeadLetter: "dispatch-dead"},
+	}
+	vars := []string{"LOG_LEVEL", "DISPATCH_MAX_ATTEMPTS", "DISPATCH_TOPIC", "TOKEN"}
 	tests := []struct {
 		name        string
 		src         string
 		functions   []string // missingFunctions
+		triggers    []string // wrongTriggers
 		env         []string // missingEnv
+		defaults    []string // wrongDefaults
 		parseErr    string
 		unformatted bool
 	}{
@@ -99,11 +119,31 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{name: "a function not deployed",
 			src:       strings.Replace(base, `entry_point = "dispatch"`, `entry_point = "dispatcher"`, 1),
 			functions: []string{"dispatch"}},
+		{name: "an HTTP function pushed to",
+			src: strings.Replace(base, `google_cloudfunctions2_function.dispatch.service_config`, `google_cloudfunctions2_function.templates.service_config`, 1),
+			triggers: []string{"templates: HTTP, but subscription dispatch pushes to it",
+				"dispatch: 0 push subscriptions, want 1 on topic dispatch"}},
+		{name: "a CloudEvent function pushed from another topic",
+			src:      strings.Replace(base, `topic = google_pubsub_topic.dispatch.id`, `topic = google_pubsub_topic.dispatch_dead.id`, 1),
+			triggers: []string{`dispatch: subscription dispatch is on topic "dispatch-dead", want "dispatch"`}},
+		{name: "a dead letter elsewhere",
+			src:      strings.Replace(base, `dead_letter_topic = google_pubsub_topic.dispatch_dead.id`, `dead_letter_topic = google_pubsub_topic.dispatch.id`, 1),
+			triggers: []string{`dispatch: subscription dispatch dead-letters to "dispatch", want "dispatch-dead"`}},
+		{name: "a topic named otherwise than config's default",
+			src:      strings.Replace(base, `name = "dispatch"`, `name = "jobs"`, 1),
+			triggers: []string{`dispatch: subscription dispatch is on topic "jobs", want "dispatch"`},
+			defaults: []string{`DISPATCH_TOPIC: Terraform's default "jobs" is not config's`}},
+		{name: "a string default that is not config's",
+			src:      strings.Replace(base, `default = "info"`, `default = "debug"`, 1),
+			defaults: []string{`LOG_LEVEL: Terraform's default "debug" is not config's`}},
+		{name: "a number default that is not config's",
+			src:      strings.Replace(base, `default = 10`, `default = 11`, 1),
+			defaults: []string{`DISPATCH_MAX_ATTEMPTS: Terraform's default "11" is not config's`}},
 		{name: "a variable missing on one function",
 			src: strings.Replace(base, `key    = "TOKEN"`, `key    = "OTHER"`, 1),
 			env: []string{"dispatch: TOKEN"}},
 		{name: "a variable missing from a shared local",
-			src: strings.Replace(base, `LOG_LEVEL = "info"`, `LOGLEVEL = "info"`, 1),
+			src: strings.Replace(base, `LOG_LEVEL             = var.log_level`, `LOGLEVEL              = var.log_level`, 1),
 			env: []string{"templates: LOG_LEVEL", "dispatch: LOG_LEVEL"}},
 		{name: "an environment that cannot be read statically",
 			src:      strings.Replace(base, `environment_variables = local.env`, `environment_variables = var.env`, 1),
@@ -114,12 +154,21 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{name: "a computed entry point",
 			src:      strings.Replace(base, `entry_point = "templates"`, `entry_point = var.name`, 1),
 			parseErr: "entry_point is not a literal string"},
+		{name: "a computed topic name",
+			src:      strings.Replace(base, `name = "dispatch"`, `name = var.topic`, 1),
+			parseErr: "google_pubsub_topic.dispatch: name is not a literal string"},
+		{name: "a push to no function",
+			src:      strings.Replace(base, `google_cloudfunctions2_function.dispatch.service_config[0].uri`, `var.url`, 1),
+			parseErr: "push_endpoint: refers to 0 google_cloudfunctions2_function resources"},
 		{name: "not formatted",
-			src:         strings.Replace(base, `LOG_LEVEL = "info"`, `LOG_LEVEL="info"`, 1),
+			src:         strings.Replace(base, `name = "dispatch-dead"`, `name="dispatch-dead"`, 1),
 			unformatted: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.src == base && tt.name != "all good" {
+				t.Fatal("the replacement changed nothing")
+			}
 			files := map[string][]byte{"main.tf": []byte(tt.src)}
 			m, err := parseModule(files)
 			if tt.parseErr != "" {
@@ -131,11 +180,18 @@ func TestChecksCatchMistakes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := missingFunctions(registered, m); !slices.Equal(got, tt.functions) {
+			if got := missingFunctions(fns, m); !slices.Equal(got, tt.functions) {
 				t.Errorf("missingFunctions = %v, want %v", got, tt.functions)
+			}
+			if got := wrongTriggers(fns, m); !slices.Equal(got, tt.triggers) {
+				t.Errorf("wrongTriggers = %q, want %q", got, tt.triggers)
 			}
 			if got := missingEnv(vars, m); !slices.Equal(got, tt.env) {
 				t.Errorf("missingEnv = %v, want %v", got, tt.env)
+			}
+			got, checked := wrongDefaults(m)
+			if !slices.Equal(got, tt.defaults) || checked != 3 {
+				t.Errorf("wrongDefaults = %q after %d, want %q after 3", got, checked, tt.defaults)
 			}
 			if got := unformatted(files); (len(got) > 0) != tt.unformatted {
 				t.Errorf("unformatted = %v, want unformatted %v", got, tt.unformatted)

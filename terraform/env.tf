@@ -12,6 +12,7 @@ locals {
     CACHE_TTL            = var.cache_ttl
     PUBLISH_TIMEOUT      = var.publish_timeout
     SEND_WAIT            = var.send_wait
+    TRUSTED_PROXY_HOPS   = tostring(var.trusted_proxy_hops)
 
     DISPATCH_TOPIC        = google_pubsub_topic.dispatch.name
     FANOUT_TOPIC          = google_pubsub_topic.fanout.name
@@ -33,6 +34,7 @@ locals {
     # Nothing a tenant names may reach the functions' own loopback.
     CALLBACK_ALLOW_LOOPBACK = "false"
     CALLBACK_ALLOW_PRIVATE  = tostring(var.callback_allow_private)
+    CALLBACK_ALLOW_RANGES   = var.callback_allow_ranges
   }
 
   env_without_webhook_secrets = {

@@ -1,15 +1,14 @@
 // Package terraform holds the deployment's Terraform and the tests that
-// keep it in step with the code: every function of function.go deployed,
-// every configuration variable set on every function, every file
-// formatted as terraform fmt would format it.
+// keep it in step with the code: every function of internal/app's table
+// deployed, each CloudEvent function pushed from the topic the table names,
+// every configuration variable set on every function with config's own
+// defaults, every file formatted as terraform fmt would format it.
 package terraform
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,48 +22,12 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/sethvargo/go-envconfig"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/templategw/templategw/internal/app"
 	"github.com/templategw/templategw/internal/config"
 )
-
-// registeredFunctions returns the names function.go registers with the
-// Functions Framework (functions.HTTP, functions.CloudEvent, ...), which
-// are the entry points Cloud Functions builds.
-func registeredFunctions(src []byte) ([]string, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), "function.go", src, 0)
-	if err != nil {
-		return nil, fmt.Errorf("parse function.go: %w", err)
-	}
-	var names []string
-	var errs []error
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok {
-			return true
-		}
-		if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "functions" || len(call.Args) == 0 {
-			return true
-		}
-		lit, ok := call.Args[0].(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			errs = append(errs, fmt.Errorf("functions.%s registers a name that is not a string literal", sel.Sel.Name))
-			return true
-		}
-		name, err := strconv.Unquote(lit.Value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("functions.%s name %s: %w", sel.Sel.Name, lit.Value, err))
-			return true
-		}
-		names = append(names, name)
-		return true
-	})
-	return names, errors.Join(errs...)
-}
 
 // envVars returns every variable envconfig reads into a value of type t:
 // the key of each `env` tag, nested structs followed (with their
@@ -106,21 +69,36 @@ func envVars(t reflect.Type, prefix string) []string {
 type deployed struct {
 	resource   string
 	entryPoint string
-	env        map[string]bool // plain and secret-backed variables
+	// env holds the plain variables' value expressions, and the
+	// secret-backed variables with a nil one.
+	env map[string]hclsyntax.Expression
+}
+
+// subscription is a push subscription: the resources its topic, dead-letter
+// topic and push endpoint refer to.
+type subscription struct {
+	resource   string
+	topic      string // google_pubsub_topic label
+	deadLetter string // google_pubsub_topic label, "" without a policy
+	pushesTo   string // google_cloudfunctions2_function label
 }
 
 // module is the Terraform of one directory, read without evaluating it.
 type module struct {
-	locals    map[string]hclsyntax.Expression
-	functions []deployed
+	locals        map[string]hclsyntax.Expression
+	functions     []deployed
+	topics        map[string]string // label: name
+	subscriptions []subscription
+	defaults      map[string]cty.Value // variable: its default, when it has one
 }
 
 // parseModule reads Terraform sources keyed by file name. Function
 // environments are resolved statically: object literals, merge() of them
 // and references to locals; anything else is an error, so a check can
-// never pass by failing to look.
+// never pass by failing to look. So are topic names and the references of
+// push subscriptions.
 func parseModule(files map[string][]byte) (*module, error) {
-	m := &module{locals: map[string]hclsyntax.Expression{}}
+	m := &module{locals: map[string]hclsyntax.Expression{}, topics: map[string]string{}, defaults: map[string]cty.Value{}}
 	p := hclparse.NewParser()
 	var bodies []*hclsyntax.Body
 	var errs []error
@@ -142,57 +120,161 @@ func parseModule(files map[string][]byte) (*module, error) {
 	}
 	for _, body := range bodies {
 		for _, b := range body.Blocks {
-			if b.Type != "resource" || len(b.Labels) != 2 || b.Labels[0] != "google_cloudfunctions2_function" {
-				continue
+			if err := m.block(b); err != nil {
+				where := strings.Join(b.Labels, ".")
+				if b.Type != "resource" {
+					where = b.Type + "." + where
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			}
-			fn, err := m.function(b)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("google_cloudfunctions2_function.%s: %w", b.Labels[1], err))
-				continue
-			}
-			m.functions = append(m.functions, fn)
 		}
 	}
 	return m, errors.Join(errs...)
 }
 
+// block records one top-level block, if it is one the checks read.
+func (m *module) block(b *hclsyntax.Block) error {
+	switch {
+	case b.Type == "variable" && len(b.Labels) == 1:
+		attr, ok := b.Body.Attributes["default"]
+		if !ok {
+			return nil
+		}
+		v, diags := attr.Expr.Value(&hcl.EvalContext{})
+		if diags.HasErrors() {
+			return fmt.Errorf("default is not a literal: %w", diags)
+		}
+		if !v.IsNull() {
+			m.defaults[b.Labels[0]] = v
+		}
+	case b.Type != "resource" || len(b.Labels) != 2:
+	case b.Labels[0] == "google_cloudfunctions2_function":
+		fn, err := m.function(b)
+		if err != nil {
+			return err
+		}
+		m.functions = append(m.functions, fn)
+	case b.Labels[0] == "google_pubsub_topic":
+		name, err := literal(b.Body, "name")
+		if err != nil {
+			return err
+		}
+		m.topics[b.Labels[1]] = name
+	case b.Labels[0] == "google_pubsub_subscription":
+		sub, ok, err := pushSubscription(b)
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.subscriptions = append(m.subscriptions, sub)
+		}
+	}
+	return nil
+}
+
+// literal is a body's attribute that must be a literal string.
+func literal(body *hclsyntax.Body, name string) (string, error) {
+	attr, ok := body.Attributes[name]
+	if !ok {
+		return "", fmt.Errorf("no %s", name)
+	}
+	v, diags := attr.Expr.Value(&hcl.EvalContext{})
+	if diags.HasErrors() || v.Type() != cty.String {
+		return "", fmt.Errorf("%s is not a literal string", name)
+	}
+	return v.AsString(), nil
+}
+
+// pushSubscription reads a subscription with a push_config; ok is false
+// for a pull subscription.
+func pushSubscription(b *hclsyntax.Block) (sub subscription, ok bool, err error) {
+	sub.resource = b.Labels[1]
+	for _, inner := range b.Body.Blocks {
+		switch inner.Type {
+		case "push_config":
+			attr, found := inner.Body.Attributes["push_endpoint"]
+			if !found {
+				return sub, false, errors.New("push_config has no push_endpoint")
+			}
+			if sub.pushesTo, err = refersTo(attr.Expr, "google_cloudfunctions2_function"); err != nil {
+				return sub, false, fmt.Errorf("push_endpoint: %w", err)
+			}
+			ok = true
+		case "dead_letter_policy":
+			attr, found := inner.Body.Attributes["dead_letter_topic"]
+			if !found {
+				return sub, false, errors.New("dead_letter_policy has no dead_letter_topic")
+			}
+			if sub.deadLetter, err = refersTo(attr.Expr, "google_pubsub_topic"); err != nil {
+				return sub, false, fmt.Errorf("dead_letter_topic: %w", err)
+			}
+		}
+	}
+	if !ok {
+		return sub, false, nil
+	}
+	attr, found := b.Body.Attributes["topic"]
+	if !found {
+		return sub, false, errors.New("no topic")
+	}
+	if sub.topic, err = refersTo(attr.Expr, "google_pubsub_topic"); err != nil {
+		return sub, false, fmt.Errorf("topic: %w", err)
+	}
+	return sub, true, nil
+}
+
+// refersTo is the label of the one resource of type typ expr refers to.
+func refersTo(expr hclsyntax.Expression, typ string) (string, error) {
+	var labels []string
+	for _, t := range expr.Variables() {
+		if t.RootName() != typ || len(t) < 2 {
+			continue
+		}
+		if attr, ok := t[1].(hcl.TraverseAttr); ok && !slices.Contains(labels, attr.Name) {
+			labels = append(labels, attr.Name)
+		}
+	}
+	if len(labels) != 1 {
+		return "", fmt.Errorf("refers to %d %s resources at %s, want one", len(labels), typ, expr.Range())
+	}
+	return labels[0], nil
+}
+
 func (m *module) function(b *hclsyntax.Block) (deployed, error) {
-	fn := deployed{resource: b.Labels[1], env: map[string]bool{}}
+	fn := deployed{resource: b.Labels[1], env: map[string]hclsyntax.Expression{}}
 	for _, sub := range b.Body.Blocks {
 		switch sub.Type {
 		case "build_config":
-			attr, ok := sub.Body.Attributes["entry_point"]
-			if !ok {
+			if _, ok := sub.Body.Attributes["entry_point"]; !ok {
 				return fn, errors.New("build_config has no entry_point")
 			}
-			v, diags := attr.Expr.Value(&hcl.EvalContext{})
-			if diags.HasErrors() || v.Type() != cty.String {
-				return fn, errors.New("entry_point is not a literal string")
+			ep, err := literal(sub.Body, "entry_point")
+			if err != nil {
+				return fn, err
 			}
-			fn.entryPoint = v.AsString()
+			fn.entryPoint = ep
 		case "service_config":
 			if attr, ok := sub.Body.Attributes["environment_variables"]; ok {
-				keys, err := m.keys(attr.Expr, 0)
+				items, err := m.items(attr.Expr, 0)
 				if err != nil {
 					return fn, fmt.Errorf("environment_variables: %w", err)
 				}
-				for _, k := range keys {
-					fn.env[k] = true
+				for _, it := range items {
+					fn.env[it.key] = it.value
 				}
 			}
 			for _, s := range sub.Body.Blocks {
 				if s.Type != "secret_environment_variables" {
 					continue
 				}
-				attr, ok := s.Body.Attributes["key"]
-				if !ok {
+				if _, ok := s.Body.Attributes["key"]; !ok {
 					return fn, errors.New("secret_environment_variables has no key")
 				}
-				v, diags := attr.Expr.Value(&hcl.EvalContext{})
-				if diags.HasErrors() || v.Type() != cty.String {
-					return fn, errors.New("a secret_environment_variables key is not a literal string")
+				key, err := literal(s.Body, "key")
+				if err != nil {
+					return fn, fmt.Errorf("a secret_environment_variables %w", err)
 				}
-				fn.env[v.AsString()] = true
+				fn.env[key] = nil
 			}
 		}
 	}
@@ -202,33 +284,40 @@ func (m *module) function(b *hclsyntax.Block) (deployed, error) {
 	return fn, nil
 }
 
-// keys lists the keys of a map expression without evaluating its values.
-func (m *module) keys(expr hclsyntax.Expression, depth int) ([]string, error) {
+// item is one key of a map expression and its value's expression.
+type item struct {
+	key   string
+	value hclsyntax.Expression
+}
+
+// items lists a map expression's keys and value expressions without
+// evaluating them.
+func (m *module) items(expr hclsyntax.Expression, depth int) ([]item, error) {
 	if depth > 32 {
 		return nil, errors.New("locals refer to each other in a loop")
 	}
 	switch e := expr.(type) {
 	case *hclsyntax.ObjectConsExpr:
-		var out []string
-		for _, item := range e.Items {
-			if k := hcl.ExprAsKeyword(item.KeyExpr); k != "" {
-				out = append(out, k)
+		var out []item
+		for _, it := range e.Items {
+			if k := hcl.ExprAsKeyword(it.KeyExpr); k != "" {
+				out = append(out, item{k, it.ValueExpr})
 				continue
 			}
-			v, diags := item.KeyExpr.Value(&hcl.EvalContext{})
+			v, diags := it.KeyExpr.Value(&hcl.EvalContext{})
 			if diags.HasErrors() || v.Type() != cty.String {
-				return nil, fmt.Errorf("a key at %s is not a literal", item.KeyExpr.Range())
+				return nil, fmt.Errorf("a key at %s is not a literal", it.KeyExpr.Range())
 			}
-			out = append(out, v.AsString())
+			out = append(out, item{v.AsString(), it.ValueExpr})
 		}
 		return out, nil
 	case *hclsyntax.FunctionCallExpr:
 		if e.Name != "merge" {
 			return nil, fmt.Errorf("%s() at %s: only merge() is followed", e.Name, e.Range())
 		}
-		var out []string
+		var out []item
 		for _, arg := range e.Args {
-			k, err := m.keys(arg, depth+1)
+			k, err := m.items(arg, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -243,19 +332,56 @@ func (m *module) keys(expr hclsyntax.Expression, depth int) ([]string, error) {
 				if !ok {
 					return nil, fmt.Errorf("local.%s is not defined", attr.Name)
 				}
-				return m.keys(def, depth+1)
+				return m.items(def, depth+1)
 			}
 		}
 	}
 	return nil, fmt.Errorf("the expression at %s cannot be read without evaluating it", expr.Range())
 }
 
-// missingFunctions names the registered functions no resource deploys.
-func missingFunctions(registered []string, m *module) []string {
+// missingFunctions names the table's functions no resource deploys.
+func missingFunctions(fns []app.Function, m *module) []string {
 	var out []string
-	for _, name := range registered {
-		if !slices.ContainsFunc(m.functions, func(d deployed) bool { return d.entryPoint == name }) {
-			out = append(out, name)
+	for _, f := range fns {
+		if !slices.ContainsFunc(m.functions, func(d deployed) bool { return d.entryPoint == f.Name }) {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// wrongTriggers names, per function of the table, how its deployment
+// feeds it otherwise than the table says: an HTTP function is pushed to
+// by no subscription, a CloudEvent one by exactly one, on the topic the
+// table names and with its dead-letter topic.
+func wrongTriggers(fns []app.Function, m *module) []string {
+	var out []string
+	for _, f := range fns {
+		i := slices.IndexFunc(m.functions, func(d deployed) bool { return d.entryPoint == f.Name })
+		if i < 0 {
+			continue // missingFunctions names it
+		}
+		var subs []subscription
+		for _, s := range m.subscriptions {
+			if s.pushesTo == m.functions[i].resource {
+				subs = append(subs, s)
+			}
+		}
+		switch {
+		case f.Kind != app.CloudEvent:
+			for _, s := range subs {
+				out = append(out, fmt.Sprintf("%s: HTTP, but subscription %s pushes to it", f.Name, s.resource))
+			}
+		case len(subs) != 1:
+			out = append(out, fmt.Sprintf("%s: %d push subscriptions, want 1 on topic %s", f.Name, len(subs), f.Topic))
+		default:
+			s := subs[0]
+			if got := m.topics[s.topic]; got != f.Topic {
+				out = append(out, fmt.Sprintf("%s: subscription %s is on topic %q, want %q", f.Name, s.resource, got, f.Topic))
+			}
+			if f.DeadLetter != "" && m.topics[s.deadLetter] != f.DeadLetter {
+				out = append(out, fmt.Sprintf("%s: subscription %s dead-letters to %q, want %q", f.Name, s.resource, m.topics[s.deadLetter], f.DeadLetter))
+			}
 		}
 	}
 	return out
@@ -266,12 +392,82 @@ func missingEnv(vars []string, m *module) []string {
 	var out []string
 	for _, fn := range m.functions {
 		for _, v := range vars {
-			if !fn.env[v] {
+			if _, ok := fn.env[v]; !ok {
 				out = append(out, fn.resource+": "+v)
 			}
 		}
 	}
 	return out
+}
+
+// wrongDefaults names the variables whose value Terraform defaults to
+// something else than config does: a var.x's default, or the name of the
+// google_pubsub_topic it is set to. Each is read by config itself, as the
+// function would read it, and compared with config.Defaults(); variables
+// set from anything else are the deployment's own choice. checked counts
+// the values compared.
+func wrongDefaults(m *module) (out []string, checked int) {
+	want := config.Defaults()
+	seen := map[string]bool{}
+	for _, fn := range m.functions {
+		for _, key := range sortedKeys(fn.env) {
+			val, ok := m.defaultOf(fn.env[key])
+			if !ok || seen[key+"="+val] {
+				continue
+			}
+			seen[key+"="+val] = true
+			checked++
+			var got config.Config
+			err := envconfig.ProcessWith(context.Background(), &envconfig.Config{
+				Target: &got, Lookuper: envconfig.MapLookuper(map[string]string{key: val}),
+			})
+			switch {
+			case err != nil:
+				out = append(out, fmt.Sprintf("%s: Terraform's default %q: %v", key, val, err))
+			case !reflect.DeepEqual(got, want):
+				out = append(out, fmt.Sprintf("%s: Terraform's default %q is not config's", key, val))
+			}
+		}
+	}
+	return out, checked
+}
+
+// defaultOf is what expr (var.x, tostring(var.x) or
+// google_pubsub_topic.x.name) comes to when nobody sets a variable.
+func (m *module) defaultOf(expr hclsyntax.Expression) (string, bool) {
+	if call, ok := expr.(*hclsyntax.FunctionCallExpr); ok && call.Name == "tostring" && len(call.Args) == 1 {
+		expr = call.Args[0]
+	}
+	ref, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(ref.Traversal) < 2 {
+		return "", false
+	}
+	t := ref.Traversal
+	label, ok := t[1].(hcl.TraverseAttr)
+	if !ok {
+		return "", false
+	}
+	switch t.RootName() {
+	case "var":
+		v, ok := m.defaults[label.Name]
+		if !ok {
+			return "", false
+		}
+		switch v.Type() {
+		case cty.String:
+			return v.AsString(), true
+		case cty.Number:
+			return v.AsBigFloat().Text('f', -1), true
+		case cty.Bool:
+			return strconv.FormatBool(v.True()), true
+		}
+	case "google_pubsub_topic":
+		if attr, ok := t[len(t)-1].(hcl.TraverseAttr); ok && attr.Name == "name" {
+			name, ok := m.topics[label.Name]
+			return name, ok
+		}
+	}
+	return "", false
 }
 
 // unformatted names the files terraform fmt would change.
@@ -304,7 +500,7 @@ func readTerraform(dir string) (map[string][]byte, error) {
 	return files, nil
 }
 
-func sortedKeys(m map[string][]byte) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -313,34 +509,25 @@ func sortedKeys(m map[string][]byte) []string {
 	return keys
 }
 
-// load reads function.go, the configuration's variables and this
-// directory's Terraform.
-func load(t *testing.T) (registered, vars []string, files map[string][]byte, m *module) {
+// load reads the configuration's variables and this directory's
+// Terraform.
+func load(t *testing.T) (vars []string, files map[string][]byte, m *module) {
 	t.Helper()
-	src, err := os.ReadFile("../function.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if registered, err = registeredFunctions(src); err != nil {
-		t.Fatal(err)
-	}
-	if len(registered) == 0 {
-		t.Fatal("function.go registers no function: the checks would look at nothing")
-	}
 	vars = envVars(reflect.TypeFor[config.Config](), "")
+	var err error
 	if files, err = readTerraform("."); err != nil {
 		t.Fatal(err)
 	}
 	if m, err = parseModule(files); err != nil {
 		t.Fatal(err)
 	}
-	return registered, vars, files, m
+	return vars, files, m
 }
 
 func TestEveryFunctionIsDeployed(t *testing.T) {
-	registered, _, _, m := load(t)
-	for _, name := range missingFunctions(registered, m) {
-		t.Errorf("function.go registers %q, but no google_cloudfunctions2_function has entry_point = %q", name, name)
+	_, _, m := load(t)
+	for _, name := range missingFunctions(app.Functions, m) {
+		t.Errorf("internal/app declares function %q, but no google_cloudfunctions2_function has entry_point = %q", name, name)
 	}
 	seen := map[string]string{}
 	for _, fn := range m.functions {
@@ -348,14 +535,24 @@ func TestEveryFunctionIsDeployed(t *testing.T) {
 			t.Errorf("entry point %q is deployed twice, by %s and %s", fn.entryPoint, other, fn.resource)
 		}
 		seen[fn.entryPoint] = fn.resource
-		if !slices.Contains(registered, fn.entryPoint) {
-			t.Errorf("google_cloudfunctions2_function.%s deploys %q, which function.go does not register", fn.resource, fn.entryPoint)
+		if !slices.ContainsFunc(app.Functions, func(f app.Function) bool { return f.Name == fn.entryPoint }) {
+			t.Errorf("google_cloudfunctions2_function.%s deploys %q, which internal/app does not declare", fn.resource, fn.entryPoint)
 		}
 	}
 }
 
+func TestEveryFunctionIsFedAsDeclared(t *testing.T) {
+	_, _, m := load(t)
+	if len(m.subscriptions) == 0 || len(m.topics) == 0 {
+		t.Fatalf("found %d push subscriptions and %d topics: the check would look at nothing", len(m.subscriptions), len(m.topics))
+	}
+	for _, w := range wrongTriggers(app.Functions, m) {
+		t.Error(w)
+	}
+}
+
 func TestEveryFunctionGetsTheConfiguration(t *testing.T) {
-	_, vars, _, m := load(t)
+	vars, _, m := load(t)
 	if !slices.Contains(vars, "GOOGLE_CLOUD_PROJECT") || !slices.Contains(vars, "CALLBACK_MAX_ATTEMPTS") {
 		t.Fatalf("config walk found %v: it misses variables it must see", vars)
 	}
@@ -364,8 +561,19 @@ func TestEveryFunctionGetsTheConfiguration(t *testing.T) {
 	}
 }
 
+func TestDefaultsAreConfigs(t *testing.T) {
+	_, _, m := load(t)
+	wrong, checked := wrongDefaults(m)
+	if checked < 10 {
+		t.Errorf("compared %d defaults: the check misses what env.tf sets from variables and topics", checked)
+	}
+	for _, w := range wrong {
+		t.Errorf("%s (internal/config holds the defaults; Terraform's must match them)", w)
+	}
+}
+
 func TestFilesAreFormatted(t *testing.T) {
-	_, _, files, _ := load(t)
+	_, files, _ := load(t)
 	for _, name := range unformatted(files) {
 		t.Errorf("%s is not formatted: run terraform fmt", name)
 	}

@@ -79,7 +79,7 @@ variable "meta_base_url" {
 variable "meta_api_version" {
   description = "META_API_VERSION: Graph API version used for sends and template sync."
   type        = string
-  default     = "v23.0"
+  default     = "v24.0"
 }
 
 variable "meta_timeout" {
@@ -176,9 +176,26 @@ variable "callback_timeout" {
 }
 
 variable "callback_allow_private" {
-  description = "CALLBACK_ALLOW_PRIVATE: let callbacks reach private and link-local addresses, for receivers inside a VPC."
+  description = "CALLBACK_ALLOW_PRIVATE: let callbacks reach private addresses (RFC 1918, 100.64.0.0/10, fc00::/7), for receivers inside a VPC; never link-local ones."
   type        = bool
   default     = false
+}
+
+variable "callback_allow_ranges" {
+  description = "CALLBACK_ALLOW_RANGES: comma-separated CIDR ranges callbacks may reach although docs/callbacks.md lists them as refused; never the metadata server."
+  type        = string
+  default     = ""
+}
+
+variable "trusted_proxy_hops" {
+  description = "TRUSTED_PROXY_HOPS: proxies in front of the functions that append to X-Forwarded-For; 1 for Google's front end alone, 2 behind an external Application Load Balancer (docs/logs.md)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.trusted_proxy_hops >= 0 && floor(var.trusted_proxy_hops) == var.trusted_proxy_hops
+    error_message = "trusted_proxy_hops must be a whole number, 0 or more."
+  }
 }
 
 variable "whatsapp_app_secret_id" {

@@ -107,5 +107,5 @@ func Verdict(rec store.IdempotencyRecord, hash string, now time.Time) KeyVerdict
 
 // String names a verdict in logs and test failures.
 func (v KeyVerdict) String() string {
-	return [...]string{"replay", "reused", "busy", "take over"}[v] 
+	return [...]string{"replay", "reused", "busy", "take over"}[v]
 }

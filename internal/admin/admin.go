@@ -72,8 +72,9 @@ func New(opt Options) *CLI {
 	}
 	c := &CLI{opt: opt}
 	c.groups = []group{
-		{"tenant", "create and list tenants", []command{
+		{"tenant", "create, update and list tenants", []command{
 			{"create", "create a tenant and print its callback secret once", c.tenantCreate},
+			{"update", "change a tenant's plan limit, conversation period, callback URL, country code or name", c.tenantUpdate},
 			{"list", "list tenants", c.tenantList},
 		}},
 		{"token", "issue, list and revoke integration tokens", []command{

@@ -151,6 +151,7 @@ type tenantOut struct {
 	Name              string `json:"name"`
 	CountryCode       string `json:"countryCode"`
 	ConversationLimit int    `json:"conversationLimit"`
+	ConversationHours int    `json:"conversationHours"`
 	CallbackURLSet    bool   `json:"callbackUrlSet"`
 	CallbackHost      string `json:"callbackHost"`
 	CallbackSecret    string `json:"callbackSecret"`

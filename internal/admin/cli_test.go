@@ -20,7 +20,8 @@ import (
 
 // commandFlags are every command and flags its help must list.
 var commandFlags = map[string][]string{
-	"tenant create":      {"--id", "--name", "--country-code", "--conversation-limit", "--callback-url"},
+	"tenant create":      {"--id", "--name", "--country-code", "--conversation-limit", "--conversation-hours", "--callback-url"},
+	"tenant update":      {"--id", "--name", "--country-code", "--conversation-limit", "--conversation-hours", "--callback-url"},
 	"tenant list":        nil,
 	"token create":       {"--tenant", "--integration", "--groups", "--default-channel", "--pending-code", "--callback-url"},
 	"token list":         {"--tenant"},
@@ -88,7 +89,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		want string
 	}{
 		{[]string{"nope"}, `unknown command group "nope"`},
-		{[]string{"tenant"}, "missing command, one of create, list"},
+		{[]string{"tenant"}, "missing command, one of create, update, list"},
 		{[]string{"tenant", "frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"tenant", "create"}, "--name is required"},
 		{[]string{"tenant", "create", "--name", "A", "--bogus"}, "flag provided but not defined: --bogus"},
@@ -101,6 +102,20 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"tenant", "create", "--name", "A", "--callback-url", "https://user:pw@hooks.example.com/x"}, "--callback-url: callback: invalid URL: userinfo"},
 		{[]string{"tenant", "create", "--name", "A", "--callback-url", "http://127.0.0.1:9/x"}, "--callback-url: callback: address refused"},
 		{[]string{"tenant", "create", "--name", "A", "--callback-url", "ftp://hooks.example.com"}, "--callback-url"},
+		{[]string{"tenant", "create", "--name", "A", "--conversation-hours", "-1"}, "--conversation-hours -1: want 1 to 744, or 0 for 24"},
+		{[]string{"tenant", "create", "--name", "A", "--conversation-hours", "745"}, "--conversation-hours 745"},
+		{[]string{"tenant", "update", "--name", "A"}, "--id is required"},
+		{[]string{"tenant", "update", "--id", tenant}, "nothing to change: give at least one of --name, --country-code, --conversation-limit, --conversation-hours, --callback-url"},
+		{[]string{"tenant", "update", "--id", "nope", "--conversation-limit", "5"}, "--id: no tenant nope"},
+		{[]string{"tenant", "update", "--id", "a/b", "--conversation-limit", "5"}, "--id: no tenant a/b"},
+		{[]string{"tenant", "update", "--id", tenant, "--name", " "}, "--name: must not be blank"},
+		{[]string{"tenant", "update", "--id", tenant, "--country-code", "+55"}, "--country-code"},
+		{[]string{"tenant", "update", "--id", tenant, "--conversation-limit", "-1"}, "--conversation-limit"},
+		{[]string{"tenant", "update", "--id", tenant, "--conversation-hours", "745"}, "--conversation-hours 745"},
+		{[]string{"tenant", "update", "--id", tenant, "--callback-url", "https://user:pw@hooks.example.com/x"}, "--callback-url: callback: invalid URL: userinfo"},
+		{[]string{"tenant", "update", "--id", tenant, "--callback-url", "http://127.0.0.1:9/x"}, "--callback-url: callback: address refused"},
+		// One bad value refuses the good ones given with it.
+		{[]string{"tenant", "update", "--id", tenant, "--conversation-limit", "9", "--conversation-hours", "1000"}, "--conversation-hours 1000"},
 		{[]string{"token", "create", "--tenant", tenant}, "--integration is required"},
 		{[]string{"token", "create", "--tenant", "nope", "--integration", "a"}, "--tenant: no tenant nope"},
 		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--pending-code", "201"}, "--pending-code"},
@@ -183,8 +198,8 @@ func TestTenantOutput(t *testing.T) {
 	e := newEnv(t)
 	var tn tenantOut
 	raw := e.mustJSON(t, &tn, "tenant", "create", "--id", "acme", "--name", "Acme", "--country-code", "55",
-		"--conversation-limit", "1000", "--callback-url", "https://hooks.example.com/tgw?key=abc")
-	if tn.ID != "acme" || tn.Name != "Acme" || tn.CountryCode != "55" || tn.ConversationLimit != 1000 || !tn.CallbackURLSet ||
+		"--conversation-limit", "1000", "--conversation-hours", "48", "--callback-url", "https://hooks.example.com/tgw?key=abc")
+	if tn.ID != "acme" || tn.Name != "Acme" || tn.CountryCode != "55" || tn.ConversationLimit != 1000 || tn.ConversationHours != 48 || !tn.CallbackURLSet ||
 		tn.CallbackHost != "https://hooks.example.com" || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(tn.CallbackSecret) {
 		t.Fatalf("tenant create --json: %s", raw)
 	}
@@ -192,14 +207,15 @@ func TestTenantOutput(t *testing.T) {
 		t.Errorf("the callback URL's query is printed: %s", raw)
 	}
 	stored, err := e.Store.Tenant(context.Background(), "acme")
-	if err != nil || stored.CallbackSecret != tn.CallbackSecret || stored.CallbackURL != "https://hooks.example.com/tgw?key=abc" {
+	if err != nil || stored.CallbackSecret != tn.CallbackSecret || stored.CallbackURL != "https://hooks.example.com/tgw?key=abc" || stored.ConversationHours != 48 {
 		t.Fatalf("stored %+v, %v", stored, err)
 	}
 	// Without --id the id is random, and a tenant without a callback URL
 	// still has a secret for one set later.
 	table := e.must(t, "tenant", "create", "--name", "Beta Ltd")
 	id, secret := field(t, table, "tenant"), field(t, table, "callback secret")
-	if len(id) < 20 || len(secret) != 64 || field(t, table, "callback url") != "not set" || field(t, table, "conversation limit") != "unlimited" {
+	if len(id) < 20 || len(secret) != 64 || field(t, table, "callback url") != "not set" || field(t, table, "conversation limit") != "unlimited" ||
+		field(t, table, "conversation hours") != "24" {
 		t.Errorf("tenant create:\n%s", table)
 	}
 
@@ -219,9 +235,9 @@ func TestTenantOutput(t *testing.T) {
 	}
 	table = e.must(t, "tenant", "list")
 	lines := strings.Split(strings.TrimSpace(table), "\n")
-	if len(lines) != 4 || !regexp.MustCompile(`^ID +NAME +COUNTRY +LIMIT +CALLBACK$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`(?m)^acme +Acme +55 +1000 +set \(https://hooks.example.com\)$`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^`+id+` +Beta Ltd +- +unlimited +not set$`).MatchString(table) {
+	if len(lines) != 4 || !regexp.MustCompile(`^ID +NAME +COUNTRY +LIMIT +HOURS +CALLBACK$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`(?m)^acme +Acme +55 +1000 +48 +set \(https://hooks.example.com\)$`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^`+id+` +Beta Ltd +- +unlimited +24 +not set$`).MatchString(table) {
 		t.Errorf("tenant list:\n%s", table)
 	}
 	// Columns line up: every row's second column starts where NAME does.

@@ -73,6 +73,14 @@ func (f *flags) required(names ...string) error {
 	return f.errorf("%s %s required", strings.Join(missing, ", "), verb)
 }
 
+// given reports whether the command line set the flag, to an empty value
+// or not.
+func (f *flags) given(name string) bool {
+	set := false
+	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
 // usage lists the command's flags with two dashes, as the docs write them.
 func (f *flags) usage(out io.Writer) {
 	fmt.Fprintf(out, "usage: templategw %s [flags]\n\n%s.\n\nflags:\n", f.path, capitalize(f.summary))

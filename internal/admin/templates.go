@@ -53,7 +53,7 @@ func (c *CLI) templatesSync(ctx context.Context, args []string, out io.Writer) e
 	tenant := f.fs.String("tenant", "", "tenant id (required)")
 	chID := f.fs.String("channel", "", "channel whose WABA and access token are used (default: the tenant's default channel)")
 	base := f.fs.String("meta-base-url", "", "Meta's API base URL (default $META_BASE_URL, else https://graph.facebook.com)")
-	version := f.fs.String("meta-api-version", "", "Meta's API version (default $META_API_VERSION, else v23.0)")
+	version := f.fs.String("meta-api-version", "", "Meta's API version (default $META_API_VERSION, else v24.0)")
 	if err := f.parse(args, out); err != nil {
 		return err
 	}

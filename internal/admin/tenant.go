@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -27,6 +28,8 @@ type tenantView struct {
 	Name              string `json:"name"`
 	CountryCode       string `json:"countryCode,omitempty"`
 	ConversationLimit int    `json:"conversationLimit"`
+	// ConversationHours is the period in force, the default included.
+	ConversationHours int    `json:"conversationHours"`
 	CallbackURLSet    bool   `json:"callbackUrlSet"`
 	CallbackHost      string `json:"callbackHost,omitempty"`
 	// CallbackSecret is filled only by tenant create, the one time it is
@@ -36,7 +39,18 @@ type tenantView struct {
 
 func viewTenant(t domain.Tenant) tenantView {
 	return tenantView{ID: t.ID, Name: t.Name, CountryCode: t.CountryCode, ConversationLimit: t.ConversationLimit,
-		CallbackURLSet: t.CallbackURL != "", CallbackHost: urlHost(t.CallbackURL)}
+		ConversationHours: int(t.ConversationPeriod() / time.Hour),
+		CallbackURLSet:    t.CallbackURL != "", CallbackHost: urlHost(t.CallbackURL)}
+}
+
+// tenantRows are a tenant's lines in create's and update's tables.
+func tenantRows(tw *tabwriter.Writer, v tenantView) {
+	row(tw, "tenant", v.ID)
+	row(tw, "name", v.Name)
+	row(tw, "country code", v.CountryCode)
+	row(tw, "conversation limit", limitText(v.ConversationLimit))
+	row(tw, "conversation hours", v.ConversationHours)
+	row(tw, "callback url", callbackText(v))
 }
 
 // urlHost is a URL's scheme and host, what logs show of a callback URL.
@@ -58,38 +72,24 @@ func limitText(n int) string {
 func (c *CLI) tenantCreate(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("tenant create", "create a tenant; its callback secret is generated and printed only this once")
 	id := f.fs.String("id", "", "tenant id: letters, digits, - and _, at most 64 (default: a random id)")
-	name := f.fs.String("name", "", "the business's name (required)")
-	cc := f.fs.String("country-code", "", "default country code, digits (e.g. 55): prepended to national numbers")
-	limit := f.fs.Int("conversation-limit", 0, "conversations per calendar month the plan allows; 0 is unlimited")
-	cbURL := f.fs.String("callback-url", "", "URL that receives status callbacks (http or https, no credentials)")
+	s := addSettings(f, true)
 	if err := f.parse(args, out); err != nil {
 		return err
 	}
 	if err := f.required("name"); err != nil {
 		return err
 	}
-	t := domain.Tenant{ID: *id, Name: strings.TrimSpace(*name), CountryCode: *cc, ConversationLimit: *limit, CallbackURL: *cbURL}
+	t := domain.Tenant{ID: *id}
 	if t.ID == "" {
 		t.ID = store.NewID()
 	}
 	if !idPattern.MatchString(t.ID) {
 		return f.errorf("--id %q: want letters, digits, - and _, at most 64, starting with a letter or digit", t.ID)
 	}
-	if t.CountryCode != "" && !digits(t.CountryCode, 3) {
-		return f.errorf("--country-code %q: want 1 to 3 digits, without +", t.CountryCode)
+	if err := s.check(ctx, f); err != nil {
+		return err
 	}
-	if t.ConversationLimit < 0 {
-		return f.errorf("--conversation-limit: must be 0 (unlimited) or more")
-	}
-	if t.CallbackURL != "" {
-		opt, err := callbackOptions(ctx)
-		if err != nil {
-			return err
-		}
-		if err := callback.CheckURL(t.CallbackURL, opt); err != nil {
-			return f.errorf("--callback-url: %v", err)
-		}
-	}
+	s.apply(&t)
 	// Every tenant gets a secret, so a callback URL set later on the tenant
 	// or on one of its tokens is signed from its first event.
 	t.CallbackSecret = newSecret()
@@ -108,14 +108,44 @@ func (c *CLI) tenantCreate(ctx context.Context, args []string, out io.Writer) er
 	v := viewTenant(t)
 	v.CallbackSecret = t.CallbackSecret
 	return emit(out, f.json, v, func(tw *tabwriter.Writer) {
-		row(tw, "tenant", v.ID)
-		row(tw, "name", v.Name)
-		row(tw, "country code", v.CountryCode)
-		row(tw, "conversation limit", limitText(v.ConversationLimit))
-		row(tw, "callback url", callbackText(v))
+		tenantRows(tw, v)
 		row(tw, "callback secret", v.CallbackSecret)
 		fmt.Fprintln(tw, "\nThe callback secret is shown only now: keep it where the callback receiver can read it.")
 	})
+}
+
+func (c *CLI) tenantUpdate(ctx context.Context, args []string, out io.Writer) error {
+	f := newFlags("tenant update", "change a tenant's settings: only the flags given, checked as create checks them")
+	id := f.fs.String("id", "", "tenant id (required)")
+	s := addSettings(f, false)
+	if err := f.parse(args, out); err != nil {
+		return err
+	}
+	if err := f.required("id"); err != nil {
+		return err
+	}
+	change := s.change(f)
+	if change == (store.TenantChange{}) {
+		return f.errorf("nothing to change: give at least one of --%s", strings.Join(settingNames, ", --"))
+	}
+	if err := s.check(ctx, f); err != nil {
+		return err
+	}
+
+	st, done, err := c.open(ctx, f.project)
+	if err != nil {
+		return err
+	}
+	defer done()
+	t, err := st.UpdateTenant(ctx, *id, change)
+	if errors.Is(err, store.ErrNotFound) {
+		return f.errorf("--id: no tenant %s", *id)
+	}
+	if err != nil {
+		return err
+	}
+	v := viewTenant(t)
+	return emit(out, f.json, v, func(tw *tabwriter.Writer) { tenantRows(tw, v) })
 }
 
 func callbackText(v tenantView) string {
@@ -132,7 +162,11 @@ func callbackOptions(ctx context.Context) (callback.Options, error) {
 	if err := envconfig.Process(ctx, &cb); err != nil {
 		return callback.Options{}, fmt.Errorf("read CALLBACK_* configuration: %w", err)
 	}
-	return callback.Options{AllowLoopback: cb.AllowLoopback, AllowPrivate: cb.AllowPrivate}, nil
+	ranges, err := cb.Ranges()
+	if err != nil {
+		return callback.Options{}, err
+	}
+	return callback.Options{AllowLoopback: cb.AllowLoopback, AllowPrivate: cb.AllowPrivate, AllowRanges: ranges}, nil
 }
 
 // newSecret is a callback signing secret: 32 random bytes in hex, what
@@ -144,7 +178,7 @@ func newSecret() string {
 }
 
 func (c *CLI) tenantList(ctx context.Context, args []string, out io.Writer) error {
-	f := newFlags("tenant list", "list every tenant: id, name, plan limit and whether a callback URL is set")
+	f := newFlags("tenant list", "list every tenant: id, name, plan limit, conversation hours and whether a callback URL is set")
 	if err := f.parse(args, out); err != nil {
 		return err
 	}
@@ -164,9 +198,9 @@ func (c *CLI) tenantList(ctx context.Context, args []string, out io.Writer) erro
 	return emit(out, f.json, struct {
 		Tenants []tenantView `json:"tenants"`
 	}{views}, func(tw *tabwriter.Writer) {
-		row(tw, "ID", "NAME", "COUNTRY", "LIMIT", "CALLBACK")
+		row(tw, "ID", "NAME", "COUNTRY", "LIMIT", "HOURS", "CALLBACK")
 		for _, v := range views {
-			row(tw, v.ID, v.Name, v.CountryCode, limitText(v.ConversationLimit), callbackText(v))
+			row(tw, v.ID, v.Name, v.CountryCode, limitText(v.ConversationLimit), v.ConversationHours, callbackText(v))
 		}
 	})
 }

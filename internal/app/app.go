@@ -130,7 +130,11 @@ func (e *Env) Batches(ctx context.Context) (*batch.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return batch.New(e.Catalog, e.Store, pub, batch.Options{PublishTimeout: e.Config.PublishTimeout}), nil
+	svc, err := e.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return batch.New(svc, e.Store, pub, batch.Options{PublishTimeout: e.Config.PublishTimeout}), nil
 }
 
 // Emkt builds the emkt function (seed 003).
@@ -155,7 +159,7 @@ func (e *Env) Wati(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: -1})
-	return e.http(wati.New(e.Catalog, e.Store, svc, b, pub, wati.Options{PublishTimeout: e.Config.PublishTimeout}).Handler()), nil
+	return e.http(wati.New(e.Catalog, e.Store, svc, b, wati.Options{}).Handler()), nil
 }
 
 // Fanout builds the fanout function: a batch chunk into messages.
@@ -219,14 +223,18 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 
 // Deliverer builds the callbacks function.
 func (e *Env) Deliverer(context.Context) (*callback.Deliverer, error) {
+	ranges, err := e.Config.Callback.Ranges()
+	if err != nil {
+		return nil, err
+	}
 	return callback.NewDeliverer(e.Catalog, callback.Options{
 		AllowLoopback: e.Config.Callback.AllowLoopback, AllowPrivate: e.Config.Callback.AllowPrivate,
-		Timeout: e.Config.Callback.Timeout,
+		AllowRanges: ranges, Timeout: e.Config.Callback.Timeout,
 	}), nil
 }
 
 func (e *Env) http(h http.Handler) http.Handler {
-	return logging.Middleware(e.Logger, e.Config.ProjectID)(h)
+	return logging.Middleware(e.Logger, e.Config.ProjectID, e.Config.TrustedProxyHops)(h)
 }
 
 // process is this process's Env, built on first use from the environment.
@@ -263,24 +271,6 @@ func lazyHTTP(build func(*Env, context.Context) (http.Handler, error)) http.Hand
 	}
 }
 
-// TemplatesFunction is the templates HTTP function.
-var TemplatesFunction = lazyHTTP((*Env).Templates)
-
-// MessagesFunction is the messages HTTP function.
-var MessagesFunction = lazyHTTP((*Env).Messages)
-
-// CloudChatFunction is the cloudchat HTTP function.
-var CloudChatFunction = lazyHTTP((*Env).CloudChat)
-
-// EmktFunction is the emkt HTTP function.
-var EmktFunction = lazyHTTP((*Env).Emkt)
-
-// WatiFunction is the wati HTTP function.
-var WatiFunction = lazyHTTP((*Env).Wati)
-
-// WhatsAppFunction is the whatsapp HTTP function (Meta's webhook).
-var WhatsAppFunction = lazyHTTP((*Env).WhatsApp)
-
 // eventHandler is what a CloudEvent function's controller serves.
 type eventHandler interface {
 	HandleEvent(ctx context.Context, e event.Event) error
@@ -309,15 +299,3 @@ func lazyEvent[H eventHandler](name string, build func(*Env, context.Context) (H
 		return logging.MaskError(h.HandleEvent(logging.EventContext(ctx, env.Logger, env.Config.ProjectID, e), e))
 	}
 }
-
-// DispatchFunction is the dispatch CloudEvent function.
-var DispatchFunction = lazyEvent("dispatch", (*Env).Dispatcher)
-
-// FanoutFunction is the fanout CloudEvent function.
-var FanoutFunction = lazyEvent("fanout", (*Env).Fanout)
-
-// SweepFunction is the sweep CloudEvent function.
-var SweepFunction = lazyEvent("sweep", (*Env).Sweeper)
-
-// CallbacksFunction is the callbacks CloudEvent function.
-var CallbacksFunction = lazyEvent("callbacks", (*Env).Deliverer)

@@ -22,7 +22,7 @@ func handlerWait(e *apptest.Env, wait time.Duration) http.Handler {
 
 func openConversation(t *testing.T, e *apptest.Env, phone, id string) {
 	t.Helper()
-	c := domain.Conversation{ID: id, Channel: demo.ChannelID, Phone: phone, ExpiresAt: time.Now().Add(time.Hour), OriginType: "utility"}
+	c := domain.Conversation{ID: id, Channel: demo.ChannelID, Phone: phone, ExpiresAt: time.Now().Add(time.Hour)}
 	if err := e.Store.PutConversation(context.Background(), e.Tenant, c); err != nil {
 		t.Fatal(err)
 	}

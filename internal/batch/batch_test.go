@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/templategw/templategw/internal/accept"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -129,7 +130,7 @@ func TestRedeliveredChunkCreatesNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	fan := &fanouts{}
-	svc := batch.New(e.Catalog, e.Store, fan, batch.Options{ChunkSize: 3})
+	svc := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, fan, batch.Options{ChunkSize: 3})
 	b, err := svc.Create(ctx, token(t, e), spec("LOTE1"), recipients(
 		national("11987652001", "Ana"), national("11987652002", "Bia"), national("bad", "Cy"),
 		national("11987652004", "Di"), national("11987652005", "Ed"), national("11987652006", "Fê"),
@@ -201,7 +202,7 @@ func TestRedeliveredChunkCreatesNothingTwice(t *testing.T) {
 func TestItemsInOrderBeforeAndAfterFanout(t *testing.T) {
 	e := apptest.New(t)
 	ctx := context.Background()
-	svc := batch.New(e.Catalog, e.Store, &fanouts{}, batch.Options{ChunkSize: 2})
+	svc := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, &fanouts{}, batch.Options{ChunkSize: 2})
 	var rs []batch.Recipient
 	for i := range 9 {
 		rs = append(rs, national(fmt.Sprintf("119876521%02d", i+10), "Ana"))
@@ -265,7 +266,7 @@ func TestResumeRepublishesLostFanout(t *testing.T) {
 	ctx := context.Background()
 	fan := &fanouts{}
 	fan.down.Store(true)
-	svc := batch.New(e.Catalog, e.Store, fan, batch.Options{ChunkSize: 2})
+	svc := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, fan, batch.Options{ChunkSize: 2})
 	b, err := svc.Create(ctx, token(t, e), spec(""), recipients(
 		national("11987652201", "Ana"), national("11987652202", "Bia"), national("11987652203", "Cy")))
 	if err != nil {
@@ -301,7 +302,7 @@ func TestResumeRepublishesLostFanout(t *testing.T) {
 func TestCreateRefusals(t *testing.T) {
 	e := apptest.New(t)
 	ctx := context.Background()
-	svc := batch.New(e.Catalog, e.Store, &fanouts{}, batch.Options{})
+	svc := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, &fanouts{}, batch.Options{})
 	tok := token(t, e)
 	ana := national("11987652301", "Ana")
 	for _, c := range []struct {

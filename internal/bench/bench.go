@@ -30,6 +30,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/templategw/templategw/internal/app"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/devstack"
 	"github.com/templategw/templategw/internal/queue"
@@ -338,7 +339,7 @@ func (b *Bench) up(ctx context.Context) error {
 	}
 	if b.stack != nil {
 		var names []string
-		for _, f := range devstack.Functions {
+		for _, f := range app.Functions {
 			b.cpu.pids[f.Name] = b.stack.PID(f.Name)
 			names = append(names, f.Name)
 		}

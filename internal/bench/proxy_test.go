@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -23,7 +22,8 @@ func proxied(t *testing.T) (*bench.Proxy, *firestore.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	p.SetUpstream(os.Getenv("FIRESTORE_EMULATOR_HOST"))
+	upstream, _ := emulatortest.Hosts(t)
+	p.SetUpstream(upstream)
 	fs, err := bench.FirestoreAt(context.Background(), emulatortest.ProjectID(t), p.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"time"
@@ -30,12 +31,16 @@ type Options struct {
 	// AllowLoopback lets callbacks reach 127.0.0.0/8 and ::1, for the dev
 	// stack, whose receivers run on the same machine.
 	AllowLoopback bool
-	// AllowPrivate lets callbacks reach private (10/8, 172.16/12,
-	// 192.168/16, 100.64/10, fc00::/7), link-local (169.254/16,
-	// fe80::/10), unspecified and multicast addresses. Off, a tenant
-	// cannot make the gateway call into its own network or the metadata
-	// server.
+	// AllowPrivate lets callbacks reach private addresses (10/8,
+	// 172.16/12, 192.168/16, 100.64/10, fc00::/7), for receivers inside a
+	// VPC. Off, a tenant cannot make the gateway call into its own
+	// network. It never opens link-local addresses, where the metadata
+	// server is.
 	AllowPrivate bool
+	// AllowRanges opens ranges that are refused otherwise, for receivers
+	// in a network of the operator's own. No range opens the metadata
+	// server.
+	AllowRanges []netip.Prefix
 	// Timeout bounds one delivery, from dial to the answer's headers
 	// (default DefaultTimeout). It must stay below the subscription's ack
 	// deadline, or Pub/Sub redelivers while a delivery is still running.

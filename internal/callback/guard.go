@@ -28,9 +28,11 @@ const maxURLLength = 2048
 // CheckURL reports whether raw may be set as a callback URL: http or
 // https, a host, no userinfo (credentials would travel in every request
 // and show in any log of it), and, when the host is a literal IP or a
-// localhost name, an address opt allows. A host name is checked again
-// on every delivery, at dial time, against the address it resolves to
-// then. Errors never repeat the URL, which may carry a secret.
+// localhost name, an address opt allows (docs/callbacks.md lists the
+// refused ranges). A host that is a number in another IPv4 notation
+// (2852039166, 0xa9fea9fe) is not valid. A host name is checked again on
+// every delivery, at dial time, against the address it resolves to then.
+// Errors never repeat the URL, which may carry a secret.
 func CheckURL(raw string, opt Options) error {
 	_, err := parseURL(raw, opt)
 	return err
@@ -58,8 +60,9 @@ func parseURL(raw string, opt Options) (*url.URL, error) {
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		// RFC 6761: such names always resolve to loopback.
-		if !opt.AllowLoopback {
+		// RFC 6761: such names always resolve to loopback, so they are
+		// judged as 127.0.0.1.
+		if checkAddr(loopbackV4, opt) != nil {
 			return nil, fmt.Errorf("%w: %s is loopback", ErrRefused, host)
 		}
 		return u, nil
@@ -68,48 +71,30 @@ func parseURL(raw string, opt Options) (*url.URL, error) {
 		if err := checkAddr(ip, opt); err != nil {
 			return nil, err
 		}
+		return u, nil
+	}
+	if numericHost(host) {
+		return nil, fmt.Errorf("%w: host is a number but not a dotted-decimal IPv4 address", ErrInvalidURL)
 	}
 	return u, nil
 }
 
-var (
-	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10") // RFC 6598, carrier-grade NAT
-	thisNetwork        = netip.MustParsePrefix("0.0.0.0/8")
-	broadcast          = netip.MustParseAddr("255.255.255.255")
-	nat64              = netip.MustParsePrefix("64:ff9b::/96") // RFC 6052
-)
-
-// checkAddr refuses an address opt does not allow.
-func checkAddr(a netip.Addr, opt Options) error {
-	a = a.WithZone("").Unmap()
-	if nat64.Contains(a) {
-		// A NAT64 gateway would forward to the embedded IPv4 address.
-		b := a.As16()
-		return checkAddr(netip.AddrFrom4([4]byte(b[12:])), opt)
-	}
-	var kind string
-	switch {
-	case a.IsLoopback():
-		if opt.AllowLoopback {
-			return nil
+// numericHost reports whether host ends in a number, decimal or 0x hex.
+// Browsers' URL parsers and C's inet_aton read such a host as an IPv4
+// address in forms net/netip does not (2852039166, 0251.0376.0251.0376,
+// 0xa9fea9fe, 169.254.43518 are all 169.254.169.254), and no top-level
+// domain is numeric: refusing them leaves no host whose address the check
+// could misread.
+func numericHost(host string) bool {
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	digits := "0123456789"
+	if hex, ok := strings.CutPrefix(last, "0x"); ok {
+		last, digits = hex, "0123456789abcdef"
+		if last == "" {
+			return true
 		}
-		kind = "loopback"
-	case a.IsPrivate() || sharedAddressSpace.Contains(a):
-		kind = "private"
-	case a.IsLinkLocalUnicast():
-		// 169.254.169.254 is the cloud metadata server.
-		kind = "link-local"
-	case a.IsUnspecified() || thisNetwork.Contains(a):
-		kind = "unspecified"
-	case a.IsMulticast() || a == broadcast:
-		kind = "multicast"
-	default:
-		return nil
 	}
-	if kind != "loopback" && opt.AllowPrivate {
-		return nil
-	}
-	return fmt.Errorf("%w: %s is %s", ErrRefused, a, kind)
+	return last != "" && strings.Trim(last, digits) == ""
 }
 
 // dialControl checks the address a connection is about to be made to,

@@ -65,7 +65,10 @@ func TestCheckURL(t *testing.T) {
 		{"http://[::1]/hook", dev, nil},
 		{"http://10.1.2.3/hook", dev, callback.ErrRefused},
 		{"http://10.1.2.3/hook", lan, nil},
-		{"http://169.254.169.254/", lan, nil},
+		{"http://169.254.169.254/", lan, callback.ErrRefused}, // never opened: the metadata server
+		{"http://[fe80::1%25eth0]/hook", lan, callback.ErrRefused},
+		{"http://[::a9fe:a9fe]/", lan, callback.ErrRefused},
+		{"http://2852039166/", lan, callback.ErrInvalidURL},
 		{"http://127.0.0.1/hook", lan, callback.ErrRefused},
 	}
 	for _, tt := range tests {

@@ -25,7 +25,7 @@ func TestOpenConversationAnswersSent(t *testing.T) {
 	e := apptest.New(t)
 	d := dispatch.New(e.Store, e.Catalog, e.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
 	e.Push(t, apptest.Topic, d.HandleEvent)
-	conv := domain.Conversation{ID: "conv-open-1", Channel: demo.ChannelID, Phone: phone, ExpiresAt: time.Now().Add(time.Hour), OriginType: "utility"}
+	conv := domain.Conversation{ID: "conv-open-1", Channel: demo.ChannelID, Phone: phone, ExpiresAt: time.Now().Add(time.Hour)}
 	if err := e.Store.PutConversation(context.Background(), e.Tenant, conv); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,12 @@ type Config struct {
 	// SendWait bounds how long a send into an open conversation waits for
 	// dispatch's outcome to answer 200 Sent; past it the answer is Pending.
 	SendWait time.Duration `env:"SEND_WAIT, default=5s"`
+	// TrustedProxyHops is how many proxies in front of the functions append
+	// to X-Forwarded-For: the access log takes the client's address from
+	// that many hops from the right, since the hops to their left are the
+	// client's to write. 1 is Google's front end alone; 0 ignores the
+	// header.
+	TrustedProxyHops int `env:"TRUSTED_PROXY_HOPS, default=1"`
 
 	Meta     Meta
 	Dispatch Dispatch
@@ -65,15 +71,19 @@ type Callback struct {
 	MaxAttempts     int           `env:"CALLBACK_MAX_ATTEMPTS, default=10"`
 	Timeout         time.Duration `env:"CALLBACK_TIMEOUT, default=10s"`
 	// AllowLoopback and AllowPrivate let callbacks reach loopback and
-	// private or link-local addresses; both are off in the cloud.
+	// private addresses (never link-local ones); both are off in the cloud.
 	AllowLoopback bool `env:"CALLBACK_ALLOW_LOOPBACK, default=false"`
 	AllowPrivate  bool `env:"CALLBACK_ALLOW_PRIVATE, default=false"`
+	// AllowRanges names, comma-separated, CIDR ranges callbacks may reach
+	// although the address guard refuses them (10.0.0.0/8,fd00::/8); the
+	// metadata server stays refused. Ranges parses it.
+	AllowRanges []string `env:"CALLBACK_ALLOW_RANGES"`
 }
 
 // Meta configures the WhatsApp Cloud API client.
 type Meta struct {
 	BaseURL    string        `env:"META_BASE_URL, default=https://graph.facebook.com"`
-	APIVersion string        `env:"META_API_VERSION, default=v23.0"`
+	APIVersion string        `env:"META_API_VERSION, default=v24.0"`
 	Timeout    time.Duration `env:"META_TIMEOUT, default=15s"`
 }
 
@@ -102,6 +112,21 @@ func LoadFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return &c, nil
+}
+
+// Defaults is the configuration with no variable set: every field at the
+// default its tag declares. Code that needs a default (a topic's name, the
+// dev stack's wiring, the checks on Terraform's defaults) reads it here,
+// so each default is written once, in its tag. It is not validated: no
+// project has a default.
+func Defaults() Config {
+	var c Config
+	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &c, Lookuper: envconfig.MapLookuper(nil)}); err != nil {
+		// With nothing set only a malformed tag can fail, which this
+		// package's tests would have caught.
+		panic(fmt.Sprintf("config defaults: %v", err))
+	}
+	return c
 }
 
 // Validate names every problem of c at once.
@@ -148,6 +173,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Callback.Timeout <= 0 {
 		errs = append(errs, errors.New("CALLBACK_TIMEOUT must be positive"))
+	}
+	if _, err := c.Callback.Ranges(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TrustedProxyHops < 0 {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_HOPS %d must not be negative", c.TrustedProxyHops))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

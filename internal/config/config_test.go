@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +15,26 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DispatchTopic != "dispatch" || c.Meta.APIVersion != "v23.0" || c.Dispatch.MaxAttempts != 10 ||
+	if c.DispatchTopic != "dispatch" || c.Meta.APIVersion != "v24.0" || c.Dispatch.MaxAttempts != 10 ||
 		c.SendWait != 5*time.Second || c.Callback.Topic != "callbacks" || c.Callback.AllowLoopback || c.Sweep.Topic != "sweep" {
 		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+// Defaults are what Load gives with only the project set, so code that
+// reads them sees what an unconfigured function runs with.
+func TestDefaultsAreWhatLoadApplies(t *testing.T) {
+	loaded, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Defaults()
+	if d.ProjectID != "" {
+		t.Errorf("Defaults has project %q; none has a default", d.ProjectID)
+	}
+	d.ProjectID = loaded.ProjectID
+	if !reflect.DeepEqual(d, *loaded) {
+		t.Errorf("Defaults() = %+v\nLoad gives %+v", d, *loaded)
 	}
 }
 

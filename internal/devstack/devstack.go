@@ -21,6 +21,8 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/templategw/templategw/emulator"
+	"github.com/templategw/templategw/internal/app"
+	"github.com/templategw/templategw/internal/config"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/sandbox"
@@ -31,29 +33,6 @@ import (
 // emulators).
 const Project = "templategw-dev"
 
-// Function is one Cloud Function of the stack.
-type Function struct {
-	Name  string // FUNCTION_TARGET and the front door's path prefix
-	Topic string // for CloudEvent functions: the topic pushed to it
-	// DeadLetter, when set, receives what the push subscription failed to
-	// deliver CallbackAttempts times.
-	DeadLetter string
-}
-
-// Functions are the functions function.go registers, in start order.
-var Functions = []Function{
-	{Name: "templates"},
-	{Name: "messages"},
-	{Name: "cloudchat"},
-	{Name: "emkt"},
-	{Name: "wati"},
-	{Name: "whatsapp"},
-	{Name: "dispatch", Topic: "dispatch"},
-	{Name: "fanout", Topic: "fanout"},
-	{Name: "sweep", Topic: "sweep"},
-	{Name: "callbacks", Topic: "callbacks", DeadLetter: "callbacks-dead"},
-}
-
 // The dev stack's own settings for the functions.
 const (
 	// SweepEvery is how often the stack fires sweep, as Cloud Scheduler
@@ -61,9 +40,6 @@ const (
 	SweepEvery = 30 * time.Second
 	// VerifyToken is the whatsapp function's verification token.
 	VerifyToken = "dev-verify-token"
-	// CallbackAttempts is the callbacks subscription's delivery attempts
-	// before the dead-letter topic.
-	CallbackAttempts = 10
 )
 
 // Options configure the stack.
@@ -108,7 +84,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, s.Stop()) }()
-	printWelcome(opts.Out, s.Base, s.SandboxURL, s.Emulators, opts.DemoToken, time.Since(start))
+	printWelcome(opts.Out, s.Base, s.SandboxURL, paths(s.procs.urls()), s.Emulators, opts.DemoToken, time.Since(start))
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(opts.Out, "\nstopping…")
@@ -171,7 +147,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		// Tenants' callback receivers on this machine are the point of a
 		// dev stack; private ranges stay refused.
 		"CALLBACK_ALLOW_LOOPBACK=true",
-		"CALLBACK_MAX_ATTEMPTS="+strconv.Itoa(CallbackAttempts),
 	)
 	procs, err := startFunctions(ctx, opts.Exe, append(env, opts.Env...), opts.Logs)
 	if err != nil {
@@ -253,7 +228,7 @@ func fireSweep(ctx context.Context, every time.Duration, logs io.Writer) {
 		return
 	}
 	defer ps.Close()
-	pub := queue.NewPublisher(ps, "sweep")
+	pub := queue.NewPublisher(ps, config.Defaults().Sweep.Topic)
 	defer pub.Stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -292,8 +267,9 @@ func wirePubSub(ctx context.Context, procs *processes) error {
 		return fmt.Errorf("pubsub client: %w", err)
 	}
 	defer ps.Close()
-	for _, f := range Functions {
-		if f.Topic == "" {
+	attempts := config.Defaults().Callback.MaxAttempts
+	for _, f := range app.Functions {
+		if f.Kind != app.CloudEvent {
 			continue
 		}
 		for _, topic := range []string{f.Topic, f.DeadLetter} {
@@ -310,7 +286,7 @@ func wirePubSub(ctx context.Context, procs *processes) error {
 			AckDeadline: 60 * time.Second, MinBackoff: time.Second, MaxBackoff: 30 * time.Second,
 		}
 		if f.DeadLetter != "" {
-			push.DeadLetterTopic, push.MaxDeliveryAttempts = f.DeadLetter, CallbackAttempts
+			push.DeadLetterTopic, push.MaxDeliveryAttempts = f.DeadLetter, attempts
 			if err := queue.EnsurePull(ctx, ps, f.DeadLetter+"-keep", f.DeadLetter); err != nil {
 				return err
 			}
@@ -323,11 +299,11 @@ func wirePubSub(ctx context.Context, procs *processes) error {
 	return nil
 }
 
-func printWelcome(w io.Writer, base, sbURL string, emu *emulator.Stack, token string, took time.Duration) {
+func printWelcome(w io.Writer, base, sbURL string, doors []string, emu *emulator.Stack, token string, took time.Duration) {
 	fmt.Fprintf(w, `
 templategw dev stack is up (%[1]s)
 
-  front door  %[2]s/templates/  /messages/  /cloudchat/  /emkt/  /wati/  /whatsapp/ (Meta's webhook)
+  front door  %[2]s%[11]s (whatsapp is Meta's webhook)
   sandbox     %[3]s  (what Meta received: %[3]s/_sandbox/requests, what it posted back: %[3]s/_sandbox/webhooks)
   emulators   FIRESTORE_EMULATOR_HOST=%[4]s PUBSUB_EMULATOR_HOST=%[5]s  project %[6]s
   demo        tenant %[7]s, token %[8]s, channel %[9]s; sweep runs every %[10]s
@@ -351,5 +327,5 @@ curl -sS -X POST %[3]s/_sandbox/reply -d '{"from":"5511987654321","text":"oi"}'
 
 Ctrl-C stops everything.
 `, fmt.Sprintf("%.1fs", took.Seconds()), base, sbURL, emu.Firestore.Host, emu.PubSub.Host, Project,
-		demo.TenantID, token, demo.ChannelID, SweepEvery)
+		demo.TenantID, token, demo.ChannelID, SweepEvery, strings.Join(doors, "  "))
 }

@@ -1,10 +1,13 @@
 package devstack
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+
+	"github.com/templategw/templategw/internal/app"
 )
 
 // FrontDoor routes /<function>/... to that function's server at /...,
@@ -17,11 +20,14 @@ func FrontDoor(routes map[string]*url.URL) http.Handler {
 			r.Out.Host = r.In.Host
 		}}
 	}
+	notFound, _ := json.Marshal(map[string]any{"error": map[string]string{
+		"code": "not_found", "message": "no function at this path; try " + strings.Join(paths(routes), ", "),
+	}})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		p, ok := proxies[name]
 		if !ok {
-			http.Error(w, `{"error":{"code":"not_found","message":"no function at this path; try /templates/, /messages/, /cloudchat/, /emkt/, /wati/ or /whatsapp/"}}`, http.StatusNotFound)
+			http.Error(w, string(notFound), http.StatusNotFound)
 			return
 		}
 		r2 := r.Clone(r.Context())
@@ -29,4 +35,16 @@ func FrontDoor(routes map[string]*url.URL) http.Handler {
 		r2.URL.RawPath = ""
 		p.ServeHTTP(w, r2)
 	})
+}
+
+// paths are the front door's paths, in the order the functions are
+// declared.
+func paths(routes map[string]*url.URL) []string {
+	var out []string
+	for _, f := range app.Functions {
+		if _, ok := routes[f.Name]; ok {
+			out = append(out, "/"+f.Name+"/")
+		}
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/templategw/templategw/internal/app"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/devstack"
 	"github.com/templategw/templategw/internal/domain"
@@ -36,7 +37,7 @@ type logLine struct {
 func functionLines(all string) []logLine {
 	var out []logLine
 	for _, l := range strings.Split(all, "\n") {
-		for _, f := range devstack.Functions {
+		for _, f := range app.Functions {
 			rest, ok := strings.CutPrefix(l, "["+f.Name+"] ")
 			if !ok {
 				continue

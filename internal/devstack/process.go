@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/templategw/templategw/internal/app"
 )
 
 // processes are the running function servers.
@@ -34,15 +36,15 @@ func startFunctions(ctx context.Context, exe string, env []string, logs io.Write
 	p := &processes{
 		exe: exe, env: env, logs: logs,
 		cmds: map[string]*exec.Cmd{}, waited: map[string]chan struct{}{}, ports: map[string]int{}, killed: map[string]bool{},
-		exited: make(chan error, len(Functions)), done: make(chan struct{}),
+		exited: make(chan error, len(app.Functions)), done: make(chan struct{}),
 	}
-	for _, f := range Functions {
+	for _, f := range app.Functions {
 		if err := p.start(f.Name, 0); err != nil {
 			p.stop()
 			return nil, err
 		}
 	}
-	for _, f := range Functions {
+	for _, f := range app.Functions {
 		if err := waitListening(ctx, p.addr(f.Name), 30*time.Second); err != nil {
 			p.stop()
 			return nil, fmt.Errorf("function %s did not start: %w", f.Name, err)
@@ -147,8 +149,8 @@ func (p *processes) url(name string) string { return "http://" + p.addr(name) }
 
 func (p *processes) urls() map[string]*url.URL {
 	out := map[string]*url.URL{}
-	for _, f := range Functions {
-		if f.Topic != "" {
+	for _, f := range app.Functions {
+		if f.Kind != app.HTTP {
 			continue // CloudEvent functions are reached through Pub/Sub only
 		}
 		u, _ := url.Parse(p.url(f.Name))

@@ -12,7 +12,7 @@ type Tenant struct {
 	ConversationLimit int    `firestore:"conversationLimit" json:"conversationLimit"` // per month; 0 = unlimited
 	// ConversationHours is how long a conversation lasts from its opening
 	// and after each inbound message; 0 means DefaultConversationHours.
-	ConversationHours int `firestore:"conversationHours,omitempty" json:"conversationHours,omitempty"`
+	ConversationHours int    `firestore:"conversationHours,omitempty" json:"conversationHours,omitempty"`
 	CountryCode       string `firestore:"countryCode" json:"countryCode"`
 	CallbackURL       string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
 	// CallbackSecret signs status callbacks (HMAC-SHA256); it is shown to
@@ -104,4 +104,3 @@ func PickChannel(channels []Channel, ref, tokenDefault string) (Channel, error) 
 	}
 	return c, nil
 }
-

@@ -3,6 +3,8 @@ package emkt_test
 import (
 	"context"
 	"encoding/xml"
+	"github.com/templategw/templategw/internal/accept"
+	"github.com/templategw/templategw/internal/apptest/memory"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +44,10 @@ func (memCatalog) Channels(context.Context, string) ([]domain.Channel, error) {
 	return []domain.Channel{demo.Channel(), off}, nil
 }
 
+func (c memCatalog) Template(ctx context.Context, tenant, id string) (domain.Template, error) {
+	return c.TemplateByName(ctx, tenant, id)
+}
+
 func (memCatalog) TemplateByName(_ context.Context, _, name string) (domain.Template, error) {
 	for _, t := range demo.Templates() {
 		if t.Name == name {
@@ -73,8 +79,15 @@ func (m *memStore) PutBatchChunks(context.Context, string, string, []store.Encod
 
 func (m *memStore) DeleteBatchChunks(context.Context, string, string, int) error { return nil }
 
-func (m *memStore) BatchByKey(context.Context, string, string) (store.BatchRecord, string, error) {
-	return store.BatchRecord{}, "", store.ErrNotFound
+func (m *memStore) Batch(_ context.Context, _, id string) (store.BatchRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.batches {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return store.BatchRecord{}, store.ErrNotFound
 }
 
 func (m *memStore) CommitBatch(_ context.Context, _ string, r store.BatchRecord, _ *store.BatchKey) error {
@@ -108,8 +121,6 @@ func (m *memStore) UndoneBatchChunks(context.Context, string, string, int) ([]in
 }
 
 func (m *memStore) CloseBatch(context.Context, string, string) error { return nil }
-
-func (m *memStore) ConversationsOpened(context.Context, string, string) (int, error) { return 0, nil }
 
 type nopFanout struct{}
 
@@ -166,7 +177,7 @@ func FuzzEmkt(f *testing.F) {
 		f.Add([]byte(b))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		svc := batch.New(memCatalog{}, &memStore{batches: map[string]store.BatchRecord{}}, nopFanout{}, batch.Options{MaxRecipients: 50})
+		svc := batch.New(accept.New(memCatalog{}, memory.NewStore(t), memory.Publisher{}, accept.Options{}), &memStore{batches: map[string]store.BatchRecord{}}, nopFanout{}, batch.Options{MaxRecipients: 50})
 		h := emkt.New(memCatalog{}, svc).Handler()
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(b)))
 		r = r.WithContext(logging.WithLogger(r.Context(), slog.New(slog.DiscardHandler)))

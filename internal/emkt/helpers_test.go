@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"github.com/templategw/templategw/internal/accept"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -48,7 +49,7 @@ func newGateway(t testing.TB, lanes int, opt batch.Options) *gateway {
 		w := batch.NewWorker(e.Store, jobs, nil)
 		fanout = newLanes(t, e, batch.DefaultTopic, lanes, w.HandleEvent)
 	}
-	g.batches = batch.New(e.Catalog, e.Store, fanout, opt)
+	g.batches = batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, fanout, opt)
 	g.h = emkt.New(e.Catalog, g.batches).Handler()
 	return g
 }

@@ -43,9 +43,12 @@ func (h *header) check() error {
 	if h.remetente == "" {
 		errs.Add("remetente", "required")
 	}
+	domain.CheckLen(&errs, "remetente", h.remetente, domain.MaxChannelRef)
+	domain.CheckLen(&errs, "namespace", h.namespace, domain.MaxNamespace)
 	if h.elementName == "" {
 		errs.Add("element_name", "required")
 	}
+	domain.CheckLen(&errs, "element_name", h.elementName, domain.MaxTemplateRef)
 	if !alnum(h.identificador, maxIdentificador) {
 		errs.Add("identificador", fmt.Sprintf("up to %d letters and digits", maxIdentificador))
 	}
@@ -81,7 +84,15 @@ func (s *Server) send(a *exchange, tok domain.Token, d *decoder) {
 		Namespace: p.h.namespace, National: true, Positional: true,
 		IdempotencyKey: a.idem, RequestHash: a.hash,
 	}
+	if spec.IdempotencyKey == "" && spec.Code != "" {
+		// The identificador is the client's idempotency key (DESIGN §2):
+		// the same one with another request is refused, not replayed.
+		spec.IdempotencyKey = "emkt:" + spec.Code
+	}
 	b, err := s.batches.Create(a.r.Context(), tok, spec, p.next)
+	if domain.KindOf(err) == domain.KindKeyReused && a.idem == "" {
+		err = domain.Errorf(domain.KindKeyReused, "identificador "+spec.Code+" was already used with a different request", "identificador")
+	}
 	if err != nil {
 		a.fail(err)
 		return
@@ -199,6 +210,11 @@ func (p *sendParser) contact() (batch.Recipient, error) {
 	if phones > 1 {
 		c.refuse("phone: given more than once")
 	}
+	if p := domain.LenProblem(r.Raw, domain.MaxPhoneInput); p != "" {
+		// The number is kept to report the contact by: kept short.
+		c.refuse("phone: " + p)
+		r.Raw = clip(r.Raw, domain.MaxPhoneInput)
+	}
 	if len(c.params) > 0 {
 		r.Params = c.params
 	}
@@ -273,5 +289,24 @@ func (c *contactParams) add(typ, index, v string) {
 		c.refuse("component " + typ + ": one parameter only")
 		return
 	}
+	if p := domain.LenProblem(v, domain.ParamMax(key)); p != "" {
+		what := "component body parameter " + key
+		if typ == "header" || typ == "button" {
+			what = "component " + typ + " parameter"
+		}
+		c.refuse(what + ": " + p)
+		return
+	}
 	c.params[key] = v
+}
+
+// clip cuts s to at most max characters.
+func clip(s string, max int) string {
+	for i := range s {
+		if max == 0 {
+			return s[:i]
+		}
+		max--
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,9 @@ const AccessMessage = "request"
 // Middleware puts base into every request's context, with the request's
 // trace fields when it has a trace context, and writes one access line per
 // request when the handler returns: Cloud Logging's httpRequest object,
-// at ERROR for a 5xx answer, WARNING for a 4xx, INFO otherwise.
-func Middleware(base *slog.Logger, project string) func(http.Handler) http.Handler {
+// at ERROR for a 5xx answer, WARNING for a 4xx, INFO otherwise. proxyHops
+// is how many proxies append to X-Forwarded-For (see clientIP).
+func Middleware(base *slog.Logger, project string, proxyHops int) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -27,10 +29,10 @@ func Middleware(base *slog.Logger, project string) func(http.Handler) http.Handl
 					// The runtime answers a panic with 500; say so, then let
 					// it see the panic.
 					rw.status = http.StatusInternalServerError
-					access(l, r, rw, start)
+					access(l, r, rw, start, proxyHops)
 					panic(p)
 				}
-				access(l, r, rw, start)
+				access(l, r, rw, start, proxyHops)
 			}()
 			next.ServeHTTP(rw, r.WithContext(WithLogger(r.Context(), l)))
 		})
@@ -38,7 +40,7 @@ func Middleware(base *slog.Logger, project string) func(http.Handler) http.Handl
 }
 
 // access writes the request's access line.
-func access(l *slog.Logger, r *http.Request, rw *responseWriter, start time.Time) {
+func access(l *slog.Logger, r *http.Request, rw *responseWriter, start time.Time, proxyHops int) {
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK // what net/http answers for a handler that wrote nothing
@@ -69,7 +71,7 @@ func access(l *slog.Logger, r *http.Request, rw *responseWriter, start time.Time
 	if r.ContentLength > 0 {
 		attrs = append(attrs, slog.String("requestSize", strconv.FormatInt(r.ContentLength, 10)))
 	}
-	if ip := remoteIP(r); ip != "" {
+	if ip := clientIP(r, proxyHops); ip != "" {
 		attrs = append(attrs, slog.String("remoteIp", ip))
 	}
 	if ua := r.UserAgent(); ua != "" {
@@ -81,13 +83,21 @@ func access(l *slog.Logger, r *http.Request, rw *responseWriter, start time.Time
 	l.LogAttrs(ctx, level, AccessMessage, slog.Attr{Key: "httpRequest", Value: slog.GroupValue(attrs...)})
 }
 
-// remoteIP is the client's address: behind Google's front end the first
-// X-Forwarded-For hop, else the connection's peer.
-func remoteIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if ip := strings.TrimSpace(first); net.ParseIP(ip) != nil {
-			return ip
+// clientIP is the address of the client that sent r. Each proxy in front
+// of the function appends the address it was reached from to
+// X-Forwarded-For, and anything to the left of what the proxies appended
+// is the client's to write: so the client is proxyHops entries from the
+// right (1: the entry Google's front end appended). With proxyHops 0, or
+// a header shorter than proxyHops, or an entry that is no address, it is
+// the connection's peer.
+func clientIP(r *http.Request, proxyHops int) string {
+	if proxyHops > 0 {
+		// Repeated header lines are one comma-separated list, in order.
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		if len(hops) >= proxyHops {
+			if a, ok := parseHop(hops[len(hops)-proxyHops]); ok {
+				return a.String()
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -95,6 +105,19 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address
+// and a port, which some proxies write.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.WithZone(""), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().WithZone(""), true
+	}
+	return netip.Addr{}, false
 }
 
 // responseWriter records the status and size of an answer. It keeps

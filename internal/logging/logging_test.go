@@ -36,7 +36,7 @@ func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 
 func TestCloudLoggingShape(t *testing.T) {
 	var buf bytes.Buffer
-	h := Middleware(New(&buf, "info"), "proj")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Middleware(New(&buf, "info"), "proj", 1)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		FromContext(r.Context()).Warn("hello", "k", 1)
 	}))
 	r := httptest.NewRequest("GET", "/", nil)
@@ -98,7 +98,7 @@ func accessLine(t *testing.T, r *http.Request, h http.HandlerFunc) (map[string]a
 	t.Helper()
 	var buf bytes.Buffer
 	w := httptest.NewRecorder()
-	Middleware(New(&buf, "info"), "proj")(h).ServeHTTP(w, r)
+	Middleware(New(&buf, "info"), "proj", 1)(h).ServeHTTP(w, r)
 	ls := lines(t, &buf)
 	last := ls[len(ls)-1]
 	if last["message"] != AccessMessage {
@@ -110,7 +110,8 @@ func accessLine(t *testing.T, r *http.Request, h http.HandlerFunc) (map[string]a
 func TestAccessLine(t *testing.T) {
 	r := httptest.NewRequest("POST", "/demo/api/v1/sendSessionMessage/5511987654321?whatsappNumber=5511987654321&hub.verify_token=s3cret", strings.NewReader(`{"a":1}`))
 	r.Header.Set("User-Agent", "curl/8")
-	r.Header.Set("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+	// The client wrote the first hop; Google's front end appended the last.
+	r.Header.Set("X-Forwarded-For", "10.0.0.1, 203.0.113.7")
 	line, _ := accessLine(t, r, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(2 * time.Millisecond)
 		w.WriteHeader(http.StatusAccepted)
@@ -177,7 +178,7 @@ func TestAccessKeepsFlusher(t *testing.T) {
 
 func TestAccessLineOnPanic(t *testing.T) {
 	var buf bytes.Buffer
-	h := Middleware(New(&buf, "info"), "")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	h := Middleware(New(&buf, "info"), "", 1)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	func() {
 		defer func() {
 			if recover() == nil {

@@ -114,12 +114,12 @@ func newGateway(t *testing.T) *gateway {
 func functions(t testing.TB, e *apptest.Env) map[string]http.Handler {
 	send := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: 5 * time.Second})
 	noWait := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: -1})
-	bulk := batch.New(e.Catalog, e.Store, e.TopicPublisher(t, "fanout"), batch.Options{})
+	bulk := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, e.TopicPublisher(t, "fanout"), batch.Options{})
 	return map[string]http.Handler{
 		"templates": atom.New(e.Catalog, e.Store, send).Handler(),
 		"messages":  messages.New(e.Catalog, e.Store).Handler(),
 		"cloudchat": cloudchat.New(e.Catalog, send).Handler(),
-		"wati":      wati.New(e.Catalog, e.Store, noWait, bulk, e.Publisher, wati.Options{}).Handler(),
+		"wati":      wati.New(e.Catalog, e.Store, noWait, bulk, wati.Options{}).Handler(),
 	}
 }
 

@@ -30,7 +30,7 @@ const (
 // as Meta's status webhook does.
 func (g *gateway) openConversation(t *testing.T, phone, id string) {
 	t.Helper()
-	c := domain.Conversation{ID: id, Channel: demo.ChannelID, Phone: phone, ExpiresAt: time.Now().Add(time.Hour), OriginType: "utility"}
+	c := domain.Conversation{ID: id, Channel: demo.ChannelID, Phone: phone, ExpiresAt: time.Now().Add(time.Hour)}
 	if err := g.Store.PutConversation(context.Background(), g.Tenant, c); err != nil {
 		t.Fatal(err)
 	}

@@ -86,13 +86,13 @@ func newGateway(t *testing.T, opt gatewayOptions) *gateway {
 	// No send waits for dispatch here: nothing dispatches, and the
 	// answers under test come before any wait.
 	send := accept.New(g.cat, g.st, e.Publisher, accept.Options{Wait: -1})
-	bulk := batch.New(g.cat, g.st, e.TopicPublisher(t, batch.DefaultTopic), opt.batch)
+	bulk := batch.New(accept.New(g.cat, g.st, e.Publisher, accept.Options{}), g.st, e.TopicPublisher(t, batch.DefaultTopic), opt.batch)
 	g.handlers = map[string]http.Handler{
 		fnTemplates: atom.New(g.cat, g.st, send).Handler(),
 		fnMessages:  messages.New(g.cat, g.st).Handler(),
 		fnCloudChat: cloudchat.New(g.cat, send).Handler(),
 		fnEmkt:      emkt.New(g.cat, bulk).Handler(),
-		fnWati:      wati.New(g.cat, g.st, send, bulk, e.Publisher, wati.Options{}).Handler(),
+		fnWati:      wati.New(g.cat, g.st, send, bulk, wati.Options{}).Handler(),
 		fnWhatsApp:  webhook.New(webhook.Config{VerifyToken: verifyToken, AppSecret: appSecret}, g.cat, g.st, nil).Handler(),
 	}
 	return g

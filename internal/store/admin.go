@@ -30,6 +30,86 @@ func (s *Store) CreateTenant(ctx context.Context, t domain.Tenant) error {
 	return nil
 }
 
+// TenantChange is what UpdateTenant changes: each non-nil field replaces
+// the tenant's, the others stay as stored.
+type TenantChange struct {
+	Name              *string
+	CountryCode       *string
+	ConversationLimit *int
+	// ConversationHours 0 goes back to domain.DefaultConversationHours.
+	ConversationHours *int
+	// CallbackURL "" removes the URL; the callback secret stays, so a URL
+	// set again is signed with it.
+	CallbackURL *string
+}
+
+// UpdateTenant writes only c's fields of an existing tenant and returns
+// the tenant as it is afterwards; ErrNotFound for an unknown one, which it
+// never creates. Fields other writers own (the secret) are left alone.
+func (s *Store) UpdateTenant(ctx context.Context, id string, c TenantChange) (domain.Tenant, error) {
+	var t domain.Tenant
+	if !ValidID(id) {
+		return t, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	ref := s.tenant(id)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if notFound(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		t = domain.Tenant{}
+		if err := snap.DataTo(&t); err != nil {
+			return err
+		}
+		t.ID = id
+		var ups []firestore.Update
+		if c.Name != nil {
+			t.Name = *c.Name
+			ups = append(ups, firestore.Update{Path: "name", Value: t.Name})
+		}
+		if c.CountryCode != nil {
+			t.CountryCode = *c.CountryCode
+			ups = append(ups, firestore.Update{Path: "countryCode", Value: t.CountryCode})
+		}
+		if c.ConversationLimit != nil {
+			t.ConversationLimit = *c.ConversationLimit
+			ups = append(ups, firestore.Update{Path: "conversationLimit", Value: t.ConversationLimit})
+		}
+		if c.ConversationHours != nil {
+			t.ConversationHours = *c.ConversationHours
+			ups = append(ups, firestore.Update{Path: "conversationHours", Value: orDelete(t.ConversationHours, 0)})
+		}
+		if c.CallbackURL != nil {
+			t.CallbackURL = *c.CallbackURL
+			ups = append(ups, firestore.Update{Path: "callbackUrl", Value: orDelete(t.CallbackURL, "")})
+		}
+		if len(ups) == 0 {
+			return nil
+		}
+		return tx.Update(ref, ups)
+	}, firestore.MaxAttempts(txAttempts))
+	if errors.Is(err, ErrNotFound) {
+		return t, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("update tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// orDelete is v, or a field deletion when v is the field's zero value: the
+// fields written with omitempty are absent rather than zero, as a create
+// leaves them.
+func orDelete[T comparable](v, zero T) any {
+	if v == zero {
+		return firestore.Delete
+	}
+	return v
+}
+
 // ListTenants returns every tenant by id. It crosses tenants, so only the
 // admin CLI calls it, never a function serving a tenant.
 func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {

@@ -47,6 +47,14 @@ func TestAcceptIsOneAtomicCommit(t *testing.T) {
 	first := store.Acceptance{Message: msg("t1", "5511987650000", now), Contact: domain.Contact{Phone: "5511987650000", FirstName: "Ana", UpdatedAt: now},
 		IdempotencyKey: "k1", Idempotency: store.IdempotencyRecord{RequestHash: "h", Code: 202, Body: []byte(`{}`), ExpireAt: now.Add(time.Hour)}}
 	first.Idempotency.MessageID = first.Message.ID
+	claim, claimed, err := s.ClaimKey(ctx, "t1", "k1", store.IdempotencyRecord{RequestHash: "h", State: store.KeyInFlight, LeaseUntil: now.Add(time.Minute), ExpireAt: now.Add(time.Hour)})
+	if err != nil || !claimed {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if _, again, err := s.ClaimKey(ctx, "t1", "k1", claim); again || err != nil {
+		t.Fatalf("a second claim of a held key: %v %v", again, err)
+	}
+	first.Idempotency.Version = claim.Version
 	if err := s.Accept(ctx, first); err != nil {
 		t.Fatal(err)
 	}

@@ -205,7 +205,7 @@ func TestSweepResumesABulkSendWhoseFanoutWasLost(t *testing.T) {
 		rs = rs[1:]
 		return r, true, nil
 	}
-	b, err := batch.New(e.Catalog, e.Store, downFanout{}, batch.Options{}).Create(ctx, tok, batch.Spec{Source: "emkt", TemplateName: "alerta1"}, next)
+	b, err := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, downFanout{}, batch.Options{}).Create(ctx, tok, batch.Spec{Source: "emkt", TemplateName: "alerta1"}, next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestSweepResumesABulkSendWhoseFanoutWasLost(t *testing.T) {
 	d := dispatch.New(e.Store, e.Catalog, e.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
 	e.Push(t, apptest.Topic, d.HandleEvent)
 	e.Push(t, "fanout", batch.NewWorker(e.Store, e.Publisher, nil).HandleEvent)
-	svc := batch.New(e.Catalog, e.Store, e.TopicPublisher(t, "fanout"), batch.Options{})
+	svc := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, e.TopicPublisher(t, "fanout"), batch.Options{})
 	time.Sleep(10 * time.Millisecond) // older than AcceptedAfter
 	r, err := sweep.New(e.Store, e.Publisher, sweep.Options{AcceptedAfter: time.Millisecond, Batches: svc}).Run(ctx)
 	if err != nil || r.Chunks != 1 {

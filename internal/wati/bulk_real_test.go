@@ -1,6 +1,7 @@
 package wati_test
 
 import (
+	"github.com/templategw/templategw/internal/accept"
 	"net/http"
 	"testing"
 	"time"
@@ -21,8 +22,8 @@ func TestSendTemplateMessagesThroughTheRealBatch(t *testing.T) {
 	d := dispatch.New(f.Store, f.Catalog, f.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
 	f.Push(t, apptest.Topic, d.HandleEvent)
 	f.Push(t, batch.DefaultTopic, batch.NewWorker(f.Store, f.Publisher, nil).HandleEvent)
-	svc := batch.New(f.Catalog, f.Store, f.TopicPublisher(t, batch.DefaultTopic), batch.Options{})
-	h := wati.New(f.Catalog, f.Store, nil, svc, f.Publisher, wati.Options{}).Handler()
+	svc := batch.New(accept.New(f.Catalog, f.Store, f.Publisher, accept.Options{}), f.Store, f.TopicPublisher(t, batch.DefaultTopic), batch.Options{})
+	h := wati.New(f.Catalog, f.Store, accept.New(f.Catalog, f.Store, f.Publisher, accept.Options{Wait: -1}), svc, wati.Options{}).Handler()
 
 	body := `{"template_name":"welcome","broadcast_name":"real","receivers":[
 		{"whatsappNumber":"5511987652301","customParams":[{"name":"1","value":"Ana"},{"name":"2","value":"Loja"}]},

@@ -125,7 +125,7 @@ func acceptOptions() accept.Options { return accept.Options{Wait: 100 * time.Mil
 
 func (f *fixture) server(opt accept.Options) *wati.Server {
 	svc := accept.New(f.Catalog, f.Store, f.Publisher, opt)
-	return wati.New(f.Catalog, f.Store, svc, f.batches, f.Publisher, wati.Options{})
+	return wati.New(f.Catalog, f.Store, svc, f.batches, wati.Options{})
 }
 
 // path is a Wati API path of the demo tenant.

@@ -152,50 +152,70 @@ func TestStatusesMoveForwardOnlyWhateverTheOrder(t *testing.T) {
 	f := newFixture(t)
 	m := f.pending(t, "5511987650100")
 	t0 := time.Now().Add(time.Second)
-	conv := map[string]any{"conversation": map[string]any{
-		"id": "conv-abc", "expiration_timestamp": strconv.FormatInt(t0.Add(24*time.Hour).Unix(), 10), "origin": map[string]any{"type": "utility"},
-	}}
+	// Meta's own conversation object (gone since v24.0) plays no part.
+	metaConv := map[string]any{"conversation": map[string]any{"id": "meta-conv", "origin": map[string]any{"type": "utility"}}}
 	read := statusBody(m.ProviderMessageID, "read", t0.Add(2*time.Second), nil)
-	// read first, then the late sent (with the conversation) and delivered,
-	// then every one replayed.
-	for _, b := range []string{read, statusBody(m.ProviderMessageID, "sent", t0, conv), statusBody(m.ProviderMessageID, "delivered", t0.Add(time.Second), nil), read, read} {
+	// read first, then the late sent and delivered, then every one
+	// replayed.
+	for _, b := range []string{read, statusBody(m.ProviderMessageID, "sent", t0, metaConv), statusBody(m.ProviderMessageID, "delivered", t0.Add(time.Second), nil), read, read} {
 		f.postSigned(t, b)
 	}
 	got := f.load(t, m.ID)
 	if got.Status != domain.StatusRead || statuses(got) != "accepted,dispatching,pending,read" {
 		t.Fatalf("status %s history %s, want read with no step backwards", got.Status, statuses(got))
 	}
-	if got.ConversationID != "conv-abc" {
-		t.Errorf("conversation id %q: the late sent's conversation was lost", got.ConversationID)
+	c, err := f.Store.Conversation(context.Background(), f.Tenant, demo.ChannelID, m.PhoneNumber)
+	if err != nil || c.ID == "" || c.ID == "meta-conv" || got.ConversationID != c.ID || !c.Open(time.Now()) {
+		t.Errorf("conversation %+v (%v), message's %q: want the gateway's own, open", c, err, got.ConversationID)
 	}
 	if len(f.notes.got) != 1 || f.notes.got[0].Status != domain.StatusRead {
 		t.Errorf("callbacks %d, want exactly one (read)", len(f.notes.got))
-	}
-	c, err := f.Store.Conversation(context.Background(), f.Tenant, demo.ChannelID, m.PhoneNumber)
-	if err != nil || c.ID != "conv-abc" || !c.Open(time.Now()) || c.OriginType != "utility" {
-		t.Errorf("conversation %+v, %v", c, err)
 	}
 	if n, err := f.Store.ConversationsOpened(context.Background(), f.Tenant, domain.MonthKey(t0)); err != nil || n != 1 {
 		t.Errorf("conversations counted %d (%v), want 1", n, err)
 	}
 }
 
+// TestSameConversationIsCountedOnce: a second send into the open
+// conversation joins it; it neither counts again nor extends it.
 func TestSameConversationIsCountedOnce(t *testing.T) {
 	f := newFixture(t)
 	phone := "5511987650101"
-	t0 := time.Now()
-	conv := func(exp time.Time) map[string]any {
-		return map[string]any{"conversation": map[string]any{"id": "conv-1", "expiration_timestamp": strconv.FormatInt(exp.Unix(), 10), "origin": map[string]any{"type": "marketing"}}}
-	}
+	t0 := time.Now().Truncate(time.Second)
 	a, b := f.pending(t, phone), f.pending(t, phone)
-	f.postSigned(t, statusBody(a.ProviderMessageID, "sent", t0, conv(t0.Add(24*time.Hour))))
-	f.postSigned(t, statusBody(b.ProviderMessageID, "sent", t0, conv(t0.Add(25*time.Hour))))
+	f.postSigned(t, statusBody(a.ProviderMessageID, "sent", t0, nil))
+	f.postSigned(t, statusBody(b.ProviderMessageID, "sent", t0.Add(time.Hour), nil))
 	if n, _ := f.Store.ConversationsOpened(context.Background(), f.Tenant, domain.MonthKey(t0)); n != 1 {
 		t.Errorf("counted %d conversations, want 1", n)
 	}
 	c, _ := f.Store.Conversation(context.Background(), f.Tenant, demo.ChannelID, phone)
-	if c.ExpiresAt.Unix() != t0.Add(25*time.Hour).Unix() {
-		t.Errorf("conversation expires %s, want extended to %s", c.ExpiresAt, t0.Add(25*time.Hour))
+	if !c.ExpiresAt.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("conversation expires %s, want 24 h after the first sent, %s", c.ExpiresAt, t0.Add(24*time.Hour))
+	}
+	if ga, gb := f.load(t, a.ID), f.load(t, b.ID); ga.ConversationID != c.ID || gb.ConversationID != c.ID {
+		t.Errorf("messages in conversations %q and %q, want both in %q", ga.ConversationID, gb.ConversationID, c.ID)
+	}
+}
+
+// TestConversationLastsTheTenantsPeriod: the period is a tenant setting.
+func TestConversationLastsTheTenantsPeriod(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ten, err := f.Store.Tenant(ctx, f.Tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten.ConversationHours = 72
+	if err := f.Store.PutTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	phone := "5511987650109"
+	m := f.pending(t, phone)
+	t0 := time.Now().Truncate(time.Second)
+	f.postSigned(t, statusBody(m.ProviderMessageID, "sent", t0, nil))
+	c, _ := f.Store.Conversation(ctx, f.Tenant, demo.ChannelID, phone)
+	if !c.ExpiresAt.Equal(t0.Add(72 * time.Hour)) {
+		t.Errorf("conversation expires %s, want %s", c.ExpiresAt, t0.Add(72*time.Hour))
 	}
 }
 
@@ -333,22 +353,18 @@ func TestLateStatusesNeitherExtendNorRecountAConversation(t *testing.T) {
 	a := f.pending(t, phone)
 	t0 := time.Now().Truncate(time.Second)
 	exp := t0.Add(24 * time.Hour)
-	f.postSigned(t, statusBody(a.ProviderMessageID, "sent", t0, map[string]any{"conversation": map[string]any{
-		"id": "conv-late", "expiration_timestamp": strconv.FormatInt(exp.Unix(), 10), "origin": map[string]any{"type": "utility"}}}))
-	// delivered carries the conversation without its expiry, hours later.
-	f.postSigned(t, statusBody(a.ProviderMessageID, "delivered", t0.Add(5*time.Hour), map[string]any{"conversation": map[string]any{
-		"id": "conv-late", "origin": map[string]any{"type": "utility"}}}))
+	f.postSigned(t, statusBody(a.ProviderMessageID, "sent", t0, nil))
+	f.postSigned(t, statusBody(a.ProviderMessageID, "delivered", t0.Add(5*time.Hour), nil))
 	c, err := f.Store.Conversation(ctx, f.Tenant, demo.ChannelID, phone)
-	if err != nil || c.ID != "conv-late" || !c.ExpiresAt.Equal(exp) {
-		t.Fatalf("conversation %+v (%v), want conv-late until %s", c, err, exp)
+	if err != nil || c.ID == "" || !c.ExpiresAt.Equal(exp) {
+		t.Fatalf("conversation %+v (%v), want one until %s", c, err, exp)
 	}
-	// Sweep closed it; a late read still carrying it opens nothing and
+	// Sweep closed it; a late read of the same send opens nothing and
 	// counts nothing.
 	if _, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("conversations").Doc(domain.ConversationKey(demo.ChannelID, phone)).Delete(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := f.pending(t, phone)
-	f.postSigned(t, statusBody(b.ProviderMessageID, "delivered", t0, map[string]any{"conversation": map[string]any{"id": "conv-late"}}))
+	f.postSigned(t, statusBody(a.ProviderMessageID, "read", t0.Add(6*time.Hour), nil))
 	if c, _ := f.Store.Conversation(ctx, f.Tenant, demo.ChannelID, phone); c.ID != "" {
 		t.Errorf("a late status reopened %+v", c)
 	}
