@@ -5,24 +5,25 @@
 //
 //	func TestMain(m *testing.M) { emulatortest.Main(m) }
 //
-// and emulatortest.ProjectID(t) for each test's own project. Firestore
-// clients made with FirestoreOptions(t) have their queries checked, once
-// the package's tests pass, against the indexes terraform/ declares.
+// and emulatortest.ProjectID(t) for each test's own project. The
+// emulators start on the first test that asks for them (ProjectID,
+// FirestoreOptions or Hosts), so a package's unit tests run in
+// milliseconds and need no gcloud. Firestore clients made with
+// FirestoreOptions(t) have their queries checked, once the package's
+// tests pass, against the indexes terraform/ declares.
 //
 // Set EMULATORTEST_LOGS=1 to see the emulators' own logs on stderr.
 package emulatortest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,38 +36,90 @@ const (
 	pubsubEnv    = "PUBSUB_EMULATOR_HOST"
 )
 
-// Main runs a package's tests against the emulators. Emulators named by
+// Main runs a package's tests. The first test that asks for the
+// emulators starts them, once for the package: emulators named by
 // FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST are reused (after
-// checking they answer); the missing ones are started once for the
-// package, exported in those variables, and stopped after m.Run. It
-// exits with m.Run's code, or 1 when the emulators cannot be started or
-// stopped cleanly (tests fail rather than skip without them), or when
-// the tests passed but sent a query that needs a Firestore index
-// terraform/ does not declare.
+// checking they answer), the missing ones are started and exported in
+// those variables. A test that needs them and cannot have them fails
+// naming why, and so does every later one (never a skip). After m.Run
+// Main stops what it started, and exits with m.Run's code, or 1 when the
+// emulators could not be stopped cleanly, or when the tests passed but
+// sent a query that needs a Firestore index terraform/ does not declare.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// harness is the package's one lazy start of the emulators.
+var harness struct {
+	running atomic.Bool // Main is running the tests
+	once    sync.Once
+	started bool // once ran ensure; read after once.Do
+	stop    func() error
+	err     error
+	hosts   map[string]string // variable → the emulator it names
+}
+
 func run(m *testing.M) int {
-	stop, err := ensure(context.Background())
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "emulatortest: %v\n", err)
-		return 1
-	}
+	harness.running.Store(true)
 	code := m.Run()
+	harness.running.Store(false)
+	// Spent here, the once can no longer start emulators that nothing
+	// would stop, whatever a leaked goroutine calls.
+	harness.once.Do(func() { harness.err = errors.New("the package's tests have ended") })
+	if !harness.started || harness.err != nil {
+		return code
+	}
 	if code == 0 {
 		if err := checkIndexes(&recorder); err != nil {
 			fmt.Fprintf(os.Stderr, "emulatortest: %v\n", err)
 			code = 1
 		}
 	}
-	if err := stop(); err != nil {
+	if err := harness.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "emulatortest: %v\n", err)
 		if code == 0 {
 			code = 1
 		}
 	}
 	return code
+}
+
+// Hosts returns the hosts of the package's Firestore and Pub/Sub
+// emulators, starting them if no test has yet, for tests that dial them
+// directly. FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST name them
+// too once it returns.
+func Hosts(t testing.TB) (firestore, pubsub string) {
+	t.Helper()
+	require(t)
+	return harness.hosts[firestoreEnv], harness.hosts[pubsubEnv]
+}
+
+// require starts the emulators on the first call and fails t when they
+// are not there.
+func require(t testing.TB) {
+	t.Helper()
+	if !harness.running.Load() {
+		t.Fatal("emulatortest: the emulators run under emulatortest.Main: call it from the package's TestMain")
+	}
+	harness.once.Do(func() {
+		harness.started = true
+		harness.stop, harness.err = ensure(context.Background())
+		if harness.err == nil {
+			harness.hosts = map[string]string{firestoreEnv: os.Getenv(firestoreEnv), pubsubEnv: os.Getenv(pubsubEnv)}
+		}
+	})
+	if harness.err != nil {
+		t.Fatalf("emulatortest: %v", harness.err)
+	}
+	// The first test to ask may have set a variable with t.Setenv, whose
+	// cleanup puts back what was there before the emulators started.
+	for env, host := range harness.hosts {
+		if os.Getenv(env) == "" {
+			if err := os.Setenv(env, host); err != nil {
+				t.Fatalf("emulatortest: set %s: %v", env, err)
+			}
+		}
+	}
 }
 
 // ensure makes both variables point at answering emulators and returns
@@ -144,60 +197,4 @@ func answers(ctx context.Context, host string) error {
 		return fmt.Errorf("GET / answered %s %q, not 200 Ok", resp.Status, body)
 	}
 	return nil
-}
-
-var (
-	runID   = newRunID()
-	counter atomic.Uint64
-)
-
-// newRunID tells runs apart, so tests reusing long-lived emulators (via
-// the environment variables) never see a previous run's data.
-func newRunID() string {
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		// crypto/rand does not fail on supported systems; the pid and
-		// time still separate runs well enough.
-		return strconv.FormatInt(int64(os.Getpid())^time.Now().UnixNano(), 36)[:6]
-	}
-	return hex.EncodeToString(b)
-}
-
-// maxProjectID is Google Cloud's limit, which the Pub/Sub emulator
-// enforces on resource names.
-const maxProjectID = 30
-
-// ProjectID returns a project id no other test of this or any other run
-// uses, so tests sharing an emulator never see each other's data. It
-// reads like the test's name for debugging and is a valid Google Cloud
-// project id (lower-case letters, digits and hyphens, at most 30).
-func ProjectID(t testing.TB) string {
-	t.Helper()
-	suffix := "-" + runID + "-" + strconv.FormatUint(counter.Add(1), 36)
-	name := slug(t.Name())
-	if room := maxProjectID - len("t-") - len(suffix); len(name) > room {
-		name = strings.TrimRight(name[:room], "-")
-	}
-	if name == "" {
-		return "t" + suffix
-	}
-	return "t-" + name + suffix
-}
-
-// slug lower-cases s and turns every run of other characters into one
-// hyphen, dropping the "test" prefix every test name has.
-func slug(s string) string {
-	s = strings.TrimPrefix(strings.ToLower(s), "test")
-	var b strings.Builder
-	hyphen := false
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-			hyphen = false
-		} else if !hyphen && b.Len() > 0 {
-			b.WriteByte('-')
-			hyphen = true
-		}
-	}
-	return strings.TrimRight(b.String(), "-")
 }

@@ -20,22 +20,36 @@ import (
 
 func TestMain(m *testing.M) { Main(m) }
 
-func TestMainSetsBothHosts(t *testing.T) {
-	for _, env := range []string{firestoreEnv, pubsubEnv} {
-		host := os.Getenv(env)
-		if host == "" {
-			t.Fatalf("%s is not set", env)
+func TestHostsStartsBothEmulators(t *testing.T) {
+	fs, ps := Hosts(t)
+	for env, host := range map[string]string{firestoreEnv: fs, pubsubEnv: ps} {
+		if host == "" || os.Getenv(env) != host {
+			t.Fatalf("Hosts gave %q, %s=%q", host, env, os.Getenv(env))
 		}
 		if err := answers(context.Background(), host); err != nil {
 			t.Errorf("%s=%s: %v", env, host, err)
 		}
 	}
+	t.Logf("hosts %s %s", fs, ps)
+}
+
+// TestHostsRestoresTheVariables: a test that emptied a variable with
+// t.Setenv, or followed one whose cleanup unset it, still gets the
+// emulators the package started.
+func TestHostsRestoresTheVariables(t *testing.T) {
+	fs, _ := Hosts(t)
+	t.Setenv(firestoreEnv, "")
+	if again, _ := Hosts(t); again != fs || os.Getenv(firestoreEnv) != fs {
+		t.Fatalf("Hosts gave %q with %s=%q, want %q in both", again, firestoreEnv, os.Getenv(firestoreEnv), fs)
+	}
 }
 
 var validProjectID = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 
+// TestProjectIDIsFreshAndValid needs no emulator: projectID is what
+// ProjectID returns once they answer.
 func TestProjectIDIsFreshAndValid(t *testing.T) {
-	a, b := ProjectID(t), ProjectID(t)
+	a, b := projectID(t.Name()), projectID(t.Name())
 	if a == b {
 		t.Fatalf("two calls gave the same id %q", a)
 	}
@@ -45,7 +59,7 @@ func TestProjectIDIsFreshAndValid(t *testing.T) {
 		}
 	}
 	t.Run("a subtest with a long name, spaces & Capitals that must be cut", func(t *testing.T) {
-		id := ProjectID(t)
+		id := projectID(t.Name())
 		if !validProjectID.MatchString(id) || !strings.HasPrefix(id, "t-projectidisfresh") {
 			t.Errorf("%q: want a valid id starting with t-projectidisfresh", id)
 		}
@@ -56,7 +70,7 @@ func TestProjectIDIsFreshAndValid(t *testing.T) {
 // since the Pub/Sub emulator rejects malformed project names.
 func TestEmulatorsAcceptProjectIDs(t *testing.T) {
 	a, b := ProjectID(t), ProjectID(t)
-	fs, ps := os.Getenv(firestoreEnv), os.Getenv(pubsubEnv)
+	fs, ps := Hosts(t)
 	do(t, http.MethodPut, fmt.Sprintf("http://%s/v1/projects/%s/topics/topic-a", ps, a), "")
 	do(t, http.MethodPost, fmt.Sprintf("http://%s/v1/projects/%s/databases/(default)/documents/c?documentId=d", fs, a), "{}")
 	// b shares the emulators but not a's data.
@@ -68,10 +82,10 @@ func TestEmulatorsAcceptProjectIDs(t *testing.T) {
 	}
 }
 
-// TestEnsureReusesRunningEmulators checks the branch Main takes when the
-// variables are already set (here, by this package's own Main).
+// TestEnsureReusesRunningEmulators checks the branch the harness takes
+// when the variables are already set (here, by this package's own start).
 func TestEnsureReusesRunningEmulators(t *testing.T) {
-	fs, ps := os.Getenv(firestoreEnv), os.Getenv(pubsubEnv)
+	fs, ps := Hosts(t)
 	stop, err := ensure(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -99,27 +113,90 @@ func TestEnsureRejectsStaleHost(t *testing.T) {
 	}
 }
 
-// TestMainFailsWithoutGcloud runs this test binary again with nothing
-// on PATH: Main must exit 1 naming what is missing, never skip.
-func TestMainFailsWithoutGcloud(t *testing.T) {
+// withoutEmulators is this process's environment with no emulator
+// variables and PATH set to path.
+func withoutEmulators(path string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, firestoreEnv+"=") && !strings.HasPrefix(kv, pubsubEnv+"=") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMainSetsBothHosts$")
-	cmd.Env = append(env, "PATH="+t.TempDir())
+	return append(env, "PATH="+path)
+}
+
+// rerun runs this test binary again on the tests run names, in env, and
+// returns its exit code and output.
+func rerun(t *testing.T, env []string, run string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.v", "-test.run="+run)
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1; output:\n%s", err, out)
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &exit):
+		return exit.ExitCode(), string(out)
 	}
-	if !strings.Contains(string(out), "emulatortest:") || !strings.Contains(string(out), "gcloud (the Google Cloud CLI) is not on PATH") {
-		t.Errorf("output does not say gcloud is missing:\n%s", out)
+	t.Fatalf("run %s: %v", run, err)
+	return 0, ""
+}
+
+// TestUnitTestsNeedNoGcloud runs this package's unit tests again with
+// nothing on PATH: nothing asks for the emulators, so nothing starts
+// them and they pass.
+func TestUnitTestsNeedNoGcloud(t *testing.T) {
+	code, out := rerun(t, withoutEmulators(t.TempDir()), "^(TestProjectIDIsFreshAndValid|TestTerraformDirIsBesideGoMod)$")
+	if code != 0 || strings.Contains(out, "emulatortest:") {
+		t.Fatalf("exit %d, want 0 with no word from the harness; output:\n%s", code, out)
 	}
-	if strings.Contains(string(out), "SKIP") {
+	for _, name := range []string{"TestProjectIDIsFreshAndValid", "TestTerraformDirIsBesideGoMod"} {
+		if !strings.Contains(out, "--- PASS: "+name) {
+			t.Errorf("%s did not pass:\n%s", name, out)
+		}
+	}
+}
+
+// TestEmulatorTestsFailWithoutGcloud runs two tests that need the
+// emulators with nothing on PATH: each fails naming what is missing,
+// none skips.
+func TestEmulatorTestsFailWithoutGcloud(t *testing.T) {
+	code, out := rerun(t, withoutEmulators(t.TempDir()), "^(TestHostsStartsBothEmulators|TestEmulatorsAcceptProjectIDs)$")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; output:\n%s", code, out)
+	}
+	for _, name := range []string{"TestHostsStartsBothEmulators", "TestEmulatorsAcceptProjectIDs"} {
+		if !strings.Contains(out, "--- FAIL: "+name) {
+			t.Errorf("%s did not fail:\n%s", name, out)
+		}
+	}
+	if n := strings.Count(out, "emulatortest: start emulators:"); n != 2 || !strings.Contains(out, "gcloud (the Google Cloud CLI) is not on PATH") {
+		t.Errorf("want each test to say gcloud is missing (%d did):\n%s", n, out)
+	}
+	if strings.Contains(out, "SKIP") {
 		t.Errorf("tests were skipped:\n%s", out)
+	}
+}
+
+var hostsLine = regexp.MustCompile(`hosts (\S+) (\S+)`)
+
+// TestMainStopsWhatItStarted runs a test that starts emulators of its
+// own in another process: once that process has exited they no longer
+// answer.
+func TestMainStopsWhatItStarted(t *testing.T) {
+	code, out := rerun(t, withoutEmulators(os.Getenv("PATH")), "^TestHostsStartsBothEmulators$")
+	m := hostsLine.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("exit %d, want 0 with the hosts logged; output:\n%s", code, out)
+	}
+	for _, host := range m[1:] {
+		if host == os.Getenv(firestoreEnv) || host == os.Getenv(pubsubEnv) {
+			t.Fatalf("the other process reused this one's emulator %s", host)
+		}
+		if err := answers(context.Background(), host); err == nil {
+			t.Errorf("an emulator still answers at %s after its tests ended", host)
+		}
 	}
 }
 

@@ -23,8 +23,10 @@ var recorder indexes.Recorder
 // that the client's queries are checked, when the package's tests have
 // passed, against the indexes terraform/ declares. The emulator runs any
 // query without an index; Firestore refuses one whose index is missing.
+// Like ProjectID, it starts the package's emulators if no test has yet.
 func FirestoreOptions(t testing.TB) []option.ClientOption {
 	t.Helper()
+	require(t)
 	opts, err := recorder.ClientOptions()
 	if err != nil {
 		t.Fatalf("emulatortest: %v", err)

@@ -81,6 +81,7 @@ func TestCheckIndexesNamesTheMissingIndex(t *testing.T) {
 // TestMainFailsOnUndeclaredIndex runs this test binary again with one
 // test that passes but needs an undeclared index: Main must exit 1.
 func TestMainFailsOnUndeclaredIndex(t *testing.T) {
+	Hosts(t) // started here, they serve the other process too
 	cmd := exec.Command(os.Args[0], "-test.run=^TestUndeclaredIndexQuery$")
 	cmd.Env = append(os.Environ(), "EMULATORTEST_UNDECLARED_INDEX=1")
 	out, err := cmd.CombinedOutput()
