@@ -310,15 +310,6 @@ resource "google_firestore_field" "batchCodes_createdAt" {
   index_config {}
 }
 
-# Read by id (Meta's conversation id) only.
-resource "google_firestore_field" "conversationIds_at" {
-  database   = google_firestore_database.default.name
-  collection = "conversationIds"
-  field      = "at"
-
-  index_config {}
-}
-
 # The first answer, kept to repeat it.
 resource "google_firestore_field" "idempotency_body" {
   database   = google_firestore_database.default.name
@@ -334,16 +325,6 @@ resource "google_firestore_field" "idempotency_body" {
 resource "google_firestore_field" "idempotency_expireAt" {
   database   = google_firestore_database.default.name
   collection = "idempotency"
-  field      = "expireAt"
-
-  ttl_config {}
-  index_config {}
-}
-
-# Conversations already counted against a month.
-resource "google_firestore_field" "conversationIds_expireAt" {
-  database   = google_firestore_database.default.name
-  collection = "conversationIds"
   field      = "expireAt"
 
   ttl_config {}

@@ -174,15 +174,14 @@ func (s *Service) send(ctx context.Context, tok domain.Token, req Request, idem 
 	wait := p.Open && s.opt.Wait > 0 && p.Message.Type != domain.MessageText
 	a := p.acceptance()
 	if idem != nil {
+		// The record stays in flight until this request answers: a retry
+		// meanwhile, on any instance, is refused rather than answered with
+		// what this client has not got yet.
 		a.IdempotencyKey = idem.Key
 		a.Idempotency = store.IdempotencyRecord{
 			RequestHash: idem.RequestHash, MessageID: p.Message.ID, Code: ans.Code, Body: ans.Body,
-			State: store.KeyDone, ExpireAt: p.Now.Add(IdempotencyTTL), Version: claim.Version,
-		}
-		if wait {
-			// A retry while this request waits for Sent is refused, not
-			// answered Pending: the client is about to get Sent.
-			a.Idempotency.State, a.Idempotency.LeaseUntil = store.KeyInFlight, p.Now.Add(s.opt.Wait+KeyLease)
+			State: store.KeyInFlight, LeaseUntil: p.Now.Add(max(s.opt.Wait, 0) + KeyLease),
+			ExpireAt: p.Now.Add(IdempotencyTTL), Version: claim.Version,
 		}
 	}
 	if err := s.store.Accept(ctx, a); err != nil {
@@ -190,17 +189,16 @@ func (s *Service) send(ctx context.Context, tok domain.Token, req Request, idem 
 	}
 	logging.Transition(ctx, logging.Moved(logging.SourceAccept, p.Message, ""))
 	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: p.Message.ID})
-	if !wait {
-		return ans, nil
-	}
-	if r, ok := s.await(ctx, p.Message); ok {
-		ans = render(r)
+	if wait {
+		if r, ok := s.await(ctx, p.Message); ok {
+			ans = render(r)
+		}
 	}
 	if idem != nil {
 		// A retry must get what this client got. Should the update fail,
-		// the lease ends and a retry gets Pending for the same message:
-		// still true, if stale.
-		if err := s.store.SetIdempotencyAnswer(ctx, tok.Tenant, idem.Key, ans.Code, ans.Body); err != nil {
+		// the lease ends and a retry gets the stored Pending answer for the
+		// same message: still true, if stale.
+		if err := s.store.SetIdempotencyAnswer(context.WithoutCancel(ctx), tok.Tenant, idem.Key, ans.Code, ans.Body); err != nil {
 			logging.FromContext(ctx).Warn("idempotency record keeps the Pending answer", "messageId", p.Message.ID, "error", err.Error())
 		}
 	}

@@ -139,12 +139,13 @@ func callbackURL(tok domain.Token, t domain.Tenant) string {
 	return t.CallbackURL
 }
 
-// BulkRequest is what a bulk send's recipients share.
+// BulkRequest is what a bulk send's recipients share. Refusals name the
+// fields "template", "channel" and "namespace", for each dialect to word
+// with its own field names.
 type BulkRequest struct {
 	TemplateName string
 	Namespace    string // emkt's; must match the template's when both are set
 	Channel      string
-	ChannelField string // the request field Channel came from, in errors; "" is "channel"
 }
 
 // BulkPlan is an admitted bulk send: what every recipient is checked
@@ -162,11 +163,10 @@ type BulkPlan struct {
 // the tenant, the template (by Meta's name), its namespace and approval.
 // A refusal refuses the whole send before anything is written.
 func (s *Service) AdmitBulk(ctx context.Context, tok domain.Token, req BulkRequest) (BulkPlan, error) {
-	field := req.ChannelField
-	if field == "" {
-		field = "channel"
+	ch, tenant, err := s.resolve(ctx, tok, req.Channel, "")
+	if domain.KindOf(err) == domain.KindInvalid {
+		return BulkPlan{}, domain.Errorf(domain.KindInvalid, "no channel "+req.Channel+" for this tenant", "channel")
 	}
-	ch, tenant, err := s.resolve(ctx, tok, req.Channel, field)
 	if err != nil {
 		return BulkPlan{}, err
 	}

@@ -83,14 +83,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	a.log = a.log.With("tenant", tok.Tenant)
 	var body io.Reader = http.MaxBytesReader(w, r.Body, MaxBody)
 	if a.idem = r.Header.Get("Idempotency-Key"); a.idem != "" {
-		// The key is bound to the method, the path and the body, as
-		// request.Hash binds it on the other dialects; the body is hashed
-		// as it streams.
-		h := sha256.New()
-		fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.RequestURI())
-		body = io.TeeReader(body, h)
-		a.hash = func() string { return hex.EncodeToString(h.Sum(nil)) }
+		if err := domain.CheckIdempotencyKey(a.idem); err != nil {
+			a.fail(err)
+			return
+		}
 	}
+	// A key (the header, or the identificador) is bound to the method, the
+	// path and the body, as request.Hash binds it on the other dialects;
+	// the body is hashed as it streams.
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.RequestURI())
+	body = io.TeeReader(body, h)
+	a.hash = func() string { return hex.EncodeToString(h.Sum(nil)) }
 	d := newDecoder(body)
 	a.trans, err = d.open()
 	if err != nil {

@@ -89,15 +89,40 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestConversationLimitReached: a 50.01 past the plan's limit is
+// accepted; the recipients within the budget are sent and the rest are
+// refused one by one, as 50.02 shows.
 func TestConversationLimitReached(t *testing.T) {
-	g := newGateway(t, 0, batch.Options{})
+	g := newGateway(t, 1, batch.Options{})
 	ctx := context.Background()
-	if err := g.e.Store.PutTenant(ctx, domain.Tenant{ID: g.e.Tenant, Name: "Demo", CountryCode: demo.CountryCode, ConversationLimit: 1}); err != nil {
+	if err := g.e.Store.PutTenant(ctx, domain.Tenant{ID: g.e.Tenant, Name: "Demo", CountryCode: demo.CountryCode, ConversationLimit: 2}); err != nil {
 		t.Fatal(err)
 	}
 	shard := g.e.Firestore.Collection("tenants").Doc(g.e.Tenant).Collection("counters").Doc("conversations-" + domain.MonthKey(time.Now())).Collection("shards").Doc("0")
 	if _, err := shard.Set(ctx, map[string]any{"count": 1}); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, g.post(t, strings.NewReader(sendXML("", "alerta1", contact{"11987651301", []string{"Ana"}}))), http.StatusForbidden, "conversation limit reached")
+	code := wantCode(t, g.post(t, strings.NewReader(sendXML("LIM1", "alerta1",
+		contact{"11987651301", []string{"Ana"}}, contact{"11987651302", []string{"Bia"}}, contact{"11987651303", []string{"Cy"}}))))
+	var items []struct{ Telefone, Status, Motivo string }
+	waitFor(t, 30*time.Second, "every recipient settled", func() bool {
+		a := decode(t, g.post(t, strings.NewReader(statusXML(code))))
+		items = items[:0]
+		for _, it := range a.Emkt.Items {
+			if it.Status == "accepted" || it.Status == "dispatching" {
+				return false
+			}
+			items = append(items, struct{ Telefone, Status, Motivo string }{it.Telefone, it.Status, it.Motivo})
+		}
+		return len(items) == 3
+	})
+	refused := 0
+	for _, it := range items {
+		if it.Status == "refused: conversation limit reached" {
+			refused++
+		}
+	}
+	if refused != 2 || len(g.e.Sandbox.Requests()) != 1 {
+		t.Errorf("50.02 %+v and %d provider calls; want one sent and two refused", items, len(g.e.Sandbox.Requests()))
+	}
 }

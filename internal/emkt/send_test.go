@@ -37,7 +37,7 @@ func TestSendFewContactsEndToEnd(t *testing.T) {
 		contact{"123", []string{"Ana"}},
 		contact{"11987651104", []string{"Ana", "extra"}},
 		contact{"11987651105", nil},
-		contact{"11987651101", []string{"Maria again"}}, // a number twice is two sends
+		contact{"11987651101", []string{"Maria again"}}, // a number twice is sent once, to the first
 		contact{"11987650001", []string{"Zé"}},          // the sandbox's undeliverable number
 	)
 	code := wantCode(t, g.post(t, strings.NewReader(body)))
@@ -46,9 +46,9 @@ func TestSendFewContactsEndToEnd(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	waitFor(t, 60*time.Second, "four sends settled", func() bool {
+	waitFor(t, 60*time.Second, "three sends settled", func() bool {
 		reqs := g.e.Sandbox.Requests()
-		if len(reqs) < 4 {
+		if len(reqs) < 3 {
 			return false
 		}
 		for _, r := range reqs {
@@ -58,8 +58,8 @@ func TestSendFewContactsEndToEnd(t *testing.T) {
 		}
 		return true
 	})
-	if n := len(g.e.Sandbox.Requests()); n != 4 {
-		t.Fatalf("the sandbox got %d sends, want 4", n)
+	if n := len(g.e.Sandbox.Requests()); n != 3 {
+		t.Fatalf("the sandbox got %d sends, want 3", n)
 	}
 	sends := accepted(g.e.Sandbox)
 	texts := map[string]string{}
@@ -76,7 +76,10 @@ func TestSendFewContactsEndToEnd(t *testing.T) {
 		}
 		texts[r.To+"/"+r.Template.Components[0].Parameters[0].Text] = id
 	}
-	for _, want := range []string{"5511987651101/Maria", "5521987651102/João", "5511987651101/Maria again"} {
+	if id := texts["5511987651101/Maria again"]; id != "" {
+		t.Errorf("the repeated number was sent again: %s", id)
+	}
+	for _, want := range []string{"5511987651101/Maria", "5521987651102/João"} {
 		if texts[want] == "" {
 			t.Errorf("no send %s among %v", want, texts)
 		}
@@ -96,7 +99,6 @@ func TestSendFewContactsEndToEnd(t *testing.T) {
 		{"123", "failed", "phone: not a possible number"},
 		{"11987651104", "failed", "wrong parameter count: template alerta1 takes 1, got 2"},
 		{"11987651105", "failed", "wrong parameter count: template alerta1 takes 1, got 0"},
-		{"11987651101", "pending", ""},
 		{"11987650001", "failed", "(#131026)"},
 	}
 	if len(a.Emkt.Items) != len(want) {
@@ -115,10 +117,15 @@ func TestRepeatedIdentificadorStoresNothingNew(t *testing.T) {
 	if code := wantCode(t, first); code != "LOTE2024A" {
 		t.Fatalf("code %q, want the identificador", code)
 	}
-	// The same identificador with other contacts and another template.
-	again := g.post(t, strings.NewReader(sendXML("LOTE2024A", "welcome", contact{"11987651111", []string{"Bia", "x"}}, contact{"11987651112", []string{"Cy", "y"}})))
-	if code := wantCode(t, again); code != "LOTE2024A" {
+	// The same request again is answered with the same code.
+	if code := wantCode(t, g.post(t, strings.NewReader(sendXML("LOTE2024A", "alerta1", contact{"11987651110", []string{"Ana"}})))); code != "LOTE2024A" {
 		t.Fatalf("repeat answered %q", code)
+	}
+	// The same identificador with other contacts and another template is
+	// refused: the identificador is the client's idempotency key.
+	again := g.post(t, strings.NewReader(sendXML("LOTE2024A", "welcome", contact{"11987651111", []string{"Bia", "x"}}, contact{"11987651112", []string{"Cy", "y"}})))
+	if again.Code != http.StatusUnprocessableEntity || !strings.Contains(again.Body.String(), "identificador") {
+		t.Fatalf("the identificador with another request: %d %s, want 422 naming it", again.Code, again.Body)
 	}
 	if b, c := count(t, g, "batches"), count(t, g, "chunks"); b != 1 || c != 1 {
 		t.Fatalf("after a repeat: %d batches and %d chunks, want 1 and 1", b, c)
@@ -128,22 +135,36 @@ func TestRepeatedIdentificadorStoresNothingNew(t *testing.T) {
 		t.Fatalf("50.02 shows %+v, want the first request's one contact", a.Emkt.Items)
 	}
 
-	// Racing repeats: one batch, one answer for all.
+	// Racing repeats: one batch; each answer is that batch or, while the
+	// first is still being handled, 409.
 	var wg sync.WaitGroup
 	codes := make([]string, 4)
 	for i := range codes {
 		wg.Go(func() {
 			w := g.post(t, strings.NewReader(sendXML("LOTE2024B", "alerta1", contact{"11987651120", []string{"Ana"}}, contact{"11987651121", []string{"Bia"}})))
-			if w.Code == http.StatusOK {
+			switch w.Code {
+			case http.StatusOK:
 				codes[i] = decode(t, w).Emkt.Return
+			case http.StatusConflict:
+				codes[i] = "409"
+			default:
+				codes[i] = w.Body.String()
 			}
 		})
 	}
 	wg.Wait()
+	ok := 0
 	for _, c := range codes {
-		if c != "LOTE2024B" {
+		switch c {
+		case "LOTE2024B":
+			ok++
+		case "409":
+		default:
 			t.Fatalf("racing repeats answered %q", codes)
 		}
+	}
+	if ok == 0 {
+		t.Fatalf("racing repeats answered %q, want at least one batch", codes)
 	}
 	if b, c := count(t, g, "batches"), count(t, g, "chunks"); b != 2 || c != 2 {
 		t.Fatalf("after racing repeats: %d batches and %d chunks, want 2 and 2", b, c)
@@ -216,5 +237,22 @@ func TestSingleByteEncodings(t *testing.T) {
 	}
 	if got["5511987651130"] != "José Conceição" || got["5511987651131"] != "“Olá” €" {
 		t.Errorf("parameters %q, want José Conceição and “Olá” €", got)
+	}
+}
+
+// TestRepeatedPhoneIsSentOnce: a 50.01 naming one number twice sends it
+// once; 50.02 lists it once.
+func TestRepeatedPhoneIsSentOnce(t *testing.T) {
+	g := newGateway(t, 0, batch.Options{})
+	w := g.post(t, strings.NewReader(sendXML("DUP1", "alerta1", contact{"11987651130", []string{"Ana"}}, contact{"11987651131", []string{"Bia"}}, contact{"11987651130", []string{"Ana again"}})))
+	if code := wantCode(t, w); code != "DUP1" {
+		t.Fatalf("code %q", code)
+	}
+	a := decode(t, g.post(t, strings.NewReader(statusXML("DUP1"))))
+	if len(a.Emkt.Items) != 2 {
+		t.Fatalf("50.02 lists %+v, want each number once", a.Emkt.Items)
+	}
+	if n := count(t, g, "messages"); n > 2 {
+		t.Errorf("%d messages, want at most 2", n)
 	}
 }

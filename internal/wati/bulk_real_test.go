@@ -3,6 +3,7 @@ package wati_test
 import (
 	"github.com/templategw/templategw/internal/accept"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,27 @@ func TestSendTemplateMessagesThroughTheRealBatch(t *testing.T) {
 		if m.Status == domain.StatusAccepted {
 			t.Errorf("message to %s still accepted", m.PhoneNumber)
 		}
+	}
+}
+
+// TestBulkKeyReusedForOtherReceivers: an Idempotency-Key reused for other
+// receivers is refused (422), never answered with the first broadcast while
+// the new receivers are dropped; the same request again is answered.
+func TestBulkKeyReusedForOtherReceivers(t *testing.T) {
+	f := newFixture(t)
+	svc := batch.New(accept.New(f.Catalog, f.Store, f.Publisher, accept.Options{}), f.Store, f.TopicPublisher(t, batch.DefaultTopic), batch.Options{})
+	h := wati.New(f.Catalog, f.Store, accept.New(f.Catalog, f.Store, f.Publisher, accept.Options{Wait: -1}), svc, wati.Options{}).Handler()
+	body := func(number string) string {
+		return `{"template_name":"welcome","broadcast_name":"k","receivers":[{"whatsappNumber":"` + number + `","customParams":[{"name":"1","value":"Ana"},{"name":"2","value":"Loja"}]}]}`
+	}
+	if w := serve(t, h, http.MethodPost, path("sendTemplateMessages"), apptest.Token, body("5511987652401"), "Idempotency-Key", "bk"); w.Code != http.StatusOK {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	if w := serve(t, h, http.MethodPost, path("sendTemplateMessages"), apptest.Token, body("5511987652401"), "Idempotency-Key", "bk"); w.Code != http.StatusOK {
+		t.Fatalf("retry: %d %s", w.Code, w.Body)
+	}
+	w := serve(t, h, http.MethodPost, path("sendTemplateMessages"), apptest.Token, body("5511987652402"), "Idempotency-Key", "bk")
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "Idempotency-Key") {
+		t.Fatalf("other receivers under the key: %d %s, want 422 naming the key", w.Code, w.Body)
 	}
 }

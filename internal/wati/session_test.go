@@ -186,7 +186,12 @@ func TestSessionMessageConversationLimit(t *testing.T) {
 	if err := f.Store.PutTenant(ctx, domain.Tenant{ID: f.Tenant, Name: "Demo", CountryCode: demo.CountryCode, ConversationLimit: 1}); err != nil {
 		t.Fatal(err)
 	}
-	shard := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("counters").Doc("conversations-" + domain.MonthKey(time.Now())).Collection("shards").Doc("3")
+	// The contact's message opened a conversation too; with that one
+	// closed, a text would open another.
+	if _, err := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("conversations").Doc(domain.ConversationKey(demo.ChannelID, phone)).Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	shard := f.Firestore.Collection("tenants").Doc(f.Tenant).Collection("counters").Doc("conversations-" + domain.MonthKey(time.Now())).Collection("shards").Doc(domain.ShardID(0))
 	if _, err := shard.Set(ctx, map[string]any{"count": 1}); err != nil {
 		t.Fatal(err)
 	}
