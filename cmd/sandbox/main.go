@@ -98,8 +98,8 @@ func serve(ctx context.Context, l net.Listener, sb *sandbox.Sandbox, log *slog.L
 	base := "http://" + l.Addr().String()
 	log.Info("Meta Cloud API sandbox listening",
 		"url", base,
-		"send", fmt.Sprintf("POST %s/v23.0/%s/messages", base, demo.PhoneNumberID),
-		"templates", fmt.Sprintf("GET %s/v23.0/%s/message_templates", base, demo.WABAID),
+		"send", fmt.Sprintf("POST %s/v24.0/%s/messages", base, demo.PhoneNumberID),
+		"templates", fmt.Sprintf("GET %s/v24.0/%s/message_templates", base, demo.WABAID),
 		"requests", base+"/_sandbox/requests",
 		"webhooks", base+"/_sandbox/webhooks",
 		"reply", "POST "+base+"/_sandbox/reply",

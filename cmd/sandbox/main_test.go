@@ -30,7 +30,7 @@ func TestServeAnswersAndStops(t *testing.T) {
 	}()
 
 	base := "http://" + l.Addr().String()
-	req, _ := http.NewRequest(http.MethodGet, base+"/v23.0/"+demo.WABAID+"/message_templates", nil)
+	req, _ := http.NewRequest(http.MethodGet, base+"/v24.0/"+demo.WABAID+"/message_templates", nil)
 	req.Header.Set("Authorization", "Bearer "+demo.AccessToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -47,7 +47,7 @@ func TestServeAnswersAndStops(t *testing.T) {
 	go func() {
 		defer close(held)
 		body := `{"messaging_product":"whatsapp","to":"5511900000003","type":"template","template":{"name":"welcome","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}}`
-		req, _ := http.NewRequest(http.MethodPost, base+"/v23.0/"+demo.PhoneNumberID+"/messages", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, base+"/v24.0/"+demo.PhoneNumberID+"/messages", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+demo.AccessToken)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()

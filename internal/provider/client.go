@@ -21,7 +21,7 @@ import (
 // Defaults for zero Config fields.
 const (
 	DefaultBaseURL = "https://graph.facebook.com"
-	DefaultVersion = "v23.0"
+	DefaultVersion = "v24.0"
 	DefaultTimeout = 20 * time.Second
 )
 
@@ -32,7 +32,7 @@ const maxAnswer = 4 << 20
 // Config says where Meta is and how long one call may take.
 type Config struct {
 	BaseURL string        // e.g. https://graph.facebook.com; DefaultBaseURL when empty
-	Version string        // e.g. v23.0; DefaultVersion when empty
+	Version string        // e.g. v24.0; DefaultVersion when empty
 	Timeout time.Duration // per call (one page of a list); DefaultTimeout when 0
 }
 

@@ -27,7 +27,7 @@ type fixture struct {
 func newFixture(t *testing.T, tweak func(*sandbox.Config, *provider.Config)) *fixture {
 	t.Helper()
 	scfg := sandbox.Default()
-	pcfg := provider.Config{Version: "v23.0", Timeout: 5 * time.Second}
+	pcfg := provider.Config{Timeout: 5 * time.Second}
 	if tweak != nil {
 		tweak(&scfg, &pcfg)
 	}
@@ -275,7 +275,7 @@ func TestSendConnectionRefusedIsRetryable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	c := provider.New(provider.Config{BaseURL: "http://" + addr, Version: "v23.0", Timeout: 2 * time.Second}, nil)
+	c := provider.New(provider.Config{BaseURL: "http://" + addr, Version: "v24.0", Timeout: 2 * time.Second}, nil)
 	r := request("5511988887777", welcome(text("a"), text("b")))
 	_, err = c.Send(context.Background(), r)
 	pe := metaErr(t, err, r.To)

@@ -33,7 +33,7 @@ func TestListTemplatesFollowsPaging(t *testing.T) {
 		sb.Handler().ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	c := provider.New(provider.Config{BaseURL: srv.URL, Version: "v23.0", Timeout: 5 * time.Second}, nil)
+	c := provider.New(provider.Config{BaseURL: srv.URL, Version: "v24.0", Timeout: 5 * time.Second}, nil)
 
 	got, err := c.ListTemplates(context.Background(), demo.WABAID, demo.AccessToken)
 	if err != nil {

@@ -59,7 +59,7 @@ type errorData struct {
 func writeError(w http.ResponseWriter, e *apiError) {
 	// Meta answers nearly every Graph error with type OAuthException,
 	// whatever its cause; clients that key on it would be wrong there too.
-	writeJSON(w, e.status, errorBody{Error: errorFields{
+	writeMeta(w, e.status, errorBody{Error: errorFields{
 		Message:   e.message,
 		Type:      "OAuthException",
 		Code:      e.code,
@@ -69,12 +69,27 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}})
 }
 
+// writeMeta writes an answer of Meta's API as Meta encodes it (metaJSON).
+func writeMeta(w http.ResponseWriter, status int, v any) {
+	body, err := metaJSON(v)
+	if err != nil {
+		// The answers are plain structs of strings and numbers; an error
+		// here is the sandbox's own bug.
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The client may be gone; there is nobody left to tell.
+	_, _ = w.Write(body)
+}
+
+// writeJSON writes an answer of the sandbox's own /_sandbox paths, plain
+// for people reading it with curl.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
-	// Meta writes the & of a next URL as is; so should a simulator read by
-	// people with curl.
 	enc.SetEscapeHTML(false)
 	// The client may be gone; there is nobody left to tell.
 	_ = enc.Encode(v)

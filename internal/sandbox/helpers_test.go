@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/templategw/templategw/internal/demo"
@@ -98,6 +99,13 @@ func do(t *testing.T, req *http.Request) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every answer to a send, accepted or refused, must have the shape
+	// Meta's description gives it.
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/messages") {
+		if err := metaSpec(t).ValidateAnswer(resp.StatusCode, raw); err != nil {
+			t.Errorf("answer %d %s: %v", resp.StatusCode, raw, err)
+		}
+	}
 	a := answer{Status: resp.StatusCode}
 	if err := json.Unmarshal(raw, &a); err != nil {
 		t.Fatalf("answer %d %q is not JSON: %v", resp.StatusCode, raw, err)
@@ -105,4 +113,4 @@ func do(t *testing.T, req *http.Request) answer {
 	return a
 }
 
-func sendPath() string { return "/v23.0/" + demo.PhoneNumberID + "/messages" }
+func sendPath() string { return "/v24.0/" + demo.PhoneNumberID + "/messages" }

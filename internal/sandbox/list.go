@@ -84,7 +84,7 @@ func (s *Sandbox) handleTemplates(w http.ResponseWriter, r *http.Request) {
 	if end < len(wb.templates) {
 		ans.Paging.Next = nextURL(r, q, ans.Paging.Cursors.After)
 	}
-	writeJSON(w, http.StatusOK, ans)
+	writeMeta(w, http.StatusOK, ans)
 }
 
 // pick renders the requested fields of t, plus its id.

@@ -46,7 +46,7 @@ func TestTemplateListPages(t *testing.T) {
 		})
 	}
 	_, srv := serve(t, cfg)
-	u := srv.URL + "/v23.0/" + demo.WABAID + "/message_templates?fields=name,status"
+	u := srv.URL + "/v24.0/" + demo.WABAID + "/message_templates?fields=name,status"
 	var names []string
 	pages := 0
 	for u != "" {
@@ -87,13 +87,13 @@ func TestTemplateListPages(t *testing.T) {
 
 func TestTemplateListRejects(t *testing.T) {
 	_, srv := serve(t, sandbox.Default())
-	base := srv.URL + "/v23.0/" + demo.WABAID + "/message_templates"
+	base := srv.URL + "/v24.0/" + demo.WABAID + "/message_templates"
 	tests := []struct {
 		name, url, token string
 		status, code     int
 	}{
 		{"wrong token", base, "nope", 401, 190},
-		{"unknown WABA", srv.URL + "/v23.0/42/message_templates", demo.AccessToken, 400, 100},
+		{"unknown WABA", srv.URL + "/v24.0/42/message_templates", demo.AccessToken, 400, 100},
 		{"bad cursor", base + "?after=zzz", demo.AccessToken, 400, 100},
 		{"bad limit", base + "?limit=-1", demo.AccessToken, 400, 100},
 	}
@@ -147,7 +147,7 @@ func TestInspectEndpoints(t *testing.T) {
 
 func TestUnknownPathIsMetaShaped(t *testing.T) {
 	_, srv := serve(t, sandbox.Default())
-	a := get(t, srv.URL+"/v23.0/"+demo.PhoneNumberID+"/messages", demo.AccessToken)
+	a := get(t, srv.URL+"/v24.0/"+demo.PhoneNumberID+"/messages", demo.AccessToken)
 	if a.Status != 400 || a.code() == 0 {
 		t.Errorf("GET on the send path: %+v, want a Meta error", a)
 	}

@@ -17,13 +17,40 @@ const maxCallbackData = 512
 
 // sendBody is Meta's template or text send as the sandbox accepts it.
 type sendBody struct {
-	MessagingProduct string                  `json:"messaging_product"`
-	RecipientType    string                  `json:"recipient_type"`
-	To               string                  `json:"to"`
-	Type             string                  `json:"type"`
-	Template         *domain.TemplateMessage `json:"template"`
-	Text             *sendText               `json:"text"`
-	CallbackData     string                  `json:"biz_opaque_callback_data"`
+	MessagingProduct string        `json:"messaging_product"`
+	RecipientType    string        `json:"recipient_type"`
+	To               string        `json:"to"`
+	Type             string        `json:"type"`
+	Template         *sendTemplate `json:"template"`
+	Text             *sendText     `json:"text"`
+	CallbackData     string        `json:"biz_opaque_callback_data"`
+	// Context makes the message a reply to an earlier one; the sandbox
+	// checks its shape and otherwise ignores it.
+	Context *sendContext `json:"context"`
+}
+
+// sendTemplate is the "template" object of a template send.
+type sendTemplate struct {
+	Name       string             `json:"name"`
+	Language   sendLanguage       `json:"language"`
+	Components []domain.Component `json:"components"`
+}
+
+// sendLanguage is a template's language. Policy is Meta's language policy:
+// "deterministic", its only one and the default, which client libraries
+// send and Meta documents.
+type sendLanguage struct {
+	Policy string `json:"policy"`
+	Code   string `json:"code"`
+}
+
+// message is t as the gateway's domain writes a rendered template.
+func (t sendTemplate) message() domain.TemplateMessage {
+	return domain.TemplateMessage{Name: t.Name, Language: domain.Language{Code: t.Language.Code}, Components: t.Components}
+}
+
+type sendContext struct {
+	MessageID string `json:"message_id"`
 }
 
 // sendText is the "text" object of a free-form text send.
@@ -61,6 +88,8 @@ func parseSend(body []byte) (sendBody, error) {
 		return b, errors.New(`type must be "template" or "text": the sandbox simulates template and text sends`)
 	case len(b.CallbackData) > maxCallbackData:
 		return b, fmt.Errorf("biz_opaque_callback_data is longer than %d characters", maxCallbackData)
+	case b.Context != nil && b.Context.MessageID == "":
+		return b, errors.New("context.message_id is required in a context")
 	case b.Type == "text":
 		return b, checkText(b)
 	case b.Text != nil:
@@ -68,7 +97,10 @@ func parseSend(body []byte) (sendBody, error) {
 	case b.Template == nil:
 		return b, errors.New("template is required")
 	}
-	if err := checkShape(*b.Template); err != nil {
+	if p := b.Template.Language.Policy; p != "" && p != "deterministic" {
+		return b, fmt.Errorf(`template: language.policy %q must be "deterministic"`, p)
+	}
+	if err := checkShape(b.Template.message()); err != nil {
 		return b, fmt.Errorf("template: %w", err)
 	}
 	return b, nil

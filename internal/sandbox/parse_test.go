@@ -48,7 +48,7 @@ func TestValidSendsPass(t *testing.T) {
 		}
 		tpl, e := w.lookup(b.Template.Name, b.Template.Language.Code)
 		if e == nil {
-			e = checkTemplate(tpl, *b.Template)
+			e = checkTemplate(tpl, b.Template.message())
 		}
 		if e != nil {
 			t.Errorf("send %d: %d %s", i, e.code, e.details)
@@ -107,7 +107,7 @@ func FuzzParseSend(f *testing.F) {
 		}
 		tpl, e := w.lookup(b.Template.Name, b.Template.Language.Code)
 		if e == nil {
-			e = checkTemplate(tpl, *b.Template)
+			e = checkTemplate(tpl, b.Template.message())
 		}
 		if e != nil && (e.code == 0 || e.status < 400) {
 			t.Fatalf("check gave %+v", e)

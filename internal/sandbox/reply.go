@@ -21,29 +21,31 @@ const maxReplyBody = 64 << 10
 
 // Reply simulates the contact from (digits, country code first) writing
 // text to the business number phoneNumberID (empty: the first configured
-// number) under the profile name name (empty: from). It opens the pair's
-// 24 h customer-service window, so the next conversation opened with the
-// contact has origin service, then posts Meta's inbound-message webhook and
-// waits for it to be delivered, retrying like a status.
+// number) under the profile name name (empty: from). It is ReplyWith for a
+// text message.
+func (s *Sandbox) Reply(ctx context.Context, phoneNumberID, from, name, text string) (string, error) {
+	return s.ReplyWith(ctx, Inbound{PhoneNumberID: phoneNumberID, From: from, Name: name, Type: "text", Text: text})
+}
+
+// ReplyWith simulates a contact's message to a business number. It opens
+// the pair's 24 h customer-service window (and, for a contact arriving
+// from an ad, the 72 h free entry point window), then posts Meta's
+// inbound-message webhook and waits for it to be delivered, retrying like
+// a status.
 //
 // It returns the new message's wamid. When the webhook is not delivered
 // the error says why and the wamid is still returned: the contact wrote
 // whether or not the receiver took it.
-func (s *Sandbox) Reply(ctx context.Context, phoneNumberID, from, name, text string) (string, error) {
-	if phoneNumberID == "" && len(s.cfg.Numbers) > 0 {
-		phoneNumberID = s.cfg.Numbers[0].PhoneNumberID
+func (s *Sandbox) ReplyWith(ctx context.Context, in Inbound) (string, error) {
+	if in.PhoneNumberID == "" && len(s.cfg.Numbers) > 0 {
+		in.PhoneNumberID = s.cfg.Numbers[0].PhoneNumberID
 	}
-	n, ok := s.numbers[phoneNumberID]
-	switch {
-	case !ok:
-		return "", fmt.Errorf("%w: unknown phone number id %q", errInvalidReply, phoneNumberID)
-	case !isPhone(from):
-		return "", fmt.Errorf("%w: from must be the contact's number in digits, country code first, 5 to 15 digits", errInvalidReply)
-	case text == "":
-		return "", fmt.Errorf("%w: text is required", errInvalidReply)
+	n, ok := s.numbers[in.PhoneNumberID]
+	if !ok {
+		return "", fmt.Errorf("%w: unknown phone number id %q", errInvalidReply, in.PhoneNumberID)
 	}
-	if name == "" {
-		name = from
+	if err := in.check(); err != nil {
+		return "", err
 	}
 	to, ok := s.webhook()
 	if !ok {
@@ -58,26 +60,34 @@ func (s *Sandbox) Reply(ctx context.Context, phoneNumberID, from, name, text str
 	defer context.AfterFunc(s.bg.ctx, cancel)()
 
 	now := time.Now()
+	contactKey := in.From
+	if contactKey == "" {
+		contactKey = in.UserID
+	}
+	k := pairKey{in.PhoneNumberID, contactKey}
+	replyTo := in.Context
+	if replyTo == "" {
+		var sent bool
+		if replyTo, sent = s.windows.lastSentTo(k); !sent {
+			replyTo = "wamid." + randomID(24)
+		}
+	}
 	// The window opens before the webhook leaves, so a receiver that
 	// answers at once already finds it open, as it would at Meta.
-	s.convs.inbound(pairKey{phoneNumberID, from}, now)
+	s.windows.inbound(k, now, in.FromAd)
 	wamid := "wamid." + randomID(24)
-	body := payload(n, value{
-		Contacts: []contact{{Profile: profile{Name: name}, WAID: from}},
-		Messages: []inboundText{{From: from, ID: wamid, Timestamp: unixString(now), Type: "text", Text: textBody{Body: text}}},
+	body, err := payload(n, value{
+		Contacts: []contact{{Profile: profile{Name: in.Name}, WAID: in.From, UserID: in.UserID}},
+		Messages: []inboundMessage{in.message(n, wamid, replyTo, now)},
 	})
-	rec := Webhook{Kind: "inbound", PhoneNumberID: phoneNumberID, WAMID: wamid, Contact: from}
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errInvalidReply, err)
+	}
+	rec := Webhook{Kind: "inbound", PhoneNumberID: in.PhoneNumberID, WAMID: wamid, Contact: contactKey}
 	if err := s.deliver(ctx, to, rec, body); err != nil {
 		return wamid, fmt.Errorf("delivering the inbound message webhook: %w", err)
 	}
 	return wamid, nil
-}
-
-type replyBody struct {
-	From          string `json:"from"`
-	Text          string `json:"text"`
-	Name          string `json:"name"`
-	PhoneNumberID string `json:"phone_number_id"`
 }
 
 type replyAnswer struct {
@@ -86,7 +96,7 @@ type replyAnswer struct {
 
 // handleReply serves POST /_sandbox/reply, Reply over HTTP.
 func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
-	var b replyBody
+	var b Inbound
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReplyBody))
 	// Strict like sends, so a misspelt field fails instead of vanishing.
 	dec.DisallowUnknownFields()
@@ -95,7 +105,7 @@ func (s *Sandbox) handleReply(w http.ResponseWriter, r *http.Request) {
 			details: fmt.Sprintf("body is not a valid reply: %v", err)})
 		return
 	}
-	wamid, err := s.Reply(r.Context(), b.PhoneNumberID, b.From, b.Name, b.Text)
+	wamid, err := s.ReplyWith(r.Context(), b)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, replyAnswer{WAMID: wamid})

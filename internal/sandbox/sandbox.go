@@ -79,7 +79,9 @@ const (
 
 // Request is one send call the sandbox received, whatever its outcome.
 type Request struct {
-	At            time.Time              `json:"at"`
+	At time.Time `json:"at"`
+	// Version is the Graph API version the call's path named, e.g. v24.0.
+	Version       string                 `json:"version"`
 	PhoneNumberID string                 `json:"phone_number_id"`
 	To            string                 `json:"to"`
 	CallbackData  string                 `json:"callback_data,omitempty"`
@@ -89,6 +91,9 @@ type Request struct {
 	Text          string                 `json:"text,omitempty"` // a text send's body`
 	Status        int                    `json:"status"`
 	ErrorCode     int                    `json:"error_code,omitempty"`
+	// Body is the call's body exactly as received (what could be read of
+	// it, at most 1 MiB).
+	Body string `json:"body"`
 }
 
 // Sandbox is a running simulation. It is safe for concurrent use.
@@ -97,7 +102,7 @@ type Sandbox struct {
 	numbers map[string]*number // by phone number id; the map is read-only after New
 	wabas   map[string]*waba   // by WABA id; read-only after New
 	pairs   *pairLimiter
-	convs   *conversations
+	windows *windows
 	bg      *background
 	client  *http.Client // posts webhooks
 
@@ -145,7 +150,7 @@ func New(cfg Config) *Sandbox {
 		numbers:    map[string]*number{},
 		wabas:      map[string]*waba{},
 		pairs:      newPairLimiter(cfg.PairBurst, cfg.PairInterval),
-		convs:      newConversations(),
+		windows:    newWindows(),
 		bg:         newBackground(),
 		client:     newWebhookClient(),
 		byCallback: map[string]int{},
@@ -210,7 +215,7 @@ func (s *Sandbox) CountByCallback(data string) int {
 }
 
 // Reset forgets every recorded request and webhook, all rate-limit and
-// failure-injection state and every open conversation and customer-service
+// failure-injection state and every customer-service and free entry point
 // window, as if the sandbox had just started. The webhook URL stays, and
 // deliveries already under way go on (Idle waits for them).
 func (s *Sandbox) Reset() {
@@ -221,7 +226,7 @@ func (s *Sandbox) Reset() {
 	s.webhooks = nil
 	s.mu.Unlock()
 	s.pairs.reset()
-	s.convs.reset()
+	s.windows.reset()
 	for _, n := range s.numbers {
 		n.resetLimiter()
 	}

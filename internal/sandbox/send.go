@@ -35,7 +35,7 @@ type answerMessage struct {
 // handleSend serves POST /{version}/{phone-number-id}/messages. Every call
 // is recorded, whatever its outcome, because tests count attempts.
 func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
-	req := Request{At: time.Now(), PhoneNumberID: r.PathValue("phoneNumberID")}
+	req := Request{At: time.Now(), Version: r.PathValue("version"), PhoneNumberID: r.PathValue("phoneNumberID")}
 	e, hold := s.admit(r, &req)
 	if e != nil {
 		req.Status, req.ErrorCode = e.status, e.code
@@ -52,7 +52,7 @@ func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
 	if hold {
 		s.hold(r)
 	}
-	writeJSON(w, http.StatusOK, sendAnswer{
+	writeMeta(w, http.StatusOK, sendAnswer{
 		MessagingProduct: "whatsapp",
 		Contacts:         []answerContact{{Input: req.To, WAID: req.To}},
 		Messages:         []answerMessage{{ID: req.WAMID, MessageStatus: "accepted"}},
@@ -65,6 +65,7 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 	// The body is read first, even for calls that fail authorisation, so
 	// the request log shows who every call was meant for.
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxSendBody))
+	req.Body = string(body)
 	b, parseErr := parseSend(body)
 	if err != nil {
 		parseErr = fmt.Errorf("reading the body: %w", err)
@@ -72,7 +73,7 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 	if parseErr == nil {
 		req.To, req.CallbackData, req.Type = b.To, b.CallbackData, b.Type
 		if b.Template != nil {
-			req.Template = *b.Template
+			req.Template = b.Template.message()
 		}
 		if b.Text != nil {
 			req.Text = b.Text.Body
@@ -81,9 +82,9 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 		req.To, req.CallbackData = salvage(body)
 	}
 
-	if v := r.PathValue("version"); !versionPattern.MatchString(v) {
+	if !versionPattern.MatchString(req.Version) {
 		return &apiError{status: 400, code: 100, message: titles[100],
-			details: fmt.Sprintf("unsupported API version %q; the path starts with a version such as v23.0", v)}, false
+			details: fmt.Sprintf("unsupported API version %q; the path starts with a version such as v24.0", req.Version)}, false
 	}
 	n, ok := s.numbers[req.PhoneNumberID]
 	if !ok {
@@ -117,7 +118,7 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 // which only the recipient's own message opens (Reply).
 func (s *Sandbox) checkContent(n *number, req *Request) *apiError {
 	if req.Type == "text" {
-		if !s.convs.windowOpen(pairKey{req.PhoneNumberID, req.To}, time.Now()) {
+		if !s.windows.serviceOpen(pairKey{req.PhoneNumberID, req.To}, time.Now()) {
 			return metaError(400, 131047, "more than 24 hours have passed since the recipient last replied to this number: a free-form message needs an open customer-service window")
 		}
 		return nil

@@ -29,6 +29,31 @@ func TestSendAccepts(t *testing.T) {
 	}
 }
 
+// TestSendAcceptsWhatMetaDocuments: fields Meta documents and client
+// libraries send are taken, not refused as unknown keys.
+func TestSendAcceptsWhatMetaDocuments(t *testing.T) {
+	rc := newReceiver(t, 0)
+	sb, srv := serve(t, hookConfig(rc.URL))
+	const to = "5511988885555"
+	if _, err := sb.Reply(context.Background(), "", to, "", "oi"); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"language policy": strings.Replace(welcomeBody(to, ""), `"language":{"code"`, `"language":{"policy":"deterministic","code"`, 1),
+		"reply context":   strings.Replace(welcomeBody(to, ""), `"type":"template"`, `"type":"template","context":{"message_id":"wamid.earlier"}`, 1),
+		"link preview":    `{"messaging_product":"whatsapp","to":"` + to + `","type":"text","text":{"preview_url":true,"body":"veja https://example.com"}}`,
+	} {
+		if a := post(t, srv, sendPath(), demo.AccessToken, body); a.Status != 200 {
+			t.Errorf("%s refused: %+v", name, a.Error)
+		}
+	}
+	for _, r := range sb.Requests() {
+		if r.Status != 200 || (r.Type == "template" && r.Template.Language.Code != "pt_BR") {
+			t.Errorf("recorded %+v", r)
+		}
+	}
+}
+
 func TestSendRejects(t *testing.T) {
 	valid := welcomeBody("5511988887777", "m-1")
 	tests := []struct {
@@ -43,7 +68,7 @@ func TestSendRejects(t *testing.T) {
 	}{
 		{"no token", sendPath(), "", valid, 401, 190, 0, "access token"},
 		{"wrong token", sendPath(), "nope", valid, 401, 190, 0, "access token"},
-		{"unknown number", "/v23.0/999/messages", demo.AccessToken, valid, 400, 100, 33, "phone number id"},
+		{"unknown number", "/v24.0/999/messages", demo.AccessToken, valid, 400, 100, 33, "phone number id"},
 		{"bad version", "/23.0/" + demo.PhoneNumberID + "/messages", demo.AccessToken, valid, 400, 100, 0, "version"},
 		{"not JSON", sendPath(), demo.AccessToken, "hello", 400, 100, 0, "not a valid send"},
 		{"unknown key", sendPath(), demo.AccessToken, strings.Replace(valid, `"type":"template"`, `"type":"template","typo":1`, 1), 400, 100, 0, "typo"},
@@ -54,6 +79,8 @@ func TestSendRejects(t *testing.T) {
 		{"text parameter without text", sendPath(), demo.AccessToken, strings.Replace(valid, `"text":"Maria"`, `"text":""`, 1), 400, 100, 0, "parameters[0]"},
 		{"missing parameter", sendPath(), demo.AccessToken, strings.Replace(valid, `,{"type":"text","text":"Loja"}`, "", 1), 400, 132000, 0, "(2)"},
 		{"unknown template", sendPath(), demo.AccessToken, strings.Replace(valid, `"welcome"`, `"farewell"`, 1), 404, 132001, 0, "farewell"},
+		{"unknown language policy", sendPath(), demo.AccessToken, strings.Replace(valid, `"language":{"code"`, `"language":{"policy":"fallback","code"`, 1), 400, 100, 0, "policy"},
+		{"context without message_id", sendPath(), demo.AccessToken, strings.Replace(valid, `"type":"template"`, `"type":"template","context":{}`, 1), 400, 100, 0, "context.message_id"},
 		{"callback too long", sendPath(), demo.AccessToken, welcomeBody("5511988887777", strings.Repeat("x", 513)), 400, 100, 0, "biz_opaque_callback_data"},
 	}
 	sb, srv := serve(t, sandbox.Default())

@@ -15,8 +15,8 @@ func textBody(to, text, callback string) string {
 
 // TestTextOnlyInsideTheServiceWindow: a free-form text is refused with
 // 131047 until the recipient writes to the number, then accepted, recorded
-// with its body and reported like a template send, in a service
-// conversation.
+// with its body and reported like a template send, priced as a free
+// service message.
 func TestTextOnlyInsideTheServiceWindow(t *testing.T) {
 	rc := newReceiver(t, 0)
 	sb, srv := serve(t, hookConfig(rc.URL))
@@ -48,8 +48,8 @@ func TestTextOnlyInsideTheServiceWindow(t *testing.T) {
 	for _, p := range rc.received()[1:] {
 		sts = append(sts, envelopeOf(t, p, testSecret).Statuses...)
 	}
-	if st := sentOf(t, sts, a.Messages[0].ID); st.Conversation.Origin.Type != "service" {
-		t.Errorf("text's conversation origin %q, want service", st.Conversation.Origin.Type)
+	if p := sentOf(t, sts, a.Messages[0].ID).Pricing; p.Category != "service" || p.Type != "free_customer_service" || p.Billable {
+		t.Errorf("text's pricing %+v, want a free service message", p)
 	}
 }
 

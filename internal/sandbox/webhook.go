@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,6 +37,10 @@ type Webhook struct {
 	// why then. Only 200 counts as delivered, as at Meta.
 	HTTPStatus int    `json:"http_status,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Body is the webhook exactly as posted, and Signature its
+	// X-Hub-Signature-256, so a receiver's verification can be replayed.
+	Body      string `json:"body"`
+	Signature string `json:"signature"`
 }
 
 // webhookTarget is where webhooks go and how they are signed.
@@ -95,6 +98,7 @@ func newWebhookClient() *http.Client {
 // as rec.
 func (s *Sandbox) deliver(ctx context.Context, to webhookTarget, rec Webhook, body []byte) error {
 	sig := sign(body, to.secret)
+	rec.Body, rec.Signature = string(body), sig
 	backoff := s.cfg.WebhookRetryDelay
 	var err error
 	for attempt := 1; attempt <= s.cfg.WebhookAttempts; attempt++ {
@@ -152,7 +156,7 @@ func sign(body []byte, secret string) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// The webhook payload, in Meta's shape (REFERENCE §3).
+// The webhook payload, in Meta's v24.0 shape (REFERENCE §3 and §8).
 type (
 	envelope struct {
 		Object string  `json:"object"`
@@ -167,11 +171,11 @@ type (
 		Value value  `json:"value"`
 	}
 	value struct {
-		MessagingProduct string         `json:"messaging_product"`
-		Metadata         metadata       `json:"metadata"`
-		Contacts         []contact      `json:"contacts,omitempty"`
-		Messages         []inboundText  `json:"messages,omitempty"`
-		Statuses         []statusUpdate `json:"statuses,omitempty"`
+		MessagingProduct string           `json:"messaging_product"`
+		Metadata         metadata         `json:"metadata"`
+		Contacts         []contact        `json:"contacts,omitempty"`
+		Messages         []inboundMessage `json:"messages,omitempty"`
+		Statuses         []statusUpdate   `json:"statuses,omitempty"`
 	}
 	metadata struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
@@ -179,44 +183,28 @@ type (
 	}
 	contact struct {
 		Profile profile `json:"profile"`
-		WAID    string  `json:"wa_id"`
+		// WAID is absent for a user known only by their business-scoped
+		// user id.
+		WAID   string `json:"wa_id,omitempty"`
+		UserID string `json:"user_id,omitempty"`
 	}
 	profile struct {
 		Name string `json:"name"`
 	}
-	inboundText struct {
-		From      string   `json:"from"`
-		ID        string   `json:"id"`
-		Timestamp string   `json:"timestamp"`
-		Type      string   `json:"type"`
-		Text      textBody `json:"text"`
-	}
-	textBody struct {
-		Body string `json:"body"`
-	}
 	statusUpdate struct {
-		ID           string            `json:"id"`
-		Status       string            `json:"status"`
-		Timestamp    string            `json:"timestamp"`
-		RecipientID  string            `json:"recipient_id"`
-		CallbackData string            `json:"biz_opaque_callback_data,omitempty"`
-		Conversation *conversationJSON `json:"conversation,omitempty"`
-		Pricing      *pricing          `json:"pricing,omitempty"`
-		Errors       []statusError     `json:"errors,omitempty"`
-	}
-	conversationJSON struct {
-		ID string `json:"id"`
-		// Meta gives the expiration on sent statuses only.
-		ExpirationTimestamp string `json:"expiration_timestamp,omitempty"`
-		Origin              origin `json:"origin"`
-	}
-	origin struct {
-		Type string `json:"type"`
+		ID           string        `json:"id"`
+		Status       string        `json:"status"`
+		Timestamp    string        `json:"timestamp"`
+		RecipientID  string        `json:"recipient_id"`
+		CallbackData string        `json:"biz_opaque_callback_data,omitempty"`
+		Pricing      *pricing      `json:"pricing,omitempty"`
+		Errors       []statusError `json:"errors,omitempty"`
 	}
 	pricing struct {
 		Billable     bool   `json:"billable"`
 		PricingModel string `json:"pricing_model"`
 		Category     string `json:"category"`
+		Type         string `json:"type"`
 	}
 	statusError struct {
 		Code      int             `json:"code"`
@@ -229,15 +217,15 @@ type (
 	}
 )
 
-// payload wraps v in the envelope of n's WhatsApp Business Account.
-func payload(n *number, v value) []byte {
+// payload wraps v in the envelope of n's WhatsApp Business Account,
+// encoded as Meta encodes what it signs.
+func payload(n *number, v value) ([]byte, error) {
 	v.MessagingProduct = "whatsapp"
 	v.Metadata = metadata{DisplayPhoneNumber: n.DisplayPhoneNumber, PhoneNumberID: n.PhoneNumberID}
-	body, _ := json.Marshal(envelope{ // plain structs of strings always marshal
+	return metaJSON(envelope{
 		Object: "whatsapp_business_account",
 		Entry:  []entry{{ID: n.WABAID, Changes: []change{{Field: "messages", Value: v}}}},
 	})
-	return body
 }
 
 // unixString is t as Meta's webhooks write times: unix seconds in a string.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/templategw/templategw/internal/demo"
+	"github.com/templategw/templategw/internal/metaspec"
 	"github.com/templategw/templategw/internal/sandbox"
 )
 
@@ -105,18 +106,36 @@ type hookValue struct {
 		Profile struct {
 			Name string `json:"name"`
 		} `json:"profile"`
-		WAID string `json:"wa_id"`
+		WAID   string `json:"wa_id"`
+		UserID string `json:"user_id"`
 	} `json:"contacts"`
-	Messages []struct {
-		From      string `json:"from"`
-		ID        string `json:"id"`
-		Timestamp string `json:"timestamp"`
-		Type      string `json:"type"`
-		Text      struct {
-			Body string `json:"body"`
-		} `json:"text"`
-	} `json:"messages"`
-	Statuses []hookStatus `json:"statuses"`
+	Messages []hookMessage `json:"messages"`
+	Statuses []hookStatus  `json:"statuses"`
+}
+
+// hookMessage is an inbound message; the objects of types other than text
+// are kept raw for the tests that look into them.
+type hookMessage struct {
+	Context    json.RawMessage `json:"context"`
+	From       string          `json:"from"`
+	FromUserID string          `json:"from_user_id"`
+	ID         string          `json:"id"`
+	Timestamp  string          `json:"timestamp"`
+	Type       string          `json:"type"`
+	Text       *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Image       json.RawMessage `json:"image"`
+	Video       json.RawMessage `json:"video"`
+	Audio       json.RawMessage `json:"audio"`
+	Document    json.RawMessage `json:"document"`
+	Sticker     json.RawMessage `json:"sticker"`
+	Button      json.RawMessage `json:"button"`
+	Interactive json.RawMessage `json:"interactive"`
+	Reaction    json.RawMessage `json:"reaction"`
+	Location    json.RawMessage `json:"location"`
+	Contacts    json.RawMessage `json:"contacts"`
+	Referral    json.RawMessage `json:"referral"`
 }
 
 type hookStatus struct {
@@ -125,17 +144,11 @@ type hookStatus struct {
 	Timestamp    string `json:"timestamp"`
 	RecipientID  string `json:"recipient_id"`
 	CallbackData string `json:"biz_opaque_callback_data"`
-	Conversation *struct {
-		ID                  string `json:"id"`
-		ExpirationTimestamp string `json:"expiration_timestamp"`
-		Origin              struct {
-			Type string `json:"type"`
-		} `json:"origin"`
-	} `json:"conversation"`
-	Pricing *struct {
+	Pricing      *struct {
 		Billable     bool   `json:"billable"`
 		PricingModel string `json:"pricing_model"`
 		Category     string `json:"category"`
+		Type         string `json:"type"`
 	} `json:"pricing"`
 	Errors []struct {
 		Code      int    `json:"code"`
@@ -147,10 +160,15 @@ type hookStatus struct {
 	} `json:"errors"`
 }
 
-// envelopeOf checks what every post must be (signed with secret, JSON, the demo
-// WABA's envelope) and returns its value.
+// envelopeOf checks what every post must be (signed with secret, encoded
+// as Meta encodes, valid against Meta's WebhookPayload, the demo WABA's
+// envelope) and returns its value.
 func envelopeOf(t *testing.T, p received, secret string) hookValue {
 	t.Helper()
+	checkMetaEncoded(t, p.body)
+	if err := metaSpec(t).Validate(metaspec.Webhook, p.body); err != nil {
+		t.Errorf("webhook %s: %v", p.body, err)
+	}
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(p.body)
 	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); !hmac.Equal([]byte(p.sig), []byte(want)) {
@@ -204,4 +222,25 @@ func checkTimestamp(t *testing.T, what, ts string, from time.Time) {
 func alertaBody(to string) string {
 	return `{"messaging_product":"whatsapp","to":"` + to + `","type":"template",
 "template":{"name":"alerta1","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"Maria"}]}]}}`
+}
+
+func metaSpec(t *testing.T) *metaspec.Spec {
+	t.Helper()
+	s, err := metaspec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkMetaEncoded fails unless body is ASCII with every "/" escaped, as
+// Meta writes what it signs.
+func checkMetaEncoded(t *testing.T, body []byte) {
+	t.Helper()
+	for i, c := range body {
+		if c >= 0x80 || (c == '/' && (i == 0 || body[i-1] != '\\')) {
+			t.Errorf("byte %d of %s is %q: Meta escapes non-ASCII characters and slashes", i, body, c)
+			return
+		}
+	}
 }

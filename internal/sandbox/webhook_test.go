@@ -5,17 +5,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/templategw/templategw/internal/demo"
+	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/sandbox"
 )
-
-var conversationIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestStatusWebhooksInOrder(t *testing.T) {
 	rc := newReceiver(t, 0)
@@ -38,22 +36,16 @@ func TestStatusWebhooksInOrder(t *testing.T) {
 		}
 		checkTimestamp(t, st.Status, st.Timestamp, start)
 	}
+	// v24.0: per-message pricing on sent and delivered, no conversation
+	// (statuses() decodes strictly, so one would fail the test).
 	sent, delivered, read := sts[0], sts[1], sts[2]
-	if c := sent.Conversation; c == nil || !conversationIDPattern.MatchString(c.ID) || c.Origin.Type != "utility" {
-		t.Fatalf("sent conversation %+v, want a 32-hex id with origin utility (welcome is UTILITY)", c)
+	for _, st := range []hookStatus{sent, delivered} {
+		if p := st.Pricing; p == nil || !p.Billable || p.PricingModel != "PMP" || p.Category != "utility" || p.Type != "regular" {
+			t.Errorf("%s pricing %+v, want billable PMP utility regular (welcome is UTILITY)", st.Status, p)
+		}
 	}
-	exp, err := strconv.ParseInt(sent.Conversation.ExpirationTimestamp, 10, 64)
-	if want := start.Add(24 * time.Hour).Unix(); err != nil || exp < want || exp > want+60 {
-		t.Errorf("expiration_timestamp %q, want about %d (24 h on)", sent.Conversation.ExpirationTimestamp, want)
-	}
-	if p := sent.Pricing; p == nil || !p.Billable || p.PricingModel != "CBP" || p.Category != "utility" {
-		t.Errorf("sent pricing %+v, want billable CBP utility", p)
-	}
-	if c := delivered.Conversation; c == nil || c.ID != sent.Conversation.ID || c.Origin.Type != "utility" || delivered.Pricing == nil {
-		t.Errorf("delivered conversation %+v, want the sent one's", c)
-	}
-	if read.Conversation != nil || read.Pricing != nil || len(read.Errors) != 0 {
-		t.Errorf("read %+v, want no conversation, pricing or errors", read)
+	if read.Pricing != nil || len(read.Errors) != 0 {
+		t.Errorf("read %+v, want no pricing or errors", read)
 	}
 
 	hooks := sb.Webhooks()
@@ -81,8 +73,8 @@ func sentOf(t *testing.T, sts []hookStatus, wamid string) hookStatus {
 	t.Helper()
 	for _, st := range sts {
 		if st.ID == wamid && st.Status == "sent" {
-			if st.Conversation == nil || st.Pricing == nil {
-				t.Fatalf("sent status %+v has no conversation or pricing", st)
+			if st.Pricing == nil {
+				t.Fatalf("sent status %+v has no pricing", st)
 			}
 			return st
 		}
@@ -91,33 +83,63 @@ func sentOf(t *testing.T, sts []hookStatus, wamid string) hookStatus {
 	return hookStatus{}
 }
 
-func TestConversationReusedInWindow(t *testing.T) {
+// TestPricingFollowsCategoryAndWindows: the template's category is the
+// price's; a service message, and a utility template inside the
+// customer-service window, are free_customer_service; everything inside a
+// free entry point window is free; the rest is billed as regular.
+func TestPricingFollowsCategoryAndWindows(t *testing.T) {
 	rc := newReceiver(t, 0)
-	sb, srv := serve(t, hookConfig(rc.URL))
-	send := func(body string) string {
+	cfg := hookConfig(rc.URL)
+	cfg.Templates[demo.WABAID] = append(demo.Templates(), domain.Template{
+		ID: "otp", Name: "otp", Language: "pt_BR", Category: "AUTHENTICATION", Status: domain.TemplateApproved,
+		Components: []domain.TemplateComponent{{Type: "BODY", Text: "Seu código é {{1}}"}},
+	})
+	sb, srv := serve(t, cfg)
+	otp := func(to string) string {
+		return `{"messaging_product":"whatsapp","to":"` + to + `","type":"template","template":{"name":"otp","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"123456"}]}]}}`
+	}
+	const cold, writer, fromAd = "5511966660010", "5511966661111", "5511966662222"
+	if _, err := sb.Reply(context.Background(), "", writer, "", "oi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.ReplyWith(context.Background(), sandbox.Inbound{From: fromAd, Text: "vi o anúncio", FromAd: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	send := func(body, price string) {
 		t.Helper()
 		a := post(t, srv, sendPath(), demo.AccessToken, body)
 		if a.Status != 200 {
-			t.Fatalf("send: %+v", a)
+			t.Fatalf("send %s: %+v", body, a)
 		}
-		return a.Messages[0].ID
+		want[a.Messages[0].ID] = price
 	}
-	first := send(welcomeBody("5511988887777", "c-1"))
-	second := send(welcomeBody("5511988887777", "c-2"))
-	marketingInWindow := send(alertaBody("5511988887777"))
-	other := send(alertaBody("5511988886666"))
+	send(alertaBody(cold), "marketing regular billable")
+	send(welcomeBody(cold, ""), "utility regular billable")
+	send(otp(cold), "authentication regular billable")
+	send(alertaBody(writer), "marketing regular billable")
+	send(welcomeBody(writer, ""), "utility free_customer_service free")
+	send(otp(writer), "authentication regular billable")
+	send(textBody(writer, "olá", ""), "service free_customer_service free")
+	send(alertaBody(fromAd), "marketing free_entry_point free")
+	send(otp(fromAd), "authentication free_entry_point free")
 	settle(t, sb)
 
-	sts := statuses(t, rc)
-	a, b, c, d := sentOf(t, sts, first), sentOf(t, sts, second), sentOf(t, sts, marketingInWindow), sentOf(t, sts, other)
-	if b.Conversation.ID != a.Conversation.ID || b.Conversation.ExpirationTimestamp != a.Conversation.ExpirationTimestamp {
-		t.Errorf("second send's conversation %+v, want the first's %+v", b.Conversation, a.Conversation)
+	var sts []hookStatus
+	for _, p := range rc.received() {
+		sts = append(sts, envelopeOf(t, p, testSecret).Statuses...)
 	}
-	if c.Conversation.ID != a.Conversation.ID || c.Conversation.Origin.Type != "utility" || c.Pricing.Category != "utility" {
-		t.Errorf("a marketing send in the open utility conversation got %+v %+v, want that conversation", c.Conversation, c.Pricing)
-	}
-	if d.Conversation.ID == a.Conversation.ID || d.Conversation.Origin.Type != "marketing" || d.Pricing.Category != "marketing" {
-		t.Errorf("another recipient's conversation %+v %+v, want a new marketing one", d.Conversation, d.Pricing)
+	for wamid, w := range want {
+		for _, st := range sts {
+			if st.ID != wamid || st.Status == "read" {
+				continue
+			}
+			p := st.Pricing
+			got := p.Category + " " + p.Type + " " + map[bool]string{true: "billable", false: "free"}[p.Billable]
+			if got != w || p.PricingModel != "PMP" {
+				t.Errorf("%s of a send priced %q: %s %+v", st.Status, w, got, p)
+			}
+		}
 	}
 }
 
@@ -138,8 +160,8 @@ func TestUndeliverableAfterAccept(t *testing.T) {
 		st.Errors[0].Message != "Message undeliverable" || st.Errors[0].ErrorData.Details == "" {
 		t.Errorf("errors %+v, want one 131026 Message undeliverable with details", st.Errors)
 	}
-	if st.Conversation != nil || st.Pricing != nil {
-		t.Errorf("failed status bills a conversation: %+v %+v", st.Conversation, st.Pricing)
+	if st.Pricing != nil {
+		t.Errorf("failed status is priced: %+v", st.Pricing)
 	}
 	if body := string(rc.received()[0].body); strings.Contains(body, "biz_opaque_callback_data") {
 		t.Errorf("body %s echoes callback data the send did not have", body)
@@ -263,20 +285,20 @@ func TestReplyOpensServiceWindow(t *testing.T) {
 		t.Errorf("recorded %+v, want the inbound post", h)
 	}
 
-	// The window is per contact: the next conversation with Maria is
-	// service, another contact's is still the template's category.
-	a := post(t, srv, sendPath(), demo.AccessToken, alertaBody("5511977776666"))
-	b := post(t, srv, sendPath(), demo.AccessToken, alertaBody("5511977775555"))
+	// The window is per contact: a utility template to Maria is now free,
+	// to another contact it is still billed.
+	a := post(t, srv, sendPath(), demo.AccessToken, welcomeBody("5511977776666", ""))
+	b := post(t, srv, sendPath(), demo.AccessToken, welcomeBody("5511977775555", ""))
 	settle(t, sb)
 	var sts []hookStatus
 	for _, p := range rc.received()[1:] {
 		sts = append(sts, envelopeOf(t, p, testSecret).Statuses...)
 	}
-	if st := sentOf(t, sts, a.Messages[0].ID); st.Conversation.Origin.Type != "service" || st.Pricing.Category != "service" {
-		t.Errorf("after the reply: origin %q category %q, want service", st.Conversation.Origin.Type, st.Pricing.Category)
+	if p := sentOf(t, sts, a.Messages[0].ID).Pricing; p.Type != "free_customer_service" || p.Billable {
+		t.Errorf("after the reply: %+v, want free_customer_service", p)
 	}
-	if st := sentOf(t, sts, b.Messages[0].ID); st.Conversation.Origin.Type != "marketing" {
-		t.Errorf("another contact: origin %q, want marketing", st.Conversation.Origin.Type)
+	if p := sentOf(t, sts, b.Messages[0].ID).Pricing; p.Type != "regular" || !p.Billable {
+		t.Errorf("another contact: %+v, want regular", p)
 	}
 }
 
@@ -290,7 +312,11 @@ func TestReplyRejects(t *testing.T) {
 		{"not JSON", srv.URL, `hi`, "not a valid reply"},
 		{"unknown field", srv.URL, `{"from":"5511977776666","text":"x","fromm":"1"}`, "fromm"},
 		{"letters in from", srv.URL, `{"from":"55119abc","text":"x"}`, "from must be"},
-		{"no from", srv.URL, `{"text":"x"}`, "from must be"},
+		{"no from", srv.URL, `{"text":"x"}`, "from (the contact's number) or user_id"},
+		{"bad user id", srv.URL, `{"user_id":"13491208655302741918","text":"x"}`, "user_id must be"},
+		{"unknown type", srv.URL, `{"from":"5511977776666","type":"poll"}`, "poll"},
+		{"list reply without title", srv.URL, `{"from":"5511977776666","type":"list_reply","payload":"r1"}`, "text is required"},
+		{"letters in a shared phone", srv.URL, `{"from":"5511977776666","type":"contacts","text":"Ana","phone":"55a"}`, "phone must be"},
 		{"no text", srv.URL, `{"from":"5511977776666"}`, "text"},
 		{"unknown number", srv.URL, `{"from":"5511977776666","text":"x","phone_number_id":"999"}`, "999"},
 		{"no webhook", bare.URL, `{"from":"5511977776666","text":"x"}`, "webhook"},
