@@ -54,12 +54,13 @@ const (
 type victimData struct {
 	messageIDs []string // Atom, CloudChat and Wati session sends
 	wamid      string   // Meta's id of the Atom send
+	conv       string   // the gateway's id of the conversation Meta's sent opened
 	pageToken  string   // the victim's messages list, page 2
 }
 
 // markers are strings only the victim's data holds.
 func (v victimData) markers() []string {
-	m := []string{victimName, victimParam, victimProfile, victimInbound, victimSession, victimClient, victimConv,
+	m := []string{victimName, victimParam, victimProfile, victimInbound, victimSession, victimClient, v.conv,
 		victimBatch, victimDisplay, victimSender, victimPNID, victimTemplate, victimBody, v.wamid, apptest.Token}
 	return append(m, v.messageIDs...)
 }
@@ -128,8 +129,10 @@ func seedVictim(t *testing.T, g *gateway) victimData {
 		"recipient_id": victimPhone, "conversation": map[string]any{"id": victimConv, "expiration_timestamp": unix(time.Now().Add(24 * time.Hour)),
 			"origin": map[string]any{"type": "utility"}}})
 	ok(call{fn: fnWhatsApp, method: http.MethodPost, path: "/", body: body, header: []string{webhook.SignatureHeader, webhook.Sign(appSecret, []byte(body))}})
-	if m, err := g.Store.Message(ctx, victim, id); err != nil || m.ConversationID != victimConv {
-		t.Fatalf("victim's message after Meta's sent: %+v, %v", m, err)
+	if m, err := g.Store.Message(ctx, victim, id); err != nil || m.ConversationID == "" || m.ConversationID == victimConv {
+		t.Fatalf("victim's message after Meta's sent: %+v, %v; want the gateway's own conversation", m, err)
+	} else {
+		v.conv = m.ConversationID
 	}
 
 	a = ok(call{fn: fnCloudChat, method: http.MethodPost, path: cloudchatPath(victim), body: cloudchatSend(victimPhone, demo.ChannelID),
