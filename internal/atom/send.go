@@ -2,7 +2,9 @@ package atom
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/domain"
@@ -30,11 +32,17 @@ func parseSend(body []byte) (accept.Request, error) {
 		return accept.Request{}, err
 	}
 	var errs domain.FieldErrors
+	domain.CheckLen(&errs, "templateId", b.TemplateID, domain.MaxTemplateRef)
 	phone, err := domain.ParsePhone(b.PhoneNumber)
 	if err != nil {
 		errs.Add("phoneNumber", phoneProblem(b.PhoneNumber))
 	}
-	params := request.Params("params", b.Params, &errs)
+	domain.CheckLen(&errs, "firstName", b.FirstName, domain.MaxNameLength)
+	domain.CheckLen(&errs, "lastName", b.LastName, domain.MaxNameLength)
+	domain.CheckLen(&errs, "clientName", b.ClientName, domain.MaxNameLength)
+	domain.CheckLen(&errs, "groupName", b.GroupName, domain.MaxLabel)
+	domain.CheckLen(&errs, "channelNumber", b.ChannelNumber, domain.MaxChannelRef)
+	params := checkParams(b.Params, &errs)
 	if err := errs.Err(); err != nil {
 		return accept.Request{}, err
 	}
@@ -43,6 +51,29 @@ func parseSend(body []byte) (accept.Request, error) {
 		FirstName: b.FirstName, LastName: b.LastName, ClientName: b.ClientName, GroupName: b.GroupName,
 		Assign: b.Assign, Params: params, Channel: b.ChannelNumber,
 	}, nil
+}
+
+// checkParams decodes params within their bounds: how many, each key's
+// length, each value's length for its kind (body, header, button). Keys
+// are visited in order, so one body gets one answer.
+func checkParams(raw map[string]json.RawMessage, errs *domain.FieldErrors) map[string]string {
+	if !domain.CheckCount(errs, "params", len(raw), domain.MaxSendParams) {
+		return nil
+	}
+	keys := slices.Sorted(maps.Keys(raw))
+	fit := make(map[string]json.RawMessage, len(raw))
+	for _, k := range keys {
+		if domain.CheckKey(errs, "params", k, domain.MaxParamNameLength) {
+			fit[k] = raw[k]
+		}
+	}
+	params := request.Params("params", fit, errs)
+	for _, k := range keys {
+		if v, ok := params[k]; ok {
+			domain.CheckParam(errs, domain.FieldName("params", k), k, v)
+		}
+	}
+	return params
 }
 
 func phoneProblem(s string) string {
@@ -70,6 +101,10 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	var idem *accept.Idempotency
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if err := domain.CheckIdempotencyKey(key); err != nil {
+			writeError(w, r, err, 0)
+			return
+		}
 		idem = &accept.Idempotency{Key: key, RequestHash: request.Hash(r, body)}
 	}
 	ans, err := s.sender.Send(r.Context(), tok, req, idem, func(res accept.Result) accept.Answer {

@@ -77,6 +77,10 @@ func decodeToken(tok string) (string, error) {
 	if tok == "" {
 		return "", nil
 	}
+	var errs domain.FieldErrors
+	if !domain.CheckLen(&errs, "pageToken", tok, domain.MaxPageToken) {
+		return "", errs.Err()
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(raw) == 0 || strings.Contains(string(raw), "/") {
 		return "", domain.Errorf(domain.KindInvalid, "pageToken: not a token this API issued", "pageToken")

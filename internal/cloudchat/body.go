@@ -53,17 +53,24 @@ func parseSend(body []byte) (sendRequest, error) {
 	}
 	req := sendRequest{buttons: map[int]string{}}
 	var errs domain.FieldErrors
+	if !domain.CheckCount(&errs, "template variables", len(fields)-ownKeys(fields), domain.MaxSendParams) {
+		return sendRequest{}, errs.Err()
+	}
 	var phone string
 	for _, f := range fields {
 		switch {
 		case f.key == keyInbox:
 			req.inbox, req.inboxEcho = inboxRef(f.raw, &errs)
+			domain.CheckLen(&errs, keyInbox, req.inbox, domain.MaxChannelRef)
 		case f.key == keyPhone:
 			phone = stringOrNumber(f, &errs)
 		case f.key == keyTemplate:
 			req.template = onlyString(f, &errs)
+			domain.CheckLen(&errs, keyTemplate, req.template, domain.MaxTemplateRef)
 		case f.key == keyHeader:
 			req.header, req.hasHeader = onlyString(f, &errs), true
+			domain.CheckLen(&errs, keyHeader, req.header, domain.MaxHeaderValue)
+		case !domain.CheckKey(&errs, "", f.key, domain.MaxParamNameLength):
 		default:
 			v, ok := request.Scalar(f.raw)
 			if !ok {
@@ -71,10 +78,17 @@ func parseSend(body []byte) (sendRequest, error) {
 				continue
 			}
 			if i, isButton := buttonIndex(f.key); isButton {
+				domain.CheckLen(&errs, f.key, v, domain.MaxButtonValue)
 				req.buttons[i] = v
 				continue
 			}
+			domain.CheckLen(&errs, f.key, v, domain.MaxParamText)
 			req.vars = append(req.vars, variable{f.key, v})
+		}
+	}
+	if name := nameVariable(req.vars); !invalid(&errs, name.key) {
+		if p := domain.LenProblem(strings.TrimSpace(name.value), domain.MaxNameLength); p != "" {
+			errs.Add(name.key, p+": it is the contact's name")
 		}
 	}
 	if req.inbox == "" && !has(fields, keyInbox) {
@@ -198,6 +212,19 @@ func buttonIndex(key string) (int, bool) {
 		return 0, false
 	}
 	return i, true
+}
+
+// ownKeys counts the body's own keys among fields; the others are
+// template variables and buttons.
+func ownKeys(fields []field) int {
+	n := 0
+	for _, f := range fields {
+		switch f.key {
+		case keyInbox, keyPhone, keyTemplate, keyHeader:
+			n++
+		}
+	}
+	return n
 }
 
 func has(fields []field, key string) bool {

@@ -55,6 +55,10 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	var idem *accept.Idempotency
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if err := domain.CheckIdempotencyKey(key); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		idem = &accept.Idempotency{Key: key, RequestHash: request.Hash(r, body)}
 	}
 	name := contactName(req.vars)

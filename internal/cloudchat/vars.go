@@ -103,24 +103,24 @@ func isPosition(key string) bool {
 //
 // The first variable in the body's order wins where two fit one rule.
 type variables struct {
-	exact, underscored, bare map[string]string
+	exact, underscored, bare map[string]variable
 }
 
 func newVariables(vars []variable) variables {
 	v := variables{
-		exact:       make(map[string]string, len(vars)),
-		underscored: make(map[string]string, len(vars)),
-		bare:        make(map[string]string, len(vars)),
+		exact:       make(map[string]variable, len(vars)),
+		underscored: make(map[string]variable, len(vars)),
+		bare:        make(map[string]variable, len(vars)),
 	}
 	for _, x := range vars {
-		v.exact[x.key] = x.value
+		v.exact[x.key] = x
 		u := underscore(x.key)
 		if _, ok := v.underscored[u]; !ok {
-			v.underscored[u] = x.value
+			v.underscored[u] = x
 		}
 		if b := bare(u); b != "" {
 			if _, ok := v.bare[b]; !ok {
-				v.bare[b] = x.value
+				v.bare[b] = x
 			}
 		}
 	}
@@ -128,19 +128,25 @@ func newVariables(vars []variable) variables {
 }
 
 func (v variables) lookup(placeholder string) (string, bool) {
-	if s, ok := v.exact[placeholder]; ok {
-		return s, true
+	x, ok := v.find(placeholder)
+	return x.value, ok
+}
+
+// find is lookup's variable, its key with its value.
+func (v variables) find(placeholder string) (variable, bool) {
+	if x, ok := v.exact[placeholder]; ok {
+		return x, true
 	}
 	u := underscore(placeholder)
-	if s, ok := v.underscored[u]; ok {
-		return s, true
+	if x, ok := v.underscored[u]; ok {
+		return x, true
 	}
 	if b := bare(u); b != "" {
-		if s, ok := v.bare[b]; ok {
-			return s, true
+		if x, ok := v.bare[b]; ok {
+			return x, true
 		}
 	}
-	return "", false
+	return variable{}, false
 }
 
 // bare drops a leading "contact_" from an underscored name.
@@ -156,6 +162,12 @@ func underscore(s string) string { return strings.ReplaceAll(s, ".", "_") }
 // contactName is the name the contact is stored with: the variable that
 // would fill {{contact.name}}.
 func contactName(vars []variable) string {
-	name, _ := newVariables(vars).lookup("contact_name")
-	return strings.TrimSpace(name)
+	return strings.TrimSpace(nameVariable(vars).value)
+}
+
+// nameVariable is the variable contactName reads, so a name too long to
+// store is refused under the key the client sent it in.
+func nameVariable(vars []variable) variable {
+	x, _ := newVariables(vars).find("contact_name")
+	return x
 }

@@ -115,7 +115,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	var errs domain.FieldErrors
 	if p := q.Get("phone"); p != "" {
 		if f.Phone, err = domain.ParsePhone(p); err != nil {
-			errs.Add("phone", "must be digits only, country code first")
+			errs.Add("phone", "must be digits only, country code first, 8 to 15 digits")
 		}
 	}
 	if st := domain.Status(q.Get("status")); st != "" {
@@ -128,6 +128,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		errs.Add("limit", "must be a whole number from 1 to 500")
 	}
+	domain.CheckLen(&errs, "pageToken", q.Get("pageToken"), domain.MaxPageToken)
 	if err := errs.Err(); err != nil {
 		writeError(w, r, err)
 		return

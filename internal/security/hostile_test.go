@@ -55,7 +55,7 @@ func TestHostileIdsAreRefusedAtOnce(t *testing.T) {
 			body: `{"whatsappNumber":"5511987650042","chatStatus":"open","channelPhoneNumber":"` + long + `"}`}, http.StatusBadRequest},
 		{call{fn: fnEmkt, method: http.MethodPost, path: "/", header: tok, body: emktSend(demo.SenderCode, long, "", "11987650042")}, http.StatusBadRequest},
 		{call{fn: fnEmkt, method: http.MethodPost, path: "/", header: tok, body: emktSend(long, "alerta1", "", "11987650042")}, http.StatusBadRequest},
-		{call{fn: fnEmkt, method: http.MethodPost, path: "/", header: tok, body: emktStatus(long)}, http.StatusNotFound},
+		{call{fn: fnEmkt, method: http.MethodPost, path: "/", header: tok, body: emktStatus(long)}, http.StatusBadRequest},
 		// Meta's webhook acknowledges what it cannot use.
 		{call{fn: fnWhatsApp, method: http.MethodPost, path: "/", header: signed(longStatus), body: longStatus}, http.StatusOK},
 	}

@@ -2,20 +2,17 @@ package wati
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/request"
-	"github.com/templategw/templategw/internal/store"
 )
 
 // MaxBulkBody bounds sendTemplateMessages' body: about 50,000 receivers
@@ -71,11 +68,14 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 	if len(b.Receivers) == 0 {
 		return domain.Errorf(domain.KindInvalid, "invalid fields: receivers: at least one receiver is required", "receivers")
 	}
-	tpl, err := s.bulkTemplate(r, tok.Tenant, b.TemplateName)
-	if err != nil {
-		return err
+	if strings.TrimSpace(b.TemplateName) == "" {
+		return domain.Errorf(domain.KindTemplate, "template without id or message: template_name is required", "template_name")
 	}
-	valid, report, err := checkReceivers(tpl, b.Receivers)
+	plan, err := s.sender.AdmitBulk(r.Context(), tok, accept.BulkRequest{TemplateName: b.TemplateName, Channel: channel})
+	if err != nil {
+		return inWatiTerms(err)
+	}
+	valid, report, err := checkReceivers(plan.Template, b.Receivers)
 	if err != nil {
 		return err
 	}
@@ -85,9 +85,10 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 		writeJSON(w, http.StatusBadRequest, failureWith(msg, report))
 		return nil
 	}
-	spec := batch.Spec{Source: "wati", Name: b.BroadcastName, TemplateName: tpl.Name, Channel: channel}
+	spec := batch.Spec{Source: "wati", Name: b.BroadcastName, TemplateName: plan.Template.Name, Channel: channel}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
-		spec.Code = batchCode(key)
+		spec.IdempotencyKey = key
+		spec.RequestHash = func() string { return request.Hash(r, raw) }
 	}
 	i := 0
 	res, err := s.batches.Create(r.Context(), tok, spec, func() (batch.Recipient, bool, error) {
@@ -106,31 +107,16 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 	return nil
 }
 
-// bulkTemplate finds the broadcast's template and refuses, for the whole
-// broadcast, one no receiver could be sent (unknown, not approved, without
-// a body). Missing params are each receiver's problem.
-func (s *Server) bulkTemplate(r *http.Request, tenant, name string) (domain.Template, error) {
-	if strings.TrimSpace(name) == "" {
-		return domain.Template{}, domain.Errorf(domain.KindTemplate, "template without id or message: template_name is required", "template_name")
-	}
-	tpl, err := s.cat.TemplateByName(r.Context(), tenant, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return tpl, domain.Errorf(domain.KindTemplate, "template without id or message: no template "+name, "template_name")
-	}
-	if err != nil {
-		return tpl, fmt.Errorf("template %s of %s: %w", name, tenant, err)
-	}
-	if _, err := domain.Render(tpl, nil); err != nil && domain.KindOf(err) != domain.KindParamsMissing {
-		return tpl, err
-	}
-	return tpl, nil
-}
-
 // checkReceivers splits the receivers into those to send and the report
 // of the others. Only a receiver that is not a JSON object fails the whole
-// request: the body is not Wati's then.
+// request, since the body is not Wati's then, and so do more receivers
+// than a batch takes.
 func checkReceivers(tpl domain.Template, receivers []json.RawMessage) ([]batch.Recipient, bulkErrors, error) {
 	report := bulkErrors{InvalidNumbers: []string{}, InvalidParams: []string{}}
+	var errs domain.FieldErrors
+	if !domain.CheckCount(&errs, "receivers", len(receivers), batch.DefaultMaxRecipients) {
+		return nil, report, errs.Err()
+	}
 	var valid []batch.Recipient
 	seen := map[string]bool{}
 	for i, raw := range receivers {
@@ -173,7 +159,10 @@ func receiverParams(tpl domain.Template, raw json.RawMessage) (map[string]string
 		}
 	}
 	var errs domain.FieldErrors
-	params := pairs("customParams", list, &errs)
+	var params map[string]string
+	if checkPairs("customParams", list, domain.MaxSendParams, templateValue, &errs) {
+		params = pairs("customParams", list, &errs)
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err.Error()
 	}
@@ -196,15 +185,6 @@ func clip(s string) string {
 // failureWith is a failed broadcast's answer with its report.
 func failureWith(info string, report bulkErrors) failure {
 	return failure{Info: info, Errors: &report}
-}
-
-// batchCode is the batch code an Idempotency-Key names: a retry under the
-// same key names the same batch, which the batch service does not store
-// twice. Hashing fits any key into a code and keeps Wati's codes apart
-// from the codes other dialects' clients choose.
-func batchCode(key string) string {
-	sum := sha256.Sum256([]byte("wati\x00" + key))
-	return "wati-" + hex.EncodeToString(sum[:16])
 }
 
 // specFields are the Wati names of the batch.Spec fields a refused batch

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -43,7 +44,8 @@ func (s *Server) addContact(w http.ResponseWriter, r *http.Request, tok domain.T
 	}
 	var errs domain.FieldErrors
 	phone := parsePhone("whatsappNumber", chi.URLParam(r, "whatsappNumber"), &errs)
-	params := pairs("customParams", b.CustomParams, &errs)
+	domain.CheckLen(&errs, "name", strings.TrimSpace(b.Name), domain.MaxNameLength)
+	params := attributes(b.CustomParams, &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -66,6 +68,15 @@ func (s *Server) addContact(w http.ResponseWriter, r *http.Request, tok domain.T
 	return nil
 }
 
+// attributes reads customParams within their bounds: no more than a
+// contact may have, each name and value within the contact's bounds.
+func attributes(list []nameValue, errs *domain.FieldErrors) map[string]string {
+	if !checkPairs("customParams", list, domain.MaxParams, attributeValue, errs) {
+		return nil
+	}
+	return pairs("customParams", list, errs)
+}
+
 type attributesBody struct {
 	CustomParams []nameValue `json:"customParams"`
 }
@@ -85,7 +96,7 @@ func (s *Server) updateContactAttributes(w http.ResponseWriter, r *http.Request,
 	}
 	var errs domain.FieldErrors
 	phone := parsePhone("whatsappNumber", chi.URLParam(r, "whatsappNumber"), &errs)
-	params := pairs("customParams", b.CustomParams, &errs)
+	params := attributes(b.CustomParams, &errs)
 	if len(b.CustomParams) == 0 {
 		errs.Add("customParams", "required: a list of {name, value}")
 	}
@@ -143,6 +154,7 @@ func (s *Server) updateChatStatus(w http.ResponseWriter, r *http.Request, tok do
 	if channel == "" {
 		channel = q.Get("channelPhoneNumber")
 	}
+	checkChannel("channelPhoneNumber", channel, &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}

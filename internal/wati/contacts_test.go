@@ -73,7 +73,7 @@ func TestContactRefusals(t *testing.T) {
 		{"add: value an object", "addContact/5511987655511", `{"customParams":[{"name":"a","value":{}}]}`, "customParams[0].value"},
 		{"add: reserved name", "addContact/5511987655511", `{"customParams":[{"name":"__id__","value":"x"}]}`, "reserved"},
 		{"add: name too long", "addContact/5511987655511", `{"name":"` + strings.Repeat("n", domain.MaxNameLength+1) + `"}`, "at most 256"},
-		{"add: too many params", "addContact/5511987655511", `{"customParams":[` + strings.Join(many, ",") + `]}`, "at most 100 custom params"},
+		{"add: too many params", "addContact/5511987655511", `{"customParams":[` + strings.Join(many, ",") + `]}`, "customParams: at most 100 entries, got 101"},
 		{"attributes: none", "updateContactAttributes/5511987655511", `{"customParams":[]}`, "customParams: required"},
 		{"attributes: no body", "updateContactAttributes/5511987655511", ``, "no data to send"},
 		{"attributes: bad number", "updateContactAttributes/0011987655511", `{"customParams":[{"name":"a","value":"b"}]}`, "whatsappNumber"},

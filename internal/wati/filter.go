@@ -37,6 +37,11 @@ var operators = map[string]string{
 // parseFilter reads name, attribute (with attributeValue) and createdDate,
 // adding problems to errs.
 func parseFilter(q url.Values, errs *domain.FieldErrors) contactFilter {
+	for _, k := range []string{"name", "attribute", "attributeValue", "createdDate"} {
+		if !domain.CheckLen(errs, k, q.Get(k), domain.MaxFilter) {
+			return contactFilter{}
+		}
+	}
 	f := contactFilter{name: strings.ToLower(strings.TrimSpace(q.Get("name")))}
 	if a := strings.TrimSpace(q.Get("attribute")); a != "" {
 		f.conds = parseConditions(a, q, errs)

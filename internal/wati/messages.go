@@ -65,6 +65,7 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request, tok domain.
 	var errs domain.FieldErrors
 	phone := parsePhone("whatsappNumber", chi.URLParam(r, "whatsappNumber"), &errs)
 	size, number := page(r, defaultPageSize, maxPageSize, maxChatDepth, &errs)
+	checkChannel("channelPhoneNumber", r.URL.Query().Get("channelPhoneNumber"), &errs)
 	if err := errs.Err(); err != nil {
 		return err
 	}

@@ -44,6 +44,59 @@ func pairs(field string, list []nameValue, errs *domain.FieldErrors) map[string]
 	return out
 }
 
+// checkPairs bounds Wati's [{name, value}] under field, naming each entry
+// that is too long in errs: at most most entries, names of at most
+// domain.MaxParamNameLength characters, and values that problem (given
+// the entry's name and value) finds nothing wrong with. It reports whether
+// the list fits; a list with too many entries is not looked into.
+func checkPairs(field string, list []nameValue, most int, problem func(name, value string) string, errs *domain.FieldErrors) bool {
+	if !domain.CheckCount(errs, field, len(list), most) {
+		return false
+	}
+	fits := true
+	for i, p := range list {
+		at := field + "[" + strconv.Itoa(i) + "]"
+		fits = domain.CheckLen(errs, at+".name", p.Name, domain.MaxParamNameLength) && fits
+		if v, ok := scalar(p.Value); ok {
+			if prob := problem(strings.TrimSpace(p.Name), v); prob != "" {
+				errs.Add(at+".value", prob)
+				fits = false
+			}
+		}
+	}
+	return fits
+}
+
+// templateValue is checkPairs' problem for a template's values: each at
+// most its kind's bound (body, header, button).
+func templateValue(name, value string) string {
+	return domain.LenProblem(value, domain.ParamMax(name))
+}
+
+// attributeValue is checkPairs' problem for a contact's attributes: text
+// of at most domain.MaxParamValue characters.
+func attributeValue(_, value string) string {
+	if p := domain.LenProblem(value, domain.MaxParamValue); p != "" {
+		return p
+	}
+	return domain.TextProblem(value)
+}
+
+// checkChannel bounds a channel reference given under field.
+func checkChannel(field, ref string, errs *domain.FieldErrors) {
+	domain.CheckLen(errs, field, ref, domain.MaxChannelRef)
+}
+
+// idempotency reads the request's Idempotency-Key within its bound; ""
+// when it has none.
+func idempotency(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return "", nil
+	}
+	return key, domain.CheckIdempotencyKey(key)
+}
+
 // scalar reads a JSON value that stands for text: a string, a number, a
 // boolean, or null or nothing (empty).
 func scalar(raw json.RawMessage) (string, bool) {

@@ -1,6 +1,7 @@
 package wati
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,12 +30,18 @@ func parseTemplate(whatsappNumber string, body []byte) (accept.Request, error) {
 		return accept.Request{}, err
 	}
 	var errs domain.FieldErrors
+	domain.CheckLen(&errs, "template_name", b.TemplateName, domain.MaxTemplateRef)
+	domain.CheckLen(&errs, "broadcast_name", b.BroadcastName, domain.MaxLabel)
 	phone := parsePhone("whatsappNumber", whatsappNumber, &errs)
-	params := pairs("parameters", b.Parameters, &errs)
+	var params map[string]string
+	if checkPairs("parameters", b.Parameters, domain.MaxSendParams, templateValue, &errs) {
+		params = pairs("parameters", b.Parameters, &errs)
+	}
 	channel, ok := scalar(b.ChannelNumber)
 	if !ok {
 		errs.Add("channelNumber", "must be a phone number")
 	}
+	checkChannel("channelNumber", channel, &errs)
 	if err := errs.Err(); err != nil {
 		return accept.Request{}, err
 	}
@@ -65,6 +72,10 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request, tok domain
 	if err != nil {
 		return err
 	}
+	key, err := idempotency(r)
+	if err != nil {
+		return err
+	}
 	contact, err := s.store.Contact(r.Context(), tok.Tenant, req.Phone)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -73,14 +84,13 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request, tok domain
 		return fmt.Errorf("contact for a template send: %w", err)
 	}
 	var idem *accept.Idempotency
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
+	if key != "" {
 		idem = &accept.Idempotency{Key: key, RequestHash: request.Hash(r, body)}
 	}
 	ans, err := s.sender.Send(r.Context(), tok, req, idem, func(res accept.Result) accept.Answer {
 		a := sentAnswer{Result: true, PhoneNumber: req.Phone, TemplateName: req.TemplateName, ValidWhatsAppNumber: true, Contact: viewContact(contact)}
 		a.Model.IDs = []string{res.MessageID}
-		b, _ := json.Marshal(a) // strings and slices always marshal
-		return accept.Answer{Code: http.StatusOK, Body: b}
+		return accept.Answer{Code: http.StatusOK, Body: marshal(a)}
 	})
 	if err != nil {
 		return err
@@ -89,4 +99,16 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request, tok domain
 	w.WriteHeader(ans.Code)
 	_, _ = w.Write(ans.Body)
 	return nil
+}
+
+// marshal is v's JSON as writeJSON writes it, HTML characters as they are:
+// an answer stored under an Idempotency-Key shows the contact's
+// attributes, and escaping would make each '<' six bytes of a document
+// Firestore bounds (docs/limits.md).
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // strings and slices always marshal
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
