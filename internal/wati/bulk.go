@@ -65,6 +65,13 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 	if !ok {
 		return domain.Errorf(domain.KindInvalid, "invalid fields: channelNumber: must be a phone number", "channelNumber")
 	}
+	var errs domain.FieldErrors
+	domain.CheckLen(&errs, "template_name", b.TemplateName, domain.MaxTemplateRef)
+	domain.CheckLen(&errs, "broadcast_name", b.BroadcastName, domain.MaxLabel)
+	checkChannel("channelNumber", channel, &errs)
+	if err := errs.Err(); err != nil {
+		return err
+	}
 	if len(b.Receivers) == 0 {
 		return domain.Errorf(domain.KindInvalid, "invalid fields: receivers: at least one receiver is required", "receivers")
 	}

@@ -307,3 +307,23 @@ func TestOddValuesAreNeverAnInternalError(t *testing.T) {
 		t.Errorf("documents over Firestore's bound: %v", o)
 	}
 }
+
+// TestBroadcastFieldsOverTheirBounds: sendTemplateMessages' own fields are
+// bounded like sendTemplateMessage's, before anything is stored.
+func TestBroadcastFieldsOverTheirBounds(t *testing.T) {
+	h, _, b := memoryServer(t)
+	send := path("sendTemplateMessages")
+	receivers := `"receivers":[{"whatsappNumber":"5511987654321","customParams":[{"name":"1","value":"Ana"}]}]`
+	for _, c := range []struct{ name, body, want string }{
+		{"broadcast_name", `{"template_name":"alerta1","broadcast_name":"` + repeat("b", domain.MaxLabel+1) + `",` + receivers + `}`, "broadcast_name: at most"},
+		{"template_name", `{"template_name":"` + repeat("t", domain.MaxTemplateRef+1) + `",` + receivers + `}`, "template_name: at most"},
+	} {
+		w := serve(t, h, http.MethodPost, send, memory.Token, c.body)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), c.want) {
+			t.Errorf("%s: %d %s, want 400 naming %q", c.name, w.Code, w.Body, c.want)
+		}
+	}
+	if b.created() != 0 {
+		t.Errorf("%d broadcasts stored for refused requests", b.created())
+	}
+}
