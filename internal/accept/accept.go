@@ -52,13 +52,16 @@ type Request struct {
 	TemplateName string // Meta's name, for dialects that send by name; used when TemplateID is empty
 	Text         string // a free-form text, only inside the contact's service window
 	Phone        string // already in the domain's digits-only form
-	FirstName    string
-	LastName     string
-	ClientName   string
-	GroupName    string
-	Assign       bool
-	Params       map[string]string
-	Channel      string // channel id, display number or sender code; "" = default
+	// PhoneField names the request field Phone came from, in errors; ""
+	// is phoneNumber.
+	PhoneField string
+	FirstName  string
+	LastName   string
+	ClientName string
+	GroupName  string
+	Assign     bool
+	Params     map[string]string
+	Channel    string // channel id, display number or sender code; "" = default
 	// ChannelField names the request field Channel came from, in errors;
 	// "" is channelNumber.
 	ChannelField string

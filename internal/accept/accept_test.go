@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,5 +228,25 @@ func TestTextOnlyInsideTheWindow(t *testing.T) {
 	req.Channel = "nope"
 	if _, err := f.svc.Send(ctx, tok, req, nil, render); domain.KindOf(err) != domain.KindInvalid {
 		t.Errorf("unknown channel: %v, want KindInvalid naming channelPhoneNumber", err)
+	}
+}
+
+// TestMarketingOptOut: a contact who opted out of marketing gets no
+// MARKETING template; UTILITY ones still go.
+func TestMarketingOptOut(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	f.store.PutContact(demo.TenantID, domain.Contact{Phone: phone(1), Marketing: domain.OptOut{Out: true, At: f.now, Source: domain.OptOutByKeyword}})
+	promo := accept.Request{TemplateID: "promo_image", Phone: phone(1), Params: map[string]string{"header": "https://example.com/a.png", "1": "Ana", "button_0": "sale"}}
+	_, err := f.svc.Send(ctx, tok, promo, nil, render)
+	if domain.KindOf(err) != domain.KindInvalid || !strings.Contains(err.Error(), "opted out") {
+		t.Errorf("marketing to an opted-out contact: %v", err)
+	}
+	if _, err := f.svc.Send(ctx, tok, welcome(phone(1)), nil, render); err != nil {
+		t.Errorf("utility to an opted-out contact: %v", err)
+	}
+	promo.Phone = phone(2)
+	if _, err := f.svc.Send(ctx, tok, promo, nil, render); err != nil {
+		t.Errorf("marketing to a contact who did not opt out: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package accept
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,17 @@ func (s *Service) admitTemplate(ctx context.Context, tenant string, ch domain.Ch
 	rendered, err := domain.Render(tpl, req.Params)
 	if err != nil {
 		return domain.Message{}, err
+	}
+	if tpl.Marketing() {
+		// Only marketing sends pay for the contact's read: opting out
+		// stops marketing, never a receipt or a code.
+		contact, err := s.store.Contact(ctx, tenant, req.Phone)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return domain.Message{}, err
+		}
+		if err := domain.CheckMarketing(contact, tpl, cmp.Or(req.PhoneField, "phoneNumber")); err != nil {
+			return domain.Message{}, err
+		}
 	}
 	return domain.NewMessage(store.NewID(), tenant, ch.ID, req.Phone, tpl.ID, rendered, now), nil
 }

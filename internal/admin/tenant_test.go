@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestTenantUpdate(t *testing.T) {
 	}
 	stored, err := e.Store.Tenant(ctx, "acme")
 	if wantStored := (domain.Tenant{ID: "acme", Name: "Acme", CountryCode: "55", ConversationLimit: 50, ConversationHours: 72,
-		CallbackURL: "https://hooks.example.com/tgw?key=abc", CallbackSecret: created.CallbackSecret}); err != nil || stored != wantStored {
+		CallbackURL: "https://hooks.example.com/tgw?key=abc", CallbackSecret: created.CallbackSecret}); err != nil || !reflect.DeepEqual(stored, wantStored) {
 		t.Errorf("stored %+v, %v; want %+v", stored, err, wantStored)
 	}
 
@@ -64,7 +65,7 @@ func TestTenantUpdate(t *testing.T) {
 		t.Errorf("stored document %v: want no conversationHours or callbackUrl, the rest as set and the secret kept", data)
 	}
 
-	if after, err := e.Store.Tenant(ctx, demo.TenantID); err != nil || after != other {
+	if after, err := e.Store.Tenant(ctx, demo.TenantID); err != nil || !reflect.DeepEqual(after, other) {
 		t.Errorf("updating acme changed %s: %+v, was %+v (%v)", demo.TenantID, after, other, err)
 	}
 }

@@ -99,7 +99,7 @@ func item(r store.BatchRecipient, m *domain.Message) Item {
 		it.Status = m.Status
 		if m.Error != nil && (m.Status == domain.StatusFailed || m.Status == domain.StatusUnknown) {
 			it.Reason = m.Error.Title
-			it.Refused = *m.Error == store.LimitRefusal
+			it.Refused = *m.Error == store.LimitRefusal || *m.Error == store.OptOutRefusal
 		}
 	}
 	return it

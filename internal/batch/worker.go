@@ -23,6 +23,7 @@ type WorkerStore interface {
 	BatchAndChunk(ctx context.Context, tenant, batch string, n int) (store.BatchRecord, store.BatchChunk, error)
 	CreateBatchMessages(ctx context.Context, tenant string, msgs []domain.Message) (map[string]domain.Status, error)
 	ReserveBatchMessages(ctx context.Context, tenant string, msgs []domain.Message, limit int, now time.Time) (map[string]domain.Status, error)
+	OptedOut(ctx context.Context, tenant string, phones []string) (map[string]bool, error)
 	MarkBatchChunkDone(ctx context.Context, tenant, batch string, n int) error
 }
 
@@ -143,10 +144,40 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 // create creates a group of messages, each reserving its conversation when
 // the batch was sent under a limited plan.
 func (w *Worker) create(ctx context.Context, tenant string, rec store.BatchRecord, group []domain.Message) (map[string]domain.Status, error) {
+	if rec.Template.Marketing() {
+		if err := w.refuseOptedOut(ctx, tenant, group); err != nil {
+			return nil, err
+		}
+	}
 	if rec.ConversationLimit > 0 {
 		return w.store.ReserveBatchMessages(ctx, tenant, group, rec.ConversationLimit, w.now().UTC())
 	}
 	return w.store.CreateBatchMessages(ctx, tenant, group)
+}
+
+// refuseOptedOut fails, before they are created, the messages of a
+// marketing batch to contacts who opted out of marketing: they are
+// reported one by one and never sent.
+func (w *Worker) refuseOptedOut(ctx context.Context, tenant string, group []domain.Message) error {
+	phones := make([]string, len(group))
+	for i, m := range group {
+		phones[i] = m.PhoneNumber
+	}
+	out, err := w.store.OptedOut(ctx, tenant, phones)
+	if err != nil {
+		return err
+	}
+	now := w.now().UTC()
+	for i := range group {
+		if out[group[i].PhoneNumber] && group[i].Status == domain.StatusAccepted {
+			refused := store.OptOutRefusal
+			group[i].Error = &refused
+			if err := group[i].Move(domain.StatusFailed, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // messages builds the messages of a chunk's sendable recipients.

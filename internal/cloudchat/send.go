@@ -64,7 +64,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	name := contactName(req.vars)
 	v := view{account: account, inbox: req.inboxEcho, phone: req.phone, name: name, content: content(tpl, params), at: time.Now()}
 	ans, err := s.sender.Send(ctx, tok, accept.Request{
-		TemplateName: req.template, Phone: req.phone, ClientName: name, Params: params, Channel: ch.ID,
+		TemplateName: req.template, Phone: req.phone, PhoneField: "phone_number", ClientName: name, Params: params, Channel: ch.ID,
 	}, idem, v.render)
 	if err != nil {
 		writeError(w, r, translate(err, req.template))

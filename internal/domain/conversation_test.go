@@ -81,3 +81,59 @@ func TestConversationPeriod(t *testing.T) {
 		t.Errorf("72 h period %v", p)
 	}
 }
+
+func TestKeywordChange(t *testing.T) {
+	ten := domain.Tenant{}
+	for text, want := range map[string][2]bool{
+		"STOP": {true, true}, " stop ": {true, true}, "Parar!": {true, true}, "unsubscribe": {true, true},
+		"start": {false, true}, "Voltar": {false, true},
+		"stop sending me the wrong size": {false, false}, "": {false, false}, "hello": {false, false},
+	} {
+		out, ok := ten.KeywordChange(text)
+		if out != want[0] || ok != want[1] {
+			t.Errorf("%q: out %v ok %v, want %v %v", text, out, ok, want[0], want[1])
+		}
+	}
+	custom := domain.Tenant{OptOutKeywords: []string{"BASTA"}, OptInKeywords: []string{"SIM"}}
+	if out, ok := custom.KeywordChange("basta"); !out || !ok {
+		t.Error("a tenant's own keyword did not opt out")
+	}
+	if _, ok := custom.KeywordChange("STOP"); ok {
+		t.Error("a tenant with its own keywords still took the defaults")
+	}
+}
+
+func TestOptOutApply(t *testing.T) {
+	now := time.Now()
+	var o domain.OptOut
+	if o.Apply(false, now, domain.OptOutByKeyword) {
+		t.Error("opting in a contact that never opted out changed something")
+	}
+	if !o.Apply(true, now, domain.OptOutByKeyword) || !o.Out {
+		t.Error("opt-out not applied")
+	}
+	if o.Apply(true, now.Add(time.Second), domain.OptOutByPreference) {
+		t.Error("a repeated opt-out changed something")
+	}
+	if o.Apply(false, now.Add(-time.Minute), domain.OptOutByPreference) {
+		t.Error("a stale opt-in was applied")
+	}
+	if !o.Apply(false, now.Add(time.Minute), domain.OptOutByPreference) || o.Out {
+		t.Error("a later opt-in was not applied")
+	}
+}
+
+func TestCheckMarketing(t *testing.T) {
+	out := domain.Contact{Phone: "5511987650000", Marketing: domain.OptOut{Out: true}}
+	mkt := domain.Template{Name: "promo", Category: "MARKETING"}
+	utl := domain.Template{Name: "receipt", Category: "UTILITY"}
+	if err := domain.CheckMarketing(out, mkt, "phoneNumber"); domain.KindOf(err) != domain.KindInvalid {
+		t.Errorf("marketing to an opted-out contact: %v", err)
+	}
+	if err := domain.CheckMarketing(out, utl, "phoneNumber"); err != nil {
+		t.Errorf("utility to an opted-out contact: %v", err)
+	}
+	if err := domain.CheckMarketing(domain.Contact{}, mkt, "phoneNumber"); err != nil {
+		t.Errorf("marketing to a contact who did not opt out: %v", err)
+	}
+}

@@ -19,15 +19,18 @@ type Message struct {
 	ClientRef string `firestore:"clientRef,omitempty"`
 	// CallbackURL receives the message's status changes, chosen at accept
 	// (the integration's, else the tenant's); "" sends none.
-	CallbackURL       string         `firestore:"callbackUrl,omitempty"`
-	ConversationID    string         `firestore:"conversationId,omitempty"`
-	ProviderMessageID string         `firestore:"providerMessageId,omitempty"`
-	Attempts          int            `firestore:"attempts"`
-	Error             *MessageError  `firestore:"error,omitempty"`
-	History           []HistoryEntry `firestore:"history"`
-	LeaseUntil        time.Time      `firestore:"leaseUntil,omitempty"`
-	CreatedAt         time.Time      `firestore:"createdAt"`
-	UpdatedAt         time.Time      `firestore:"updatedAt"`
+	CallbackURL       string        `firestore:"callbackUrl,omitempty"`
+	ConversationID    string        `firestore:"conversationId,omitempty"`
+	ProviderMessageID string        `firestore:"providerMessageId,omitempty"`
+	Attempts          int           `firestore:"attempts"`
+	Error             *MessageError `firestore:"error,omitempty"`
+	// Pricing is Meta's pricing of the message as its statuses report it
+	// (RecordPricing); nil until one does.
+	Pricing    *Pricing       `firestore:"pricing,omitempty"`
+	History    []HistoryEntry `firestore:"history"`
+	LeaseUntil time.Time      `firestore:"leaseUntil,omitempty"`
+	CreatedAt  time.Time      `firestore:"createdAt"`
+	UpdatedAt  time.Time      `firestore:"updatedAt"`
 }
 
 // Move changes the message's state when the state machine allows it and
@@ -75,6 +78,8 @@ type Contact struct {
 	// ChatStatus holds, per channel id, the state of the contact's chat on
 	// that channel (a ChatStatus value).
 	ChatStatus map[string]ChatStatus `firestore:"chatStatus,omitempty" json:"-"`
+	// Marketing is the contact's marketing opt-out state.
+	Marketing OptOut `firestore:"marketing,omitempty" json:"marketing"`
 	// CreatedAt is when the contact was first stored, whoever stored it;
 	// the store fills it from the document's creation time.
 	CreatedAt time.Time `firestore:"-" json:"createdAt"`

@@ -9,11 +9,14 @@ import (
 // Template is a WhatsApp message template as Meta's
 // GET /{waba-id}/message_templates describes it, plus the gateway's own id.
 type Template struct {
-	ID              string              `json:"id" firestore:"-"`
-	Name            string              `json:"name" firestore:"name"`
-	Language        string              `json:"language" firestore:"language"`
-	Category        string              `json:"category" firestore:"category"`
-	Status          string              `json:"status" firestore:"status"`
+	ID       string `json:"id" firestore:"-"`
+	Name     string `json:"name" firestore:"name"`
+	Language string `json:"language" firestore:"language"`
+	Category string `json:"category" firestore:"category"`
+	Status   string `json:"status" firestore:"status"`
+	// Quality is Meta's quality rating (GREEN, YELLOW, RED, UNKNOWN), from
+	// its quality events.
+	Quality         string              `json:"quality,omitempty" firestore:"quality,omitempty"`
 	ParameterFormat string              `json:"parameter_format,omitempty" firestore:"parameterFormat,omitempty"` // POSITIONAL or NAMED
 	Namespace       string              `json:"namespace,omitempty" firestore:"namespace,omitempty"`
 	Components      []TemplateComponent `json:"components" firestore:"components"`
@@ -39,6 +42,12 @@ type TemplateButton struct {
 const (
 	TemplateApproved = "APPROVED"
 )
+
+// CategoryMarketing is the category whose sends a contact can opt out of.
+const CategoryMarketing = "MARKETING"
+
+// Marketing reports whether sends of t are marketing messages.
+func (t Template) Marketing() bool { return strings.EqualFold(t.Category, CategoryMarketing) }
 
 // placeholder matches {{1}}, {{first_name}} and {{contact.name}}.
 var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.]+)\s*\}\}`)

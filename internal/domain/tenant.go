@@ -18,6 +18,11 @@ type Tenant struct {
 	// CallbackSecret signs status callbacks (HMAC-SHA256); it is shown to
 	// the tenant once when set and never served back.
 	CallbackSecret string `firestore:"callbackSecret,omitempty" json:"-"`
+	// OptOutKeywords and OptInKeywords are the whole-message texts that
+	// opt a contact out of marketing and back in; empty means
+	// DefaultOptOutKeywords and DefaultOptInKeywords.
+	OptOutKeywords []string `firestore:"optOutKeywords,omitempty" json:"optOutKeywords,omitempty"`
+	OptInKeywords  []string `firestore:"optInKeywords,omitempty" json:"optInKeywords,omitempty"`
 }
 
 // DefaultConversationHours is Meta's customer-service window, the
@@ -37,8 +42,9 @@ func (t Tenant) ConversationPeriod() time.Duration {
 	return time.Duration(h) * time.Hour
 }
 
-// Token is what a bearer token (stored only as its sha256) grants: one
-// tenant's integration.
+// Token is what a bearer token, an API key (stored only as its sha256),
+// grants: one tenant's integration, within its scopes and channels, until
+// it expires or is revoked (docs/keys.md).
 type Token struct {
 	Tenant         string   `firestore:"tenant" json:"tenant"`
 	Integration    string   `firestore:"integration" json:"integration"`
@@ -51,6 +57,24 @@ type Token struct {
 	// CallbackURL, when set, receives this integration's status callbacks
 	// instead of the tenant's.
 	CallbackURL string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
+
+	// KeyID is the public part of the key (KeyIDOf), so a key seen in a
+	// log or a repository can be found and revoked; empty for tokens
+	// issued before keys had ids.
+	KeyID string `firestore:"keyId,omitempty" json:"keyId,omitempty"`
+	// Scopes are what the key may do; nil, as on every token issued
+	// before scopes existed, is every scope.
+	Scopes []Scope `firestore:"scopes,omitempty" json:"scopes,omitempty"`
+	// Channels are the channel ids the key may send from; empty is all
+	// of the tenant's.
+	Channels []string `firestore:"channels,omitempty" json:"channels,omitempty"`
+	// ExpiresAt, when set, is when the key stops working.
+	ExpiresAt  time.Time `firestore:"expiresAt,omitempty" json:"expiresAt,omitzero"`
+	CreatedAt  time.Time `firestore:"createdAt,omitempty" json:"createdAt,omitzero"`
+	LastUsedAt time.Time `firestore:"lastUsedAt,omitempty" json:"lastUsedAt,omitzero"`
+	// Version is the stored document's update time as read, so a
+	// last-used write can be conditioned on nobody having written since.
+	Version time.Time `firestore:"-" json:"-"`
 }
 
 // Channel is one of a tenant's WhatsApp numbers.

@@ -75,9 +75,11 @@ func (s *Sandbox) handleTemplates(w http.ResponseWriter, r *http.Request) {
 	}
 	end := min(start+limit, len(wb.templates))
 	ans := listAnswer{Data: []map[string]json.RawMessage{}}
+	wb.mu.RLock()
 	for _, t := range wb.templates[start:end] {
 		ans.Data = append(ans.Data, pick(t, fields))
 	}
+	wb.mu.RUnlock()
 	if end > start {
 		ans.Paging.Cursors = cursors{Before: encodeCursor(start), After: encodeCursor(end)}
 	}

@@ -40,8 +40,14 @@ func (s *Sandbox) category(n *number, req Request) string {
 		return categoryService
 	}
 	m := req.Template
-	if t, ok := s.wabas[n.WABAID].byKey[templateKey(m.Name, m.Language.Code)]; ok && t.Category != "" {
-		return strings.ToLower(t.Category)
+	w := s.wabas[n.WABAID]
+	if t, ok := w.byKey[templateKey(m.Name, m.Language.Code)]; ok {
+		w.mu.RLock()
+		category := t.Category
+		w.mu.RUnlock()
+		if category != "" {
+			return strings.ToLower(category)
+		}
 	}
 	// Templates configured without a category are billed as Meta bills
 	// most transactional ones.

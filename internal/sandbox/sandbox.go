@@ -190,6 +190,8 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("DELETE /_sandbox/requests", s.handleReset)
 	mux.HandleFunc("GET /_sandbox/webhooks", s.handleListWebhooks)
 	mux.HandleFunc("POST /_sandbox/reply", s.handleReply)
+	mux.HandleFunc("POST /_sandbox/templates/events", s.handleTemplateEvent)
+	mux.HandleFunc("POST /_sandbox/user_preferences", s.handleUserPreference)
 	// Anything else gets Meta's error shape, so a client with a wrong base
 	// URL or version sees a parseable answer naming the path.
 	mux.HandleFunc("/", s.handleUnknownPath)

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"sync"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -12,6 +13,9 @@ import (
 // waba is one WhatsApp Business Account: who may read its templates, and
 // the templates in the order the list endpoint pages through them.
 type waba struct {
+	// mu guards the templates' status, quality and category, which the
+	// control endpoint changes while sends read them.
+	mu        sync.RWMutex
 	tokens    map[string]bool // access tokens of the account's numbers
 	templates []domain.Template
 	byKey     map[string]*domain.Template // by templateKey(name, language)
@@ -45,7 +49,10 @@ func (w *waba) lookup(name, language string) (*domain.Template, *apiError) {
 	if !ok {
 		return nil, metaError(404, 132001, fmt.Sprintf("template name (%s) does not exist in %s", name, language))
 	}
-	switch strings.ToUpper(t.Status) {
+	w.mu.RLock()
+	status := t.Status
+	w.mu.RUnlock()
+	switch strings.ToUpper(status) {
 	case domain.TemplateApproved:
 		return t, nil
 	case "PAUSED":
@@ -55,6 +62,6 @@ func (w *waba) lookup(name, language string) (*domain.Template, *apiError) {
 	default:
 		// Meta does not distinguish a pending or rejected translation from
 		// a missing one.
-		return nil, metaError(404, 132001, fmt.Sprintf("template name (%s) does not exist in %s (status %s)", name, language, t.Status))
+		return nil, metaError(404, 132001, fmt.Sprintf("template name (%s) does not exist in %s (status %s)", name, language, status))
 	}
 }

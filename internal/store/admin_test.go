@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/templategw/templategw/internal/domain"
@@ -21,7 +22,7 @@ func TestCreateTenantNeverReplaces(t *testing.T) {
 		t.Fatalf("second create: %v, want ErrExists", err)
 	}
 	got, err := s.Tenant(ctx, "acme")
-	if err != nil || got != first {
+	if err != nil || !reflect.DeepEqual(got, first) {
 		t.Fatalf("tenant = %+v (%v), want %+v untouched", got, err, first)
 	}
 	if err := s.CreateTenant(ctx, domain.Tenant{ID: "a/b"}); err == nil {

@@ -21,6 +21,10 @@ const MaxLimitedBatchMessages = (batchMaxWrites - domain.LimitShards) / 3
 // plan had no conversation left for it.
 var LimitRefusal = domain.MessageError{Title: "conversation limit reached"}
 
+// OptOutRefusal is the error a marketing bulk recipient's message records
+// when the contact opted out of marketing.
+var OptOutRefusal = domain.MessageError{Title: domain.OptOutRefusal}
+
 // ReserveBatchMessages is CreateBatchMessages under a plan of limit
 // conversations a month: each new message whose contact has no open or
 // reserved conversation on its channel reserves one, in the same commit
@@ -116,7 +120,7 @@ func (s *Store) reserveBatch(ctx context.Context, tenant string, msgs []domain.M
 				return nil, fmt.Errorf("decode conversation of %s: %w", domain.MaskPhone(m.PhoneNumber), err)
 			}
 		}
-		if conv.NeedsReservation(now) {
+		if m.Status == domain.StatusAccepted && conv.NeedsReservation(now) {
 			shard, err := domain.PickShard(limit, start, func(i int) int { return domain.ShardCapacity(limit, i) - room[i] })
 			if err != nil {
 				refused := LimitRefusal

@@ -12,22 +12,6 @@ import (
 	"github.com/templategw/templategw/internal/domain"
 )
 
-// Token returns what the token with this sha256 grants.
-func (s *Store) Token(ctx context.Context, hash string) (domain.Token, error) {
-	var t domain.Token
-	err := get(ctx, s.fs.Collection("tokens").Doc(hash), &t)
-	return t, err
-}
-
-// PutToken stores a token's grant under the token's hash.
-func (s *Store) PutToken(ctx context.Context, token string, t domain.Token) error {
-	_, err := s.fs.Collection("tokens").Doc(HashToken(token)).Set(ctx, t)
-	if err != nil {
-		return fmt.Errorf("put token of tenant %s: %w", t.Tenant, err)
-	}
-	return nil
-}
-
 // Tenant returns a tenant.
 func (s *Store) Tenant(ctx context.Context, id string) (domain.Tenant, error) {
 	var t domain.Tenant
@@ -117,6 +101,9 @@ func (s *Store) PutChannel(ctx context.Context, tenant string, c domain.Channel)
 					return err
 				}
 			}
+		}
+		if err := s.indexWABA(tx, c.WABAID, tenant); err != nil {
+			return err
 		}
 		if c.PhoneNumberID == "" {
 			return nil

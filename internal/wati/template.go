@@ -45,7 +45,7 @@ func parseTemplate(whatsappNumber string, body []byte) (accept.Request, error) {
 	if err := errs.Err(); err != nil {
 		return accept.Request{}, err
 	}
-	return accept.Request{TemplateName: b.TemplateName, Phone: phone, Params: params, Channel: channel, ClientRef: b.BroadcastName}, nil
+	return accept.Request{TemplateName: b.TemplateName, Phone: phone, PhoneField: "whatsappNumber", Params: params, Channel: channel, ClientRef: b.BroadcastName}, nil
 }
 
 // sentAnswer is sendTemplateMessage's success body.
