@@ -43,11 +43,12 @@ const (
 	TemplateApproved = "APPROVED"
 )
 
-// CategoryMarketing is the category whose sends a contact can opt out of.
-const CategoryMarketing = "MARKETING"
+// TemplateMarketing is the template category whose sends a contact can opt
+// out of.
+const TemplateMarketing = "MARKETING"
 
 // Marketing reports whether sends of t are marketing messages.
-func (t Template) Marketing() bool { return strings.EqualFold(t.Category, CategoryMarketing) }
+func (t Template) Marketing() bool { return strings.EqualFold(t.Category, TemplateMarketing) }
 
 // placeholder matches {{1}}, {{first_name}} and {{contact.name}}.
 var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.]+)\s*\}\}`)
