@@ -3,7 +3,8 @@
 # (terraform_test.go checks that each variable config reads is set on
 # each function). Meta's webhook secrets are the exception: only whatsapp
 # reads them, from Secret Manager; the others get them empty, so no other
-# function can read Meta's app secret.
+# function can read Meta's app secret. So is the console's session key:
+# only the console reads it.
 
 locals {
   env_plain = {
@@ -14,10 +15,15 @@ locals {
     SEND_WAIT            = var.send_wait
     TRUSTED_PROXY_HOPS   = tostring(var.trusted_proxy_hops)
 
-    DISPATCH_TOPIC        = google_pubsub_topic.dispatch.name
-    FANOUT_TOPIC          = google_pubsub_topic.fanout.name
-    DISPATCH_LEASE        = var.dispatch_lease
-    DISPATCH_MAX_ATTEMPTS = tostring(var.dispatch_max_attempts)
+    DISPATCH_TOPIC          = google_pubsub_topic.dispatch.name
+    DISPATCH_BULK_TOPIC     = google_pubsub_topic.dispatch_bulk.name
+    FANOUT_TOPIC            = google_pubsub_topic.fanout.name
+    DISPATCH_LEASE          = var.dispatch_lease
+    DISPATCH_PACE_WAIT      = var.dispatch_pace_wait
+    DISPATCH_MAX_ATTEMPTS   = tostring(var.dispatch_max_attempts)
+    DISPATCH_MAX_DELIVERIES = tostring(var.dispatch_max_deliveries)
+    HOLD_LIMIT              = var.hold_limit
+    UNKNOWN_WAIT            = var.unknown_wait
 
     META_BASE_URL    = var.meta_base_url
     META_API_VERSION = var.meta_api_version
@@ -35,6 +41,9 @@ locals {
     CALLBACK_ALLOW_LOOPBACK = "false"
     CALLBACK_ALLOW_PRIVATE  = tostring(var.callback_allow_private)
     CALLBACK_ALLOW_RANGES   = var.callback_allow_ranges
+
+    CONSOLE_SESSION_IDLE = var.console_session_idle
+    CONSOLE_SESSION_MAX  = var.console_session_max
   }
 
   env_without_webhook_secrets = {
@@ -42,6 +51,16 @@ locals {
     WHATSAPP_VERIFY_TOKEN = ""
   }
 
-  # What every function but whatsapp gets.
-  env = merge(local.env_plain, local.env_without_webhook_secrets)
+  # The console's session key is the console's alone, like the webhook's
+  # secrets are whatsapp's.
+  env_without_console_key = {
+    CONSOLE_SESSION_KEY = ""
+  }
+
+  # What every function but whatsapp and console gets.
+  env = merge(local.env_plain, local.env_without_webhook_secrets, local.env_without_console_key)
+
+  # whatsapp's and console's own secrets come from Secret Manager.
+  env_whatsapp = merge(local.env_plain, local.env_without_console_key)
+  env_console  = merge(local.env_plain, local.env_without_webhook_secrets)
 }

@@ -90,6 +90,138 @@ resource "google_firestore_index" "messages_phone_status_created" {
   }
 }
 
+# The console's message search (store.Messages) by template, alone and
+# with the phone and the state; newest first, paged by (createdAt, id).
+resource "google_firestore_index" "messages_template_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "templateId"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# The console: template and state.
+resource "google_firestore_index" "messages_template_status_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "templateId"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# The console: phone and template.
+resource "google_firestore_index" "messages_phone_template_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "phoneNumber"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "templateId"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# The console: phone, state and template.
+resource "google_firestore_index" "messages_phone_status_template_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "phoneNumber"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "templateId"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# The console's overview (store.CountMessages): this month's failures
+# with one of Meta's codes.
+resource "google_firestore_index" "messages_status_error_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "error.code"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
 # Wati's chat (store.Chat): what was sent to a contact on a channel.
 resource "google_firestore_index" "messages_phone_channel_created" {
   database   = google_firestore_database.default.name
@@ -142,7 +274,48 @@ resource "google_firestore_index" "inbound_phone_channel_at" {
   }
 }
 
-# sweep (store.StaleAccepted): accepted long ago and never dispatched.
+# sweep (store.StaleAccepted): single sends (batch "") accepted long ago
+# and never dispatched; and a running broadcast's (store.BatchMessageIDs
+# with a time), whose jobs only its own sweep republishes.
+resource "google_firestore_index" "messages_status_batch_updated" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "batch"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "updatedAt"
+    order      = "ASCENDING"
+  }
+}
+
+# A broadcast's messages in a state (store.CountBatchMessages, one count
+# per state; store.BatchMessageIDs without a time): one key range per
+# state, so a count reads only its own index entries.
+resource "google_firestore_index" "messages_batch_status" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "batch"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+}
+
+# sweep: messages in one state, untouched since a time.
 resource "google_firestore_index" "messages_status_updated" {
   database   = google_firestore_database.default.name
   collection = "messages"
@@ -170,6 +343,61 @@ resource "google_firestore_index" "messages_status_lease" {
 
   fields {
     field_path = "leaseUntil"
+    order      = "ASCENDING"
+  }
+}
+
+# channel connect (store.ReleaseHeld): a channel's held messages, oldest
+# first.
+resource "google_firestore_index" "messages_channel_status_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "channel"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "createdAt"
+    order      = "ASCENDING"
+  }
+}
+
+# sweep (store.DueUnknown): unknown messages whose wait for Meta's webhook
+# is over.
+resource "google_firestore_index" "messages_status_reconcile" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "reconcileUntil"
+    order      = "ASCENDING"
+  }
+}
+
+# sweep (store.DueBatches): scheduled broadcasts whose time came.
+resource "google_firestore_index" "batches_state_sendAt" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "sendAt"
     order      = "ASCENDING"
   }
 }
@@ -230,6 +458,15 @@ resource "google_firestore_field" "messages_leaseUntil" {
   index_config {}
 }
 
+# Only (status, reconcileUntil) reads it.
+resource "google_firestore_field" "messages_reconcileUntil" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "reconcileUntil"
+
+  index_config {}
+}
+
 # Large values never queried: the history, the rendered template.
 resource "google_firestore_field" "messages_history" {
   database   = google_firestore_database.default.name
@@ -274,13 +511,19 @@ resource "google_firestore_field" "wamids_at" {
   index_config {}
 }
 
-# Only (open, createdAt) reads it.
+# GET /batches lists a tenant's broadcasts newest first (store.Batches):
+# only the descending index stays. One batch is written per bulk send,
+# far from the rate at which a steadily growing field's index hot-spots.
 resource "google_firestore_field" "batches_createdAt" {
   database   = google_firestore_database.default.name
   collection = "batches"
   field      = "createdAt"
 
-  index_config {}
+  index_config {
+    indexes {
+      order = "DESCENDING"
+    }
+  }
 }
 
 # The template a bulk send validated, kept whole for its chunks.
@@ -353,6 +596,30 @@ resource "google_firestore_field" "chunks_expireAt" {
 resource "google_firestore_field" "batchCodes_expireAt" {
   database   = google_firestore_database.default.name
   collection = "batchCodes"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Console sessions (store.Session): read by id only; ended by sign-out,
+# else deleted some time after their idle expiry.
+resource "google_firestore_field" "sessions_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "sessions"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Pacing leases (tenants/{t}/pacing/{channel}/leases/{instance},
+# docs/pacing.md): a holder that dies leaves its lease, which the others
+# delete when they next claim; one of a channel nobody sends through any
+# more goes an hour after its expiry.
+resource "google_firestore_field" "leases_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "leases"
   field      = "expireAt"
 
   ttl_config {}

@@ -7,10 +7,17 @@ resource "google_service_account" "callbacks" {
   description  = "Delivers one signed status callback to a tenant's URL."
 }
 
+# It reads a tenant's callback secret and writes nothing: read-only.
 resource "google_project_iam_member" "callbacks_firestore" {
   project = var.project
-  role    = "roles/datastore.user"
+  role    = "roles/datastore.viewer"
   member  = google_service_account.callbacks.member
+
+  condition {
+    title       = local.firestore_database_only.title
+    description = local.firestore_database_only.description
+    expression  = local.firestore_database_only.expression
+  }
 }
 
 resource "google_cloudfunctions2_function" "callbacks" {

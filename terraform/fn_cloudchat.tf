@@ -10,6 +10,12 @@ resource "google_project_iam_member" "cloudchat_firestore" {
   project = var.project
   role    = "roles/datastore.user"
   member  = google_service_account.cloudchat.member
+
+  condition {
+    title       = local.firestore_database_only.title
+    description = local.firestore_database_only.description
+    expression  = local.firestore_database_only.expression
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "cloudchat_publishes_dispatch" {

@@ -11,10 +11,16 @@ resource "google_project_iam_member" "fanout_firestore" {
   project = var.project
   role    = "roles/datastore.user"
   member  = google_service_account.fanout.member
+
+  condition {
+    title       = local.firestore_database_only.title
+    description = local.firestore_database_only.description
+    expression  = local.firestore_database_only.expression
+  }
 }
 
-resource "google_pubsub_topic_iam_member" "fanout_publishes_dispatch" {
-  topic  = google_pubsub_topic.dispatch.id
+resource "google_pubsub_topic_iam_member" "fanout_publishes_dispatch_bulk" {
+  topic  = google_pubsub_topic.dispatch_bulk.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.fanout.member
 }

@@ -11,6 +11,12 @@ resource "google_project_iam_member" "messages_firestore" {
   project = var.project
   role    = "roles/datastore.user"
   member  = google_service_account.messages.member
+
+  condition {
+    title       = local.firestore_database_only.title
+    description = local.firestore_database_only.description
+    expression  = local.firestore_database_only.expression
+  }
 }
 
 resource "google_cloudfunctions2_function" "messages" {

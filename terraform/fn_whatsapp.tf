@@ -11,6 +11,12 @@ resource "google_project_iam_member" "whatsapp_firestore" {
   project = var.project
   role    = "roles/datastore.user"
   member  = google_service_account.whatsapp.member
+
+  condition {
+    title       = local.firestore_database_only.title
+    description = local.firestore_database_only.description
+    expression  = local.firestore_database_only.expression
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "whatsapp_publishes_callbacks" {
@@ -47,7 +53,7 @@ resource "google_cloudfunctions2_function" "whatsapp" {
     timeout_seconds                  = local.limits.whatsapp.timeout_seconds
     all_traffic_on_latest_revision   = true
     ingress_settings                 = "ALLOW_ALL"
-    environment_variables            = local.env_plain
+    environment_variables            = local.env_whatsapp
 
     secret_environment_variables {
       key        = "WHATSAPP_APP_SECRET"

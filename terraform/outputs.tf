@@ -3,10 +3,13 @@ output "urls" {
   value = {
     templates = google_cloudfunctions2_function.templates.url
     messages  = google_cloudfunctions2_function.messages.url
+    batches   = google_cloudfunctions2_function.batches.url
     cloudchat = google_cloudfunctions2_function.cloudchat.url
     emkt      = google_cloudfunctions2_function.emkt.url
     wati      = google_cloudfunctions2_function.wati.url
     whatsapp  = google_cloudfunctions2_function.whatsapp.url
+    # With the trailing slash: the console links relative to it.
+    console = "${google_cloudfunctions2_function.console.url}/"
   }
 }
 
@@ -18,16 +21,19 @@ output "whatsapp_webhook_url" {
 output "service_accounts" {
   description = "Service account of each function."
   value = {
-    templates = google_service_account.templates.email
-    messages  = google_service_account.messages.email
-    cloudchat = google_service_account.cloudchat.email
-    emkt      = google_service_account.emkt.email
-    wati      = google_service_account.wati.email
-    whatsapp  = google_service_account.whatsapp.email
-    dispatch  = google_service_account.dispatch.email
-    fanout    = google_service_account.fanout.email
-    sweep     = google_service_account.sweep.email
-    callbacks = google_service_account.callbacks.email
+    templates    = google_service_account.templates.email
+    messages     = google_service_account.messages.email
+    batches      = google_service_account.batches.email
+    cloudchat    = google_service_account.cloudchat.email
+    emkt         = google_service_account.emkt.email
+    wati         = google_service_account.wati.email
+    whatsapp     = google_service_account.whatsapp.email
+    console      = google_service_account.console.email
+    dispatch     = google_service_account.dispatch.email
+    dispatchbulk = google_service_account.dispatchbulk.email
+    fanout       = google_service_account.fanout.email
+    sweep        = google_service_account.sweep.email
+    callbacks    = google_service_account.callbacks.email
   }
 }
 
@@ -42,6 +48,7 @@ output "secrets" {
     {
       WHATSAPP_APP_SECRET   = google_secret_manager_secret.whatsapp_app_secret.secret_id
       WHATSAPP_VERIFY_TOKEN = google_secret_manager_secret.whatsapp_verify_token.secret_id
+      CONSOLE_SESSION_KEY   = google_secret_manager_secret.console_session_key.secret_id
     },
     { for env, s in google_secret_manager_secret.channel : env => s.secret_id },
   )

@@ -23,6 +23,13 @@ resource "google_pubsub_topic" "dispatch" {
   depends_on = [google_project_service.apis]
 }
 
+# Broadcasts' dispatch jobs, pushed to dispatchbulk: on the dispatch
+# topic they would queue a single send behind a whole broadcast.
+resource "google_pubsub_topic" "dispatch_bulk" {
+  name       = "dispatch-bulk"
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_pubsub_topic" "fanout" {
   name       = "fanout"
   depends_on = [google_project_service.apis]

@@ -53,7 +53,7 @@ variable "function_limits" {
 
   validation {
     condition = alltrue([for name in keys(var.function_limits) : contains([
-      "templates", "messages", "cloudchat", "emkt", "wati", "whatsapp", "dispatch", "fanout", "sweep", "callbacks",
+      "templates", "messages", "batches", "cloudchat", "emkt", "wati", "whatsapp", "console", "dispatch", "dispatchbulk", "fanout", "sweep", "callbacks",
     ], name)])
     error_message = "function_limits keys must be function names of function.go."
   }
@@ -112,6 +112,12 @@ variable "dispatch_lease" {
   default     = "60s"
 }
 
+variable "dispatch_pace_wait" {
+  description = "DISPATCH_PACE_WAIT: the longest a delivery waits for its channel's messages per second before it gives the job back unclaimed; shorter than dispatch_lease (Go duration)."
+  type        = string
+  default     = "10s"
+}
+
 variable "dispatch_max_attempts" {
   description = "DISPATCH_MAX_ATTEMPTS: retryable provider failures before a message fails for good."
   type        = number
@@ -127,6 +133,18 @@ variable "dispatch_max_deliveries" {
     condition     = var.dispatch_max_deliveries >= 5 && var.dispatch_max_deliveries <= 100
     error_message = "dispatch_max_deliveries must be between 5 and 100 (Pub/Sub's limits)."
   }
+}
+
+variable "hold_limit" {
+  description = "HOLD_LIMIT: how long a message waits held (its channel refused by Meta as a whole: token, account) before sweep fails it with the reason (Go duration)."
+  type        = string
+  default     = "24h"
+}
+
+variable "unknown_wait" {
+  description = "UNKNOWN_WAIT: how long a message whose outcome is unknown waits for Meta's webhook before sweep resends it once (Go duration)."
+  type        = string
+  default     = "10m"
 }
 
 variable "fanout_max_deliveries" {
@@ -223,4 +241,22 @@ variable "channel_secrets" {
     condition     = alltrue([for name in keys(var.channel_secrets) : can(regex("^[A-Z][A-Z0-9_]*$", name))])
     error_message = "channel_secrets keys must be environment variable names (upper case, digits, underscores)."
   }
+}
+
+variable "console_session_key_secret_id" {
+  description = "Secret Manager secret id holding the console's session key (CONSOLE_SESSION_KEY, at least 32 bytes), which signs its cookies."
+  type        = string
+  default     = "templategw-console-session-key"
+}
+
+variable "console_session_idle" {
+  description = "CONSOLE_SESSION_IDLE: a console session nobody used for this long ends (Go duration)."
+  type        = string
+  default     = "30m"
+}
+
+variable "console_session_max" {
+  description = "CONSOLE_SESSION_MAX: a console session ends this long after sign-in, used or not (Go duration)."
+  type        = string
+  default     = "12h"
 }

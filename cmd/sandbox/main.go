@@ -103,6 +103,7 @@ func serve(ctx context.Context, l net.Listener, sb *sandbox.Sandbox, log *slog.L
 		"requests", base+"/_sandbox/requests",
 		"webhooks", base+"/_sandbox/webhooks",
 		"reply", "POST "+base+"/_sandbox/reply",
+		"token", fmt.Sprintf(`POST %s/_sandbox/numbers/%s/token {"revoked":true|false}`, base, demo.PhoneNumberID),
 	)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

@@ -113,6 +113,11 @@ func (s *Service) resolve(ctx context.Context, tok domain.Token, ref, field stri
 	if domain.KindOf(err) == domain.KindInvalid && field != "" {
 		err = domain.Errorf(domain.KindInvalid, "invalid fields: "+field+": this tenant has no number "+ref, field)
 	}
+	if err == nil {
+		// A key limited to some numbers sends from no other, named or
+		// defaulted to (docs/keys.md).
+		err = tok.RequireChannel(ch.ID)
+	}
 	if err != nil {
 		return domain.Channel{}, domain.Tenant{}, err
 	}

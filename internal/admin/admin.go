@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/templategw/templategw/internal/secret"
 	"github.com/templategw/templategw/internal/store"
@@ -41,6 +42,10 @@ type Options struct {
 	Secrets Secrets
 	// HTTPClient calls Meta; nil uses the provider's own.
 	HTTPClient *http.Client
+	// OpenPubSub connects to a project's Pub/Sub, for the commands that
+	// hand messages back to dispatch or replay dead letters. Default:
+	// pubsub.NewClient, which honours PUBSUB_EMULATOR_HOST.
+	OpenPubSub func(ctx context.Context, project string) (*pubsub.Client, error)
 }
 
 // CLI runs the admin commands.
@@ -49,7 +54,8 @@ type CLI struct {
 	groups []group
 }
 
-// group is one command group (tenant, token, ...) and its subcommands.
+// group is one command group (tenant, token, ...) and its subcommands. A
+// group whose one command has no name is that command (usage).
 type group struct {
 	name, summary string
 	commands      []command
@@ -70,6 +76,11 @@ func New(opt Options) *CLI {
 	if opt.Secrets == nil {
 		opt.Secrets = secret.Env{}
 	}
+	if opt.OpenPubSub == nil {
+		opt.OpenPubSub = func(ctx context.Context, project string) (*pubsub.Client, error) {
+			return pubsub.NewClient(ctx, project)
+		}
+	}
 	c := &CLI{opt: opt}
 	c.groups = []group{
 		{"tenant", "create, update and list tenants", []command{
@@ -77,24 +88,43 @@ func New(opt Options) *CLI {
 			{"update", "change a tenant's plan limit, conversation period, callback URL, country code or name", c.tenantUpdate},
 			{"list", "list tenants", c.tenantList},
 		}},
-		{"token", "issue, list and revoke integration tokens", []command{
-			{"create", "issue a token for a tenant's integration and print it once", c.tokenCreate},
-			{"list", "list a tenant's tokens by hash", c.tokenList},
-			{"revoke", "revoke a token, given the token or its hash", c.tokenRevoke},
+		{"token", "issue, list and revoke API keys", []command{
+			{"create", "issue a key for a tenant's integration, with scopes, channels and expiry, and print it once", c.tokenCreate},
+			{"list", "list a tenant's keys by prefix, with scopes, channels, expiry and last use", c.tokenList},
+			{"revoke", "revoke a key, given the key, its id or its hash", c.tokenRevoke},
 		}},
 		{"channel", "add, list, connect and disconnect WhatsApp numbers", []command{
 			{"add", "add a WhatsApp number to a tenant", c.channelAdd},
 			{"list", "list a tenant's channels", c.channelList},
-			{"connect", "let a channel send again", c.channelConnect},
+			{"connect", "let a channel send again and hand its held messages back to dispatch", c.channelConnect},
 			{"disconnect", "stop a channel from sending", c.channelDisconnect},
 		}},
 		{"templates", "sync templates from Meta and list them", []command{
 			{"sync", "pull every template of a channel's WABA from Meta and upsert them", c.templatesSync},
 			{"list", "list a tenant's templates", c.templatesList},
 		}},
+		{"contacts", "show contacts and settle their marketing opt-out", []command{
+			{"get", "show a contact and its marketing opt-out state", c.contactsGet},
+			{"optout", "opt a contact out of marketing messages", c.contactsOptOut(true)},
+			{"optin", "opt a contact back in to marketing messages", c.contactsOptOut(false)},
+		}},
+		{"batches", "follow and steer broadcasts (bulk sends): progress, pause, resume, cancel", []command{
+			{"list", "list a tenant's broadcasts, newest first", c.batchesList},
+			{"get", "show a broadcast: state, counts per state, rate and ETA", c.batchesGet},
+			{"pause", batchesPauseSummary, c.batchesPause},
+			{"resume", batchesResumeSummary, c.batchesResume},
+			{"cancel", batchesCancelSummary, c.batchesCancel},
+		}},
 		{"messages", "look up sent messages", []command{
 			{"get", "show one message: status, history, wamid, attempts, error", c.messagesGet},
 			{"list", "list a tenant's messages, newest first", c.messagesList},
+			{"resolve", "settle an unknown message by hand: sent, failed or resend", c.messagesResolve},
+		}},
+		{"deadletters", "replay what Pub/Sub dead-lettered", []command{
+			{"replay", "pull a dead-letter subscription and republish each message to the topic it came from", c.deadlettersReplay},
+		}},
+		{"usage", "sum a tenant's billable messages of a month per channel and pricing category", []command{
+			{"", "", c.usage},
 		}},
 	}
 	return c
@@ -142,6 +172,9 @@ func (c *CLI) Run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func (c *CLI) runGroup(ctx context.Context, g *group, args []string, out io.Writer) error {
+	if len(g.commands) == 1 && g.commands[0].name == "" {
+		return g.commands[0].run(ctx, args, out)
+	}
 	names := make([]string, 0, len(g.commands))
 	for _, cmd := range g.commands {
 		names = append(names, cmd.name)

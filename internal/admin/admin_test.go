@@ -155,18 +155,26 @@ type tenantOut struct {
 	CallbackURLSet    bool   `json:"callbackUrlSet"`
 	CallbackHost      string `json:"callbackHost"`
 	CallbackSecret    string `json:"callbackSecret"`
+	UnknownPolicy     string `json:"unknownPolicy"`
 }
 
 type tokenOut struct {
-	Token          string   `json:"token"`
-	Hash           string   `json:"hash"`
-	Tenant         string   `json:"tenant"`
-	Integration    string   `json:"integration"`
-	Groups         []string `json:"groups"`
-	DefaultChannel string   `json:"defaultChannel"`
-	PendingCode    int      `json:"pendingCode"`
-	CallbackURLSet bool     `json:"callbackUrlSet"`
-	Revoked        bool     `json:"revoked"`
+	Token          string     `json:"token"`
+	ID             string     `json:"id"`
+	Prefix         string     `json:"prefix"`
+	Hash           string     `json:"hash"`
+	Tenant         string     `json:"tenant"`
+	Integration    string     `json:"integration"`
+	Scopes         []string   `json:"scopes"`
+	Channels       []string   `json:"channels"`
+	Groups         []string   `json:"groups"`
+	DefaultChannel string     `json:"defaultChannel"`
+	PendingCode    int        `json:"pendingCode"`
+	CallbackURLSet bool       `json:"callbackUrlSet"`
+	CreatedAt      *time.Time `json:"createdAt"`
+	ExpiresAt      *time.Time `json:"expiresAt"`
+	LastUsedAt     *time.Time `json:"lastUsedAt"`
+	Revoked        bool       `json:"revoked"`
 }
 
 type templateOut struct {

@@ -126,11 +126,19 @@ func printChannels(out io.Writer, asJSON bool, list []domain.Channel, many bool)
 		v = views[0]
 	}
 	return emit(out, asJSON, v, func(tw *tabwriter.Writer) {
-		row(tw, "ID", "DISPLAY NUMBER", "PHONE NUMBER ID", "WABA", "CONNECTED", "DEFAULT", "MPS", "SENDER CODE", "SECRET REF")
+		row(tw, "ID", "DISPLAY NUMBER", "PHONE NUMBER ID", "WABA", "CONNECTED", "DEFAULT", "MPS", "SENDER CODE", "SECRET REF", "HELD")
 		for _, v := range views {
-			row(tw, v.ID, v.DisplayNumber, v.PhoneNumberID, v.WABAID, yesNo(v.Connected), yesNo(v.Default), v.MessagesPerSecond, v.SenderCode, v.SecretRef)
+			row(tw, v.ID, v.DisplayNumber, v.PhoneNumberID, v.WABAID, yesNo(v.Connected), yesNo(v.Default), v.MessagesPerSecond, v.SenderCode, v.SecretRef, holdText(v.Hold))
 		}
 	})
+}
+
+// holdText says since when and why a channel is held, "" when it is not.
+func holdText(h *domain.Hold) string {
+	if h == nil {
+		return ""
+	}
+	return fmt.Sprintf("since %s: %d %s", stamp(h.Since), h.Code, h.Reason)
 }
 
 func (c *CLI) channelList(ctx context.Context, args []string, out io.Writer) error {
@@ -154,23 +162,8 @@ func (c *CLI) channelList(ctx context.Context, args []string, out io.Writer) err
 	return printChannels(out, f.json, list, true)
 }
 
-func (c *CLI) channelConnect(ctx context.Context, args []string, out io.Writer) error {
-	return c.setConnected(ctx, args, out, true)
-}
-
 func (c *CLI) channelDisconnect(ctx context.Context, args []string, out io.Writer) error {
-	return c.setConnected(ctx, args, out, false)
-}
-
-// setConnected flips a channel. Dispatch disconnects a channel itself when
-// Meta refuses its token (190); connect is how it comes back once the
-// token is fixed.
-func (c *CLI) setConnected(ctx context.Context, args []string, out io.Writer, connected bool) error {
-	name, summary := "channel connect", "let a channel send again (running instances notice within CACHE_TTL, 30 s by default)"
-	if !connected {
-		name, summary = "channel disconnect", "stop a channel from sending: its sends answer 401 channel not connected (within CACHE_TTL, 30 s by default)"
-	}
-	f := newFlags(name, summary)
+	f := newFlags("channel disconnect", "stop a channel from sending: its sends answer 401 channel not connected (within CACHE_TTL, 30 s by default)")
 	tenant := f.fs.String("tenant", "", "tenant id (required)")
 	id := f.fs.String("id", "", "channel id (required)")
 	if err := f.parse(args, out); err != nil {
@@ -188,9 +181,9 @@ func (c *CLI) setConnected(ctx context.Context, args []string, out io.Writer, co
 	if err != nil {
 		return f.errorf("--id: %v", err)
 	}
-	if err := st.SetChannelConnected(ctx, *tenant, *id, connected); err != nil {
+	if err := st.SetChannelConnected(ctx, *tenant, *id, false); err != nil {
 		return err
 	}
-	ch.Connected = connected
+	ch.Connected = false
 	return printChannels(out, f.json, []domain.Channel{ch}, false)
 }

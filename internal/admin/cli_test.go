@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/firestore"
 
@@ -20,20 +21,31 @@ import (
 
 // commandFlags are every command and flags its help must list.
 var commandFlags = map[string][]string{
-	"tenant create":      {"--id", "--name", "--country-code", "--conversation-limit", "--conversation-hours", "--callback-url"},
-	"tenant update":      {"--id", "--name", "--country-code", "--conversation-limit", "--conversation-hours", "--callback-url"},
+	"tenant create":      {"--id", "--name", "--country-code", "--conversation-limit", "--conversation-hours", "--callback-url", "--unknown-policy"},
+	"tenant update":      {"--id", "--name", "--country-code", "--conversation-limit", "--conversation-hours", "--callback-url", "--unknown-policy"},
 	"tenant list":        nil,
-	"token create":       {"--tenant", "--integration", "--groups", "--default-channel", "--pending-code", "--callback-url"},
+	"token create":       {"--tenant", "--integration", "--scopes", "--channels", "--expires", "--groups", "--default-channel", "--pending-code", "--callback-url"},
 	"token list":         {"--tenant"},
-	"token revoke":       {"--token", "--hash", "--tenant"},
+	"token revoke":       {"--token", "--id", "--hash", "--tenant"},
 	"channel add":        {"--tenant", "--id", "--display-number", "--phone-number-id", "--waba-id", "--secret-ref", "--default", "--mps", "--sender-code", "--country-code", "--connected"},
 	"channel list":       {"--tenant"},
-	"channel connect":    {"--tenant", "--id"},
+	"channel connect":    {"--tenant", "--id", "--dispatch-topic"},
 	"channel disconnect": {"--tenant", "--id"},
 	"templates sync":     {"--tenant", "--channel", "--meta-base-url", "--meta-api-version"},
 	"templates list":     {"--tenant"},
+	"contacts get":       {"--tenant", "--phone"},
+	"contacts optout":    {"--tenant", "--phone"},
+	"contacts optin":     {"--tenant", "--phone"},
+	"batches list":       {"--tenant", "--limit", "--page-token"},
+	"batches get":        {"--tenant", "--id"},
+	"batches pause":      {"--tenant", "--id"},
+	"batches resume":     {"--tenant", "--id", "--fanout-topic"},
+	"batches cancel":     {"--tenant", "--id", "--fanout-topic"},
 	"messages get":       {"--tenant", "--id"},
 	"messages list":      {"--tenant", "--phone", "--status", "--limit", "--page-token"},
+	"messages resolve":   {"--tenant", "--id", "--as", "--dispatch-topic"},
+	"deadletters replay": {"--subscription", "--topic", "--max", "--wait"},
+	"usage":              {"--tenant", "--month"},
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
@@ -104,8 +116,10 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"tenant", "create", "--name", "A", "--callback-url", "ftp://hooks.example.com"}, "--callback-url"},
 		{[]string{"tenant", "create", "--name", "A", "--conversation-hours", "-1"}, "--conversation-hours -1: want 1 to 744, or 0 for 24"},
 		{[]string{"tenant", "create", "--name", "A", "--conversation-hours", "745"}, "--conversation-hours 745"},
+		{[]string{"tenant", "create", "--name", "A", "--unknown-policy", "never"}, `--unknown-policy "never": want resend or hold`},
 		{[]string{"tenant", "update", "--name", "A"}, "--id is required"},
-		{[]string{"tenant", "update", "--id", tenant}, "nothing to change: give at least one of --name, --country-code, --conversation-limit, --conversation-hours, --callback-url"},
+		{[]string{"tenant", "update", "--id", tenant, "--unknown-policy", "Hold"}, "--unknown-policy"},
+		{[]string{"tenant", "update", "--id", tenant}, "nothing to change: give at least one of --name, --country-code, --conversation-limit, --conversation-hours, --callback-url, --unknown-policy"},
 		{[]string{"tenant", "update", "--id", "nope", "--conversation-limit", "5"}, "--id: no tenant nope"},
 		{[]string{"tenant", "update", "--id", "a/b", "--conversation-limit", "5"}, "--id: no tenant a/b"},
 		{[]string{"tenant", "update", "--id", tenant, "--name", " "}, "--name: must not be blank"},
@@ -121,9 +135,19 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--pending-code", "201"}, "--pending-code"},
 		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--default-channel", "nope"}, "--default-channel"},
 		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--callback-url", "http://10.0.0.1/"}, "--callback-url"},
-		{[]string{"token", "revoke"}, "exactly one of --token and --hash"},
-		{[]string{"token", "revoke", "--token", "a", "--hash", "b"}, "exactly one of --token and --hash"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--scopes", "send,write"}, "--scopes: unknown scope write"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--scopes", ","}, "--scopes: name at least one"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--channels", "main,nope"}, "--channels: "},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--channels", "main", "--default-channel", "other"}, "--default-channel: other is not one of --channels"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--expires", "0d"}, "--expires"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--expires", "-1h"}, "--expires: \"-1h\" is not in the future"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--expires", "2020-01-01"}, "--expires"},
+		{[]string{"token", "create", "--tenant", tenant, "--integration", "a", "--expires", "soon"}, "--expires"},
+		{[]string{"token", "revoke"}, "exactly one of --token, --id and --hash"},
+		{[]string{"token", "revoke", "--token", "a", "--hash", "b"}, "exactly one of --token, --id and --hash"},
 		{[]string{"token", "revoke", "--hash", "ABC"}, "--hash"},
+		{[]string{"token", "revoke", "--id", "tgw_ABC"}, "--id"},
+		{[]string{"token", "revoke", "--id", "abcdefghij"}, "no such token"},
 		{[]string{"channel", "add", "--tenant", tenant}, "--id, --display-number, --phone-number-id, --waba-id, --secret-ref are required"},
 		{with(ch, "--mps", "0"), "--mps 0: want 1 to 1000"},
 		{with(ch, "--mps", "1001"), "--mps 1001: want 1 to 1000"},
@@ -145,6 +169,14 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"messages", "list", "--tenant", tenant, "--phone", "+5511987654321"}, "--phone"},
 		{[]string{"messages", "list", "--tenant", tenant, "--limit", "0"}, "--limit"},
 		{[]string{"messages", "list", "--tenant", tenant, "--page-token", "garbage!"}, "--page-token"},
+		{[]string{"messages", "resolve", "--tenant", tenant, "--id", "x"}, "--as is required"},
+		{[]string{"messages", "resolve", "--tenant", tenant, "--id", "x", "--as", "read"}, `--as "read" is not sent, failed or resend`},
+		{[]string{"messages", "resolve", "--tenant", tenant, "--id", "nope", "--as", "sent"}, "--id: tenant " + tenant + " has no message nope"},
+		{[]string{"messages", "resolve", "--tenant", "nope", "--id", "x", "--as", "sent"}, "--tenant: no tenant nope"},
+		{[]string{"deadletters", "replay"}, "--subscription is required"},
+		{[]string{"deadletters", "replay", "--subscription", "dispatch-dead-keep", "--max", "-1"}, "--max -1"},
+		{[]string{"deadletters", "replay", "--subscription", "dispatch-dead-keep", "--wait", "0s"}, "--wait 0s"},
+		{[]string{"deadletters", "replay", "--subscription", "nope"}, "--subscription: project"},
 	} {
 		out, err := e.run(tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -279,7 +311,7 @@ func TestChannelCommands(t *testing.T) {
 		return apptest.Call(t, e.atomHandler(), http.MethodPost, "/", token, `{"templateId":"none","phoneNumber":"5511987654321"}`).Code
 	}
 	out := e.must(t, "channel", "disconnect", "--tenant", tenant, "--id", "second")
-	if !regexp.MustCompile(`(?m)^second +5511988884444 +300000000000004 +` + wabaID + ` +no +yes +250 +S2 +env:` + tokenEnv + `$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^second +5511988884444 +300000000000004 +` + wabaID + ` +no +yes +250 +S2 +env:` + tokenEnv + ` +-$`).MatchString(out) {
 		t.Errorf("channel disconnect:\n%s", out)
 	}
 	if got := send(); got != http.StatusUnauthorized {
@@ -339,4 +371,31 @@ func sameSet(a, b []string) bool {
 	sort.Strings(x)
 	sort.Strings(y)
 	return strings.Join(x, ",") == strings.Join(y, ",")
+}
+
+// TestContactsOptOut: an operator opts a contact out and back in; the
+// output masks the number.
+func TestContactsOptOut(t *testing.T) {
+	e := newEnv(t)
+	var v struct {
+		Phone     string `json:"phone"`
+		Name      string `json:"name"`
+		Marketing struct {
+			Out    bool      `json:"optedOut"`
+			At     time.Time `json:"at"`
+			Source string    `json:"source"`
+		} `json:"marketing"`
+	}
+	raw := e.mustJSON(t, &v, "contacts", "optout", "--tenant", demo.TenantID, "--phone", "5511987650077")
+	if !v.Marketing.Out || v.Marketing.Source != "operator" || strings.Contains(raw, "5511987650077") {
+		t.Fatalf("optout: %s", raw)
+	}
+	e.mustJSON(t, &v, "contacts", "get", "--tenant", demo.TenantID, "--phone", "5511987650077")
+	if !v.Marketing.Out {
+		t.Errorf("get after optout: %+v", v)
+	}
+	e.mustJSON(t, &v, "contacts", "optin", "--tenant", demo.TenantID, "--phone", "5511987650077")
+	if v.Marketing.Out {
+		t.Errorf("optin: %+v", v)
+	}
 }

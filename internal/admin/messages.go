@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/templategw/templategw/internal/domain"
@@ -48,6 +49,7 @@ func (c *CLI) messagesGet(ctx context.Context, args []string, out io.Writer) err
 		row(tw, "conversation", v.ConversationID)
 		row(tw, "attempts", v.Attempts)
 		row(tw, "error", errorText(v.Error))
+		row(tw, "pricing", pricingText(v.Pricing))
 		row(tw, "created", stamp(v.CreatedAt))
 		row(tw, "updated", stamp(v.UpdatedAt))
 		fmt.Fprintln(tw)
@@ -56,6 +58,19 @@ func (c *CLI) messagesGet(ctx context.Context, args []string, out io.Writer) err
 			row(tw, h.Status, stamp(h.At))
 		}
 	})
+}
+
+// pricingText is Meta's pricing in one cell: category, billable or free,
+// type and model ("marketing billable regular PMP").
+func pricingText(p *domain.Pricing) string {
+	if p == nil {
+		return ""
+	}
+	bill := "free"
+	if p.Billable {
+		bill = "billable"
+	}
+	return strings.TrimSpace(strings.Join([]string{p.Category, bill, p.Type, p.Model}, " "))
 }
 
 func errorText(e *domain.MessageError) string {
@@ -69,7 +84,7 @@ func (c *CLI) messagesList(ctx context.Context, args []string, out io.Writer) er
 	f := newFlags("messages list", "list a tenant's messages, newest first, optionally by phone number and status")
 	tenant := f.fs.String("tenant", "", "tenant id (required)")
 	phone := f.fs.String("phone", "", "only messages to this number: digits, country code first")
-	status := f.fs.String("status", "", "only messages in this state: accepted, dispatching, pending, sent, delivered, read, failed, unknown")
+	status := f.fs.String("status", "", "only messages in this state: accepted, dispatching, pending, sent, delivered, read, failed, unknown, held, cancelled")
 	limit := f.fs.Int("limit", 50, "messages per page, 1 to 500")
 	pageToken := f.fs.String("page-token", "", "continue after the page that printed this token")
 	if err := f.parse(args, out); err != nil {
@@ -89,7 +104,7 @@ func (c *CLI) messagesList(ctx context.Context, args []string, out io.Writer) er
 	if *status != "" {
 		filter.Status = domain.Status(*status)
 		if !filter.Status.Valid() {
-			return f.errorf("--status %q: want accepted, dispatching, pending, sent, delivered, read, failed or unknown", *status)
+			return f.errorf("--status %q: want accepted, dispatching, pending, sent, delivered, read, failed, unknown, held or cancelled", *status)
 		}
 	}
 	if *limit < 1 || *limit > 500 {
@@ -115,9 +130,16 @@ func (c *CLI) messagesList(ctx context.Context, args []string, out io.Writer) er
 		Messages      []messages.View `json:"messages"`
 		NextPageToken string          `json:"nextPageToken,omitempty"`
 	}{views, next}, func(tw *tabwriter.Writer) {
-		row(tw, "ID", "STATUS", "CHANNEL", "PHONE", "TEMPLATE", "ATTEMPTS", "ERROR", "CREATED")
+		row(tw, "ID", "STATUS", "CHANNEL", "PHONE", "TEMPLATE", "ATTEMPTS", "PRICING", "ERROR", "CREATED")
 		for _, v := range views {
-			row(tw, v.ID, v.Status, v.Channel, v.PhoneNumber, v.TemplateID, v.Attempts, errorText(v.Error), stamp(v.CreatedAt))
+			pricing := ""
+			if v.Pricing != nil {
+				pricing = v.Pricing.Category
+				if !v.Pricing.Billable {
+					pricing += " (free)"
+				}
+			}
+			row(tw, v.ID, v.Status, v.Channel, v.PhoneNumber, v.TemplateID, v.Attempts, pricing, errorText(v.Error), stamp(v.CreatedAt))
 		}
 		if next != "" {
 			fmt.Fprintf(tw, "\nMore: --page-token %s\n", next)

@@ -16,10 +16,11 @@ import (
 type settings struct {
 	name, countryCode, callbackURL *string
 	limit, hours                   *int
+	unknownPolicy                  *string
 }
 
 // settingNames are the flags of settings, in the order help lists them.
-var settingNames = []string{"name", "country-code", "conversation-limit", "conversation-hours", "callback-url"}
+var settingNames = []string{"name", "country-code", "conversation-limit", "conversation-hours", "callback-url", "unknown-policy"}
 
 // addSettings declares the settings' flags; create requires a name, and
 // update can empty what create may leave empty.
@@ -39,6 +40,9 @@ func addSettings(f *flags, create bool) *settings {
 		hours: f.fs.Int("conversation-hours", 0, fmt.Sprintf("how long a conversation the gateway opens lasts, in hours, up to %d; 0 is %d",
 			domain.MaxConversationHours, domain.DefaultConversationHours)),
 		callbackURL: f.fs.String("callback-url", "", cb),
+		unknownPolicy: f.fs.String("unknown-policy", "", fmt.Sprintf(
+			"what becomes of a message whose outcome Meta left unknown past UNKNOWN_WAIT: %s (sent again, once; the default) or %s (left for templategw messages resolve)",
+			domain.UnknownResend, domain.UnknownHold)),
 	}
 }
 
@@ -57,6 +61,9 @@ func (s *settings) check(ctx context.Context, f *flags) error {
 	if *s.hours < 0 || *s.hours > domain.MaxConversationHours {
 		return f.errorf("--conversation-hours %d: want 1 to %d, or 0 for %d", *s.hours, domain.MaxConversationHours, domain.DefaultConversationHours)
 	}
+	if !domain.UnknownPolicy(*s.unknownPolicy).Valid() {
+		return f.errorf("--unknown-policy %q: want %s or %s", *s.unknownPolicy, domain.UnknownResend, domain.UnknownHold)
+	}
 	if *s.callbackURL != "" {
 		opt, err := callbackOptions(ctx)
 		if err != nil {
@@ -73,6 +80,7 @@ func (s *settings) check(ctx context.Context, f *flags) error {
 func (s *settings) apply(t *domain.Tenant) {
 	t.Name, t.CountryCode, t.CallbackURL = strings.TrimSpace(*s.name), *s.countryCode, *s.callbackURL
 	t.ConversationLimit, t.ConversationHours = *s.limit, *s.hours
+	t.UnknownPolicy = domain.UnknownPolicy(*s.unknownPolicy)
 }
 
 // change is the settings the command line gave, and only those.
@@ -93,6 +101,10 @@ func (s *settings) change(f *flags) store.TenantChange {
 	}
 	if f.given("callback-url") {
 		c.CallbackURL = s.callbackURL
+	}
+	if f.given("unknown-policy") {
+		p := domain.UnknownPolicy(*s.unknownPolicy)
+		c.UnknownPolicy = &p
 	}
 	return c
 }

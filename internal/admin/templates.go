@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -36,8 +37,8 @@ func viewTemplate(t domain.Template, ch change) templateView {
 	return templateView{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status, Params: params, Change: ch}
 }
 
-// syncReport is what templates sync prints.
-type syncReport struct {
+// SyncReport is what a template sync did; templates sync prints it.
+type SyncReport struct {
 	Tenant      string         `json:"tenant"`
 	Channel     string         `json:"channel"`
 	WABAID      string         `json:"wabaId"`
@@ -79,31 +80,61 @@ func (c *CLI) templatesSync(ctx context.Context, args []string, out io.Writer) e
 		return err
 	}
 	defer done()
-	ch, err := syncChannel(ctx, st, *tenant, *chID)
+	client := provider.New(provider.Config{BaseURL: meta.BaseURL, Version: meta.APIVersion, Timeout: meta.Timeout}, c.opt.HTTPClient)
+	rep, err := SyncTemplates(ctx, st, client, c.opt.Secrets, *tenant, *chID)
+	var bad channelError
+	if errors.As(err, &bad) {
+		return f.errorf("--channel: %v", bad.err)
+	}
 	if err != nil {
-		return f.errorf("--channel: %v", err)
+		return err
+	}
+	return emit(out, f.json, rep, func(tw *tabwriter.Writer) {
+		printTemplates(tw, rep.Templates, true)
+		fmt.Fprintf(tw, "\n%d templates from WABA %s (channel %s): %d added, %d updated, %d unchanged.\n",
+			len(rep.Templates), rep.WABAID, rep.Channel, rep.Added, rep.Updated, rep.Unchanged)
+		if len(rep.NotApproved) > 0 {
+			fmt.Fprintf(tw, "Not APPROVED, so sends refuse them: %s.\n", strings.Join(rep.NotApproved, ", "))
+		}
+	})
+}
+
+// channelError is a sync refused for its channel: none to pick, or one
+// that cannot list templates.
+type channelError struct{ err error }
+
+func (e channelError) Error() string { return e.err.Error() }
+
+// SyncTemplates pulls every template of a channel's WhatsApp Business
+// Account (the tenant's default channel when channel is "") from Meta and
+// upserts them into the tenant's templates, giving new ones their gateway
+// ids as planSync says. The CLI's templates sync and the console's sync
+// button both run it.
+func SyncTemplates(ctx context.Context, st *store.Store, meta *provider.Client, secrets Secrets, tenant, channel string) (SyncReport, error) {
+	ch, err := syncChannel(ctx, st, tenant, channel)
+	if err != nil {
+		return SyncReport{}, channelError{err}
 	}
 	if ch.WABAID == "" {
-		return f.errorf("--channel: channel %s has no WABA id", ch.ID)
+		return SyncReport{}, channelError{fmt.Errorf("channel %s has no WABA id", ch.ID)}
 	}
-	token, err := c.opt.Secrets.Resolve(ctx, ch.SecretRef)
+	token, err := secrets.Resolve(ctx, ch.SecretRef)
 	if err != nil {
-		return fmt.Errorf("access token of channel %s: %w", ch.ID, err)
+		return SyncReport{}, fmt.Errorf("access token of channel %s: %w", ch.ID, err)
 	}
-	client := provider.New(provider.Config{BaseURL: meta.BaseURL, Version: meta.APIVersion, Timeout: meta.Timeout}, c.opt.HTTPClient)
-	remote, err := client.ListTemplates(ctx, ch.WABAID, token)
+	remote, err := meta.ListTemplates(ctx, ch.WABAID, token)
 	if err != nil {
-		return err
+		return SyncReport{}, err
 	}
-	stored, err := allTemplates(ctx, st, *tenant)
+	stored, err := allTemplates(ctx, st, tenant)
 	if err != nil {
-		return err
+		return SyncReport{}, err
 	}
 	items, err := planSync(stored, remote)
 	if err != nil {
-		return err
+		return SyncReport{}, err
 	}
-	rep := syncReport{Tenant: *tenant, Channel: ch.ID, WABAID: ch.WABAID, NotApproved: []string{}, Templates: []templateView{}}
+	rep := SyncReport{Tenant: tenant, Channel: ch.ID, WABAID: ch.WABAID, NotApproved: []string{}, Templates: []templateView{}}
 	var writes []domain.Template
 	for _, it := range items {
 		switch it.Change {
@@ -122,17 +153,10 @@ func (c *CLI) templatesSync(ctx context.Context, args []string, out io.Writer) e
 		}
 		rep.Templates = append(rep.Templates, viewTemplate(it.Template, it.Change))
 	}
-	if err := st.PutTemplates(ctx, *tenant, writes); err != nil {
-		return err
+	if err := st.PutTemplates(ctx, tenant, writes); err != nil {
+		return SyncReport{}, err
 	}
-	return emit(out, f.json, rep, func(tw *tabwriter.Writer) {
-		printTemplates(tw, rep.Templates, true)
-		fmt.Fprintf(tw, "\n%d templates from WABA %s (channel %s): %d added, %d updated, %d unchanged.\n",
-			len(rep.Templates), rep.WABAID, rep.Channel, rep.Added, rep.Updated, rep.Unchanged)
-		if len(rep.NotApproved) > 0 {
-			fmt.Fprintf(tw, "Not APPROVED, so sends refuse them: %s.\n", strings.Join(rep.NotApproved, ", "))
-		}
-	})
+	return rep, nil
 }
 
 // syncChannel is the named channel, else the tenant's default, else its

@@ -32,15 +32,21 @@ type tenantView struct {
 	ConversationHours int    `json:"conversationHours"`
 	CallbackURLSet    bool   `json:"callbackUrlSet"`
 	CallbackHost      string `json:"callbackHost,omitempty"`
+	// UnknownPolicy is the policy in force, the default included.
+	UnknownPolicy domain.UnknownPolicy `json:"unknownPolicy"`
 	// CallbackSecret is filled only by tenant create, the one time it is
 	// shown.
 	CallbackSecret string `json:"callbackSecret,omitempty"`
 }
 
 func viewTenant(t domain.Tenant) tenantView {
-	return tenantView{ID: t.ID, Name: t.Name, CountryCode: t.CountryCode, ConversationLimit: t.ConversationLimit,
+	v := tenantView{ID: t.ID, Name: t.Name, CountryCode: t.CountryCode, ConversationLimit: t.ConversationLimit,
 		ConversationHours: int(t.ConversationPeriod() / time.Hour),
-		CallbackURLSet:    t.CallbackURL != "", CallbackHost: urlHost(t.CallbackURL)}
+		CallbackURLSet:    t.CallbackURL != "", CallbackHost: urlHost(t.CallbackURL), UnknownPolicy: domain.UnknownHold}
+	if t.ResendsUnknown() {
+		v.UnknownPolicy = domain.UnknownResend
+	}
+	return v
 }
 
 // tenantRows are a tenant's lines in create's and update's tables.
@@ -51,6 +57,7 @@ func tenantRows(tw *tabwriter.Writer, v tenantView) {
 	row(tw, "conversation limit", limitText(v.ConversationLimit))
 	row(tw, "conversation hours", v.ConversationHours)
 	row(tw, "callback url", callbackText(v))
+	row(tw, "unknown policy", v.UnknownPolicy)
 }
 
 // urlHost is a URL's scheme and host, what logs show of a callback URL.

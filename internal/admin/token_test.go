@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -18,7 +19,8 @@ func TestTokenIsPrintedOnceAndStoredAsHash(t *testing.T) {
 	tenant, _ := e.setUp(t)
 	out := e.must(t, "token", "create", "--tenant", tenant, "--integration", "erp", "--groups", "Sales, Support,", "--default-channel", "main", "--pending-code", "200")
 	token := field(t, out, "token")
-	if !strings.HasPrefix(token, "tgw_") || len(token) < 40 || strings.Count(out, token) != 1 {
+	id := field(t, out, "id")
+	if !strings.HasPrefix(token, "tgw_"+id+"_") || domain.KeyIDOf(token) != id || strings.Count(out, token) != 1 {
 		t.Fatalf("token create printed:\n%s", out)
 	}
 	hash := store.HashToken(token)

@@ -18,16 +18,20 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/templategw/templategw/internal/accept"
+	"github.com/templategw/templategw/internal/admin"
 	"github.com/templategw/templategw/internal/atom"
 	"github.com/templategw/templategw/internal/batch"
+	"github.com/templategw/templategw/internal/batches"
 	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/cloudchat"
 	"github.com/templategw/templategw/internal/config"
+	"github.com/templategw/templategw/internal/console"
 	"github.com/templategw/templategw/internal/dispatch"
 	"github.com/templategw/templategw/internal/emkt"
 	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/messages"
+	"github.com/templategw/templategw/internal/pacing"
 	"github.com/templategw/templategw/internal/provider"
 	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/secret"
@@ -47,6 +51,7 @@ type Env struct {
 	mu     sync.Mutex
 	pubsub *pubsub.Client
 	pubs   map[string]*queue.Publisher
+	pacer  *pacing.Pacer
 }
 
 // NewEnv connects to Firestore (and, lazily, Pub/Sub) for cfg. The clients
@@ -57,11 +62,15 @@ func NewEnv(ctx context.Context, cfg *config.Config) (*Env, error) {
 		return nil, fmt.Errorf("firestore client: %w", err)
 	}
 	st := store.New(fs)
+	logger := logging.New(os.Stderr, cfg.LogLevel)
 	return &Env{
-		Config:  cfg,
-		Logger:  logging.New(os.Stderr, cfg.LogLevel),
-		Store:   st,
-		Catalog: catalog.New(st, cfg.CacheTTL),
+		Config: cfg,
+		Logger: logger,
+		Store:  st,
+		// Keys are kept current by a listener, which starts with the
+		// first authentication: only the functions that authenticate
+		// run one.
+		Catalog: catalog.New(st, cfg.CacheTTL, catalog.WithKeys(st), catalog.WithLogger(logger)),
 		pubs:    map[string]*queue.Publisher{},
 	}, nil
 }
@@ -84,6 +93,20 @@ func (e *Env) Publisher(ctx context.Context, topic string) (*queue.Publisher, er
 		e.pubs[topic] = p
 	}
 	return p, nil
+}
+
+// Pacer is the process's pacer of channels' messages per second, shared
+// by dispatch's single and bulk functions so that its single sends go
+// ahead of its bulk ones; its leases live in Firestore beside every other
+// instance's. An instance that stops without closing it leaves leases
+// that expire within seconds.
+func (e *Env) Pacer() *pacing.Pacer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pacer == nil {
+		e.pacer = pacing.New(pacing.NewFirestoreLeases(e.Store.Client()), pacing.Options{Log: e.Logger})
+	}
+	return e.pacer
 }
 
 // Notifier publishes tenant status callbacks.
@@ -162,9 +185,10 @@ func (e *Env) Wati(ctx context.Context) (http.Handler, error) {
 	return e.http(wati.New(e.Catalog, e.Store, svc, b, wati.Options{}).Handler()), nil
 }
 
-// Fanout builds the fanout function: a batch chunk into messages.
+// Fanout builds the fanout function: a batch chunk into messages, whose
+// jobs go to dispatch's bulk topic.
 func (e *Env) Fanout(ctx context.Context) (*batch.Worker, error) {
-	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
+	pub, err := e.Publisher(ctx, e.Config.DispatchBulkTopic)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +205,47 @@ func (e *Env) WhatsApp(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	cfg := webhook.Config{VerifyToken: e.Config.WhatsApp.VerifyToken, AppSecret: e.Config.WhatsApp.AppSecret}
-	return e.http(webhook.New(cfg, e.Catalog, e.Store, n).Handler()), nil
+	return e.http(webhook.New(cfg, e.Catalog, e.Store, n).WithAccount(e.Store, n).Handler()), nil
+}
+
+// Broadcasts builds the batches function: broadcasts' progress, pause,
+// resume and cancel, on the bulk-send service the dialects create them
+// with.
+func (e *Env) Broadcasts(ctx context.Context) (http.Handler, error) {
+	b, err := e.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.http(batches.New(e.Catalog, b).Handler()), nil
+}
+
+// Console builds the console function, the web console (docs/console.md).
+// It refuses to start without a session key, which signs its cookies.
+func (e *Env) Console(ctx context.Context) (http.Handler, error) {
+	b, err := e.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	meta := provider.New(provider.Config{BaseURL: e.Config.Meta.BaseURL, Version: e.Config.Meta.APIVersion, Timeout: e.Config.Meta.Timeout}, nil)
+	c, err := console.New(console.Config{
+		SessionKey: []byte(e.Config.Console.SessionKey), SessionIdle: e.Config.Console.SessionIdle, SessionMax: e.Config.Console.SessionMax,
+	}, console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e.Store, meta}})
+	if err != nil {
+		return nil, err
+	}
+	return e.http(c.Handler()), nil
+}
+
+// templateSync is the CLI's template sync behind the console's button,
+// from the tenant's default channel.
+type templateSync struct {
+	st   *store.Store
+	meta *provider.Client
+}
+
+func (t templateSync) SyncTemplates(ctx context.Context, tenant string) (console.SyncResult, error) {
+	rep, err := admin.SyncTemplates(ctx, t.st, t.meta, secret.Env{}, tenant, "")
+	return console.SyncResult{Added: rep.Added, Updated: rep.Updated, Unchanged: rep.Unchanged, NotApproved: rep.NotApproved}, err
 }
 
 // Messages builds the messages function (native API).
@@ -189,7 +253,8 @@ func (e *Env) Messages(context.Context) (http.Handler, error) {
 	return e.http(messages.New(e.Catalog, e.Store).Handler()), nil
 }
 
-// Dispatcher builds the dispatch function.
+// Dispatcher builds the dispatch function, both for single sends and, on
+// the bulk topic, for broadcasts' messages.
 func (e *Env) Dispatcher(ctx context.Context) (*dispatch.Dispatcher, error) {
 	n, err := e.Notifier(ctx)
 	if err != nil {
@@ -198,6 +263,10 @@ func (e *Env) Dispatcher(ctx context.Context) (*dispatch.Dispatcher, error) {
 	p := provider.New(provider.Config{BaseURL: e.Config.Meta.BaseURL, Version: e.Config.Meta.APIVersion, Timeout: e.Config.Meta.Timeout}, nil)
 	return dispatch.New(e.Store, e.Catalog, p, secret.Env{}, dispatch.Options{
 		Lease: e.Config.Dispatch.Lease, MaxAttempts: e.Config.Dispatch.MaxAttempts, Notifier: n,
+		Batches:       batch.NewGate(e.Store, batch.DefaultGateTTL, nil),
+		MaxDeliveries: e.Config.Dispatch.MaxDeliveries, UnknownWait: e.Config.Dispatch.UnknownWait, Holds: n,
+		Pacer: e.Pacer(), PaceWait: e.Config.Dispatch.PaceWait, HoldLimit: e.Config.Dispatch.HoldLimit,
+		Consent: e.Store, ConsentNotifier: n,
 	}), nil
 }
 
@@ -218,6 +287,7 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 	return sweep.New(e.Store, pub, sweep.Options{
 		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Notifier: n, Batches: b,
 		PublishTimeout: e.Config.PublishTimeout,
+		HoldLimit:      e.Config.Dispatch.HoldLimit, UnknownWait: e.Config.Dispatch.UnknownWait,
 	}), nil
 }
 

@@ -48,11 +48,16 @@ func functions(d config.Config) []Function {
 	return []Function{
 		httpFunction("templates", (*Env).Templates),
 		httpFunction("messages", (*Env).Messages),
+		httpFunction("batches", (*Env).Broadcasts),
 		httpFunction("cloudchat", (*Env).CloudChat),
 		httpFunction("emkt", (*Env).Emkt),
 		httpFunction("wati", (*Env).Wati),
 		httpFunction("whatsapp", (*Env).WhatsApp),
+		httpFunction("console", (*Env).Console),
 		eventFunction("dispatch", d.DispatchTopic, "", (*Env).Dispatcher),
+		// Broadcasts' messages, on a subscription of their own: a single
+		// send never queues behind a broadcast's jobs.
+		eventFunction("dispatchbulk", d.DispatchBulkTopic, "", (*Env).Dispatcher),
 		eventFunction("fanout", d.FanoutTopic, "", (*Env).Fanout),
 		eventFunction("sweep", d.Sweep.Topic, "", (*Env).Sweeper),
 		eventFunction("callbacks", d.Callback.Topic, d.Callback.DeadLetterTopic, (*Env).Deliverer),

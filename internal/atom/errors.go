@@ -31,6 +31,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindNotFound:            http.StatusNotFound,
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
+	domain.KindForbidden:           http.StatusForbidden,
 }
 
 // writeError answers err in Atom's envelope; code, when not 0, overrides

@@ -84,7 +84,7 @@ func phoneProblem(s string) string {
 }
 
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
-	tok, err := s.cat.Authenticate(r.Context(), request.Bearer(r))
+	tok, err := s.authenticate(r, domain.ScopeSend)
 	if err != nil {
 		writeError(w, r, err, 0)
 		return

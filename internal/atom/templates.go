@@ -39,7 +39,7 @@ func viewOf(t domain.Template) templateView {
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	tok, err := s.cat.Authenticate(r.Context(), request.Bearer(r))
+	tok, err := s.authenticate(r, templateScopes...)
 	if err != nil {
 		writeError(w, r, err, 0)
 		return
@@ -89,10 +89,15 @@ func decodeToken(tok string) (string, error) {
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	tok, err := s.cat.Authenticate(r.Context(), request.Bearer(r))
+	tok, err := s.authenticate(r, templateScopes...)
 	if err != nil {
-		// Seed 000 documents a bad token on this endpoint as 400.
-		writeError(w, r, err, http.StatusBadRequest)
+		// Seed 000 documents a bad token on this endpoint as 400; a
+		// key outside its scopes is 403 as everywhere.
+		code := http.StatusBadRequest
+		if domain.KindOf(err) == domain.KindForbidden {
+			code = 0
+		}
+		writeError(w, r, err, code)
 		return
 	}
 	t, err := s.cat.Template(r.Context(), tok.Tenant, chi.URLParam(r, "templateId"))

@@ -11,6 +11,8 @@
 package batch
 
 import (
+	"time"
+
 	"github.com/templategw/templategw/internal/domain"
 )
 
@@ -59,6 +61,10 @@ type Spec struct {
 	// sees it.
 	IdempotencyKey string
 	RequestHash    func() string
+	// SendAt, when after the time of the request, schedules the batch:
+	// it is stored and answered at once, and sweep starts its fan-out once
+	// the time has come. Zero (or a time past) sends at once.
+	SendAt time.Time
 }
 
 // Batch is an accepted batch.

@@ -261,7 +261,7 @@ func TestItemsInOrderBeforeAndAfterFanout(t *testing.T) {
 	}
 }
 
-func TestResumeRepublishesLostFanout(t *testing.T) {
+func TestSweepRepublishesLostFanoutThenCloses(t *testing.T) {
 	e := apptest.New(t)
 	ctx := context.Background()
 	fan := &fanouts{}
@@ -272,15 +272,18 @@ func TestResumeRepublishesLostFanout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a batch whose fan-out was lost must still be accepted: %v", err)
 	}
-	if n, err := svc.Resume(ctx, e.Tenant, time.Now().Add(-time.Minute), 10); err != nil || n != 0 {
-		t.Fatalf("resume before the batch's time: %d %v", n, err)
+	sweepAt := func(before time.Time) (batch.SweepReport, error) {
+		return svc.Sweep(ctx, e.Tenant, time.Now(), before, 10)
 	}
-	if _, err := svc.Resume(ctx, e.Tenant, time.Now().Add(time.Second), 10); err == nil {
-		t.Fatal("resume while Pub/Sub is down succeeded")
+	if r, err := sweepAt(time.Now().Add(-time.Minute)); err != nil || r.Chunks != 0 {
+		t.Fatalf("sweep before the batch's time: %+v %v", r, err)
+	}
+	if _, err := sweepAt(time.Now().Add(time.Second)); err == nil {
+		t.Fatal("sweep while Pub/Sub is down succeeded")
 	}
 	fan.down.Store(false)
-	if n, err := svc.Resume(ctx, e.Tenant, time.Now().Add(time.Second), 10); err != nil || n != 2 {
-		t.Fatalf("resume republished %d (%v), want both chunks", n, err)
+	if r, err := sweepAt(time.Now().Add(time.Second)); err != nil || r.Chunks != 2 {
+		t.Fatalf("sweep republished %+v (%v), want both chunks", r, err)
 	}
 	w := batch.NewWorker(e.Store, &jobs{}, nil)
 	for _, ev := range fan.take() {
@@ -291,11 +294,28 @@ func TestResumeRepublishesLostFanout(t *testing.T) {
 	if n := messages(t, e); n != 3 {
 		t.Fatalf("%d messages, want 3", n)
 	}
-	if n, err := svc.Resume(ctx, e.Tenant, time.Now().Add(time.Second), 10); err != nil || n != 0 {
-		t.Fatalf("resume after the fan-out: %d %v", n, err)
+	// Every chunk is done, but the messages still wait for dispatch, whose
+	// jobs count as lost once older than before: sweep hands them back and
+	// keeps the batch open.
+	r, err := sweepAt(time.Now().Add(time.Second))
+	if err != nil || r.Chunks != 0 || len(r.Stale) != 3 || r.Closed != 0 {
+		t.Fatalf("sweep after the fan-out: %+v %v, want the 3 accepted messages as stale", r, err)
 	}
-	if r, err := e.Store.Batch(ctx, e.Tenant, b.ID); err != nil || r.Open {
-		t.Fatalf("batch still open after every chunk was done: %+v %v", r, err)
+	for i := range 3 {
+		u := domain.Update{ProviderMessageID: fmt.Sprintf("wamid.%d", i), Status: domain.StatusSent, At: time.Now()}
+		if _, _, err := e.Store.ApplyUpdate(ctx, e.Tenant, batch.MessageID(b.ID, i), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := sweepAt(time.Now().Add(time.Second)); err != nil || r.Closed != 1 || len(r.Stale) != 0 {
+		t.Fatalf("sweep once every message was sent: %+v %v, want the batch closed", r, err)
+	}
+	if r, err := e.Store.Batch(ctx, e.Tenant, b.ID); err != nil || r.Open || r.FinishedAt.IsZero() {
+		t.Fatalf("batch still open after everything was sent: %+v %v", r, err)
+	}
+	p, err := svc.Progress(ctx, e.Tenant, b.Code)
+	if err != nil || p.State != domain.BatchDone || p.Counts.Sent != 3 {
+		t.Fatalf("progress %+v %v, want done with 3 sent", p, err)
 	}
 }
 

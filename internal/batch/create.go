@@ -81,6 +81,11 @@ func (s *Service) create(ctx context.Context, tok domain.Token, spec Spec, next 
 		Channel: p.Channel.ID, TemplateID: p.Template.ID, Template: p.Template, CallbackURL: p.CallbackURL,
 		ConversationLimit: p.Tenant.ConversationLimit,
 		Open:              true, CreatedAt: now, ExpireAt: now.Add(s.opt.Retention),
+		BatchLifecycle: lifecycle(spec.SendAt, now),
+	}
+	if rec.State == domain.BatchScheduled {
+		// Kept for as long after its start as any other batch.
+		rec.ExpireAt = rec.SendAt.Add(s.opt.Retention)
 	}
 	if rec.Code == "" {
 		rec.Code = newCode()
@@ -115,8 +120,11 @@ func (s *Service) create(ctx context.Context, tok domain.Token, spec Spec, next 
 		s.discard(ctx, tok.Tenant, rec.ID, res.chunks)
 		return Batch{}, err
 	}
-	published := s.publishFanout(ctx, tok.Tenant, rec.ID, rec.Chunks)
-	log.Info("batch accepted", "source", spec.Source, "channel", rec.Channel, "template", rec.TemplateID,
+	published := 0
+	if rec.State == domain.BatchRunning {
+		published = s.publishFanout(ctx, tok.Tenant, rec.ID, rec.Chunks)
+	}
+	log.Info("batch accepted", "source", spec.Source, "channel", rec.Channel, "template", rec.TemplateID, "state", rec.State, "sendAt", rec.SendAt,
 		"recipients", rec.Recipients, "accepted", rec.Accepted, "failed", rec.Failed, "duplicates", rec.Duplicates,
 		"chunks", rec.Chunks, "fanoutPublished", published, "took", time.Since(start).String())
 	return Batch{ID: rec.ID, Code: rec.Code, Accepted: rec.Accepted, Failed: rec.Failed, Duplicates: rec.Duplicates}, nil
@@ -144,6 +152,15 @@ func (s *Service) replayKey(ctx context.Context, tenant string, key store.Idempo
 		return Batch{}, fmt.Errorf("batch %s of %s under its key: %w", key.Batch, tenant, err)
 	}
 	return replayed(rec), nil
+}
+
+// lifecycle is a new batch's: scheduled when sendAt is still to come,
+// running from now otherwise (a time already past starts it at once).
+func lifecycle(sendAt, now time.Time) store.BatchLifecycle {
+	if sendAt.After(now) {
+		return store.BatchLifecycle{State: domain.BatchScheduled, SendAt: sendAt.UTC()}
+	}
+	return store.BatchLifecycle{State: domain.BatchRunning, StartedAt: now}
 }
 
 func replayed(r store.BatchRecord) Batch {

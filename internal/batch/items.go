@@ -24,8 +24,10 @@ type loaded struct {
 // there is no such batch. It reads a chunk at a time with the messages of
 // that chunk (one GetAll), a couple of chunks ahead, so memory stays
 // bounded whatever the batch's size. A recipient whose message does not
-// exist yet (its chunk is still being fanned out) is accepted; a refused
-// one is failed with its problem as the reason.
+// exist yet (its chunk is still being fanned out, or the batch is
+// scheduled or paused) is accepted, or cancelled when the batch was
+// cancelled (its chunk will make none); a refused one is failed with its
+// problem as the reason.
 func (s *Service) Items(ctx context.Context, tenant, code string, yield func(Item) error) error {
 	rec, err := s.store.BatchByCode(ctx, tenant, code)
 	if err != nil {
@@ -33,6 +35,10 @@ func (s *Service) Items(ctx context.Context, tenant, code string, yield func(Ite
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	unmade := domain.StatusAccepted
+	if rec.State.Of() == domain.BatchCancelled {
+		unmade = domain.StatusCancelled
+	}
 	ahead := make(chan loaded, itemsAhead)
 	go func() {
 		defer close(ahead)
@@ -56,7 +62,7 @@ func (s *Service) Items(ctx context.Context, tenant, code string, yield func(Ite
 			if r.Duplicate {
 				continue // reported once, with the first recipient of its number
 			}
-			if err := yield(item(r, l.msgs[i])); err != nil {
+			if err := yield(item(r, l.msgs[i], unmade)); err != nil {
 				return err
 			}
 		}
@@ -69,14 +75,7 @@ func (s *Service) load(ctx context.Context, tenant, batch string, n int) loaded 
 	if err != nil {
 		return loaded{err: fmt.Errorf("chunk %d of batch %s/%s: %w", n, tenant, batch, err)}
 	}
-	var ids []string
-	var at []int
-	for i, r := range c.Recipients {
-		if r.Problem == "" && !r.Duplicate {
-			ids = append(ids, MessageID(batch, c.First+i))
-			at = append(at, i)
-		}
-	}
+	ids, at := sendable(batch, c)
 	got, err := s.store.BatchMessages(ctx, tenant, ids)
 	if err != nil {
 		return loaded{err: fmt.Errorf("messages of chunk %d of batch %s/%s: %w", n, tenant, batch, err)}
@@ -88,13 +87,15 @@ func (s *Service) load(ctx context.Context, tenant, batch string, n int) loaded 
 	return loaded{chunk: c, msgs: msgs}
 }
 
-func item(r store.BatchRecipient, m *domain.Message) Item {
+// item is one recipient's state; unmade is the state of a recipient whose
+// message does not exist.
+func item(r store.BatchRecipient, m *domain.Message, unmade domain.Status) Item {
 	it := Item{Phone: r.Phone, Raw: r.Raw}
 	switch {
 	case r.Problem != "":
 		it.Status, it.Reason = domain.StatusFailed, r.Problem
 	case m == nil:
-		it.Status = domain.StatusAccepted
+		it.Status = unmade
 	default:
 		it.Status = m.Status
 		if m.Error != nil && (m.Status == domain.StatusFailed || m.Status == domain.StatusUnknown) {

@@ -33,7 +33,16 @@ type Store interface {
 	BatchMessages(ctx context.Context, tenant string, ids []string) ([]*domain.Message, error)
 	OpenBatches(ctx context.Context, tenant string, before time.Time, limit int) ([]store.BatchRecord, error)
 	UndoneBatchChunks(ctx context.Context, tenant, batch string, limit int) ([]int, error)
-	CloseBatch(ctx context.Context, tenant, batch string) error
+
+	// The broadcast's lifecycle (control.go, resume.go).
+	Batches(ctx context.Context, tenant string, limit int, pageToken string) ([]store.BatchRecord, string, error)
+	ChangeBatch(ctx context.Context, tenant, id string, apply func(r *store.BatchRecord) error) (store.BatchRecord, error)
+	ReopenBatchChunks(ctx context.Context, tenant, batch string, n int) error
+	CountBatchMessages(ctx context.Context, tenant, batch string, statuses []domain.Status) (store.BatchCounts, error)
+	CountBatchWaiting(ctx context.Context, tenant, batch string, statuses []domain.Status) (int, error)
+	BatchMessageIDs(ctx context.Context, tenant, batch string, statuses []domain.Status, before time.Time, limit int) ([]string, error)
+	CancelBatchMessages(ctx context.Context, tenant string, ids []string, limited bool, now time.Time) ([]domain.Message, error)
+	DueBatches(ctx context.Context, tenant string, now time.Time, limit int) ([]store.BatchRecord, error)
 }
 
 // Publisher publishes events on one topic (the fan-out topic).
@@ -99,7 +108,9 @@ type Service struct {
 }
 
 // New returns the batch service; fanout publishes on the fan-out topic the
-// Worker is subscribed to.
+// Worker is subscribed to. The admin CLI passes a nil admit: it creates
+// no batch. A nil fanout leaves the chunks a resume or a cancel hands
+// back to the next sweep, which publishes every chunk not done.
 func New(admit Admitter, st Store, fanout Publisher, opt Options) *Service {
 	if opt.ChunkSize <= 0 || opt.ChunkSize > store.MaxBatchMessages {
 		opt.ChunkSize = DefaultChunkSize

@@ -25,6 +25,8 @@ type WorkerStore interface {
 	ReserveBatchMessages(ctx context.Context, tenant string, msgs []domain.Message, limit int, now time.Time) (map[string]domain.Status, error)
 	OptedOut(ctx context.Context, tenant string, phones []string) (map[string]bool, error)
 	MarkBatchChunkDone(ctx context.Context, tenant, batch string, n int) error
+	Batch(ctx context.Context, tenant, id string) (store.BatchRecord, error)
+	CancelBatchMessages(ctx context.Context, tenant string, ids []string, limited bool, now time.Time) ([]domain.Message, error)
 }
 
 // JobPublisher hands a job to dispatch.
@@ -40,7 +42,7 @@ type Worker struct {
 	now   func() time.Time
 }
 
-// NewWorker returns the fan-out worker; jobs publishes on the dispatch
+// NewWorker returns the fan-out worker; jobs publishes on dispatch's bulk
 // topic. now may be nil (time.Now).
 func NewWorker(st WorkerStore, jobs JobPublisher, now func() time.Time) *Worker {
 	if now == nil {
@@ -82,7 +84,15 @@ func decodeFanout(e event.Event) (Fanout, error) {
 // once. Every message still accepted gets its dispatch job (again, on a
 // redelivery: dispatch's claim makes duplicates harmless). The chunk is
 // marked done last, so a failure anywhere before leaves it for the
-// redelivery or for Resume.
+// redelivery or for sweep.
+//
+// Only a running batch makes messages. A scheduled or paused one leaves
+// the chunk as it is, for its start or resume to hand back; a cancelled
+// one cancels what the chunk's messages have not sent (Cancel hands every
+// chunk back for that). The batch is read again once the messages exist:
+// a pause or cancel committed meanwhile is seen there, so either this
+// worker holds back the jobs (and cancels the messages), or the pause or
+// cancel came after that read and its own pass finds the messages.
 func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 	log := logging.FromContext(ctx).With("tenant", f.Tenant, "batch", f.Batch, "chunk", f.Chunk)
 	rec, chunk, err := w.store.BatchAndChunk(ctx, f.Tenant, f.Batch, f.Chunk)
@@ -96,6 +106,9 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 	if chunk.Done {
 		log.Debug("chunk already done")
 		return nil
+	}
+	if st := rec.State.Of(); !st.Sending() {
+		return w.hold(ctx, log, f.Tenant, rec, chunk, st)
 	}
 	msgs := w.messages(log, f.Tenant, rec, chunk)
 	var ids []string
@@ -129,7 +142,14 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 			To: domain.StatusAccepted, Count: created,
 		})
 	}
-	if err := w.publish(ctx, f.Tenant, ids); err != nil {
+	cur, err := w.store.Batch(ctx, f.Tenant, f.Batch)
+	if err != nil {
+		return fmt.Errorf("state of batch %s/%s: %w", f.Tenant, f.Batch, err)
+	}
+	if st := cur.State.Of(); !st.Sending() {
+		return w.hold(ctx, log, f.Tenant, cur, chunk, st)
+	}
+	if err := w.publish(ctx, f.Tenant, rec.Channel, ids); err != nil {
 		return fmt.Errorf("dispatch jobs of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)
 	}
 	if err := w.store.MarkBatchChunkDone(ctx, f.Tenant, f.Batch, f.Chunk); err != nil {
@@ -199,9 +219,59 @@ func (w *Worker) messages(log *slog.Logger, tenant string, rec store.BatchRecord
 		m := domain.NewMessage(MessageID(rec.ID, c.First+i), tenant, rec.Channel, r.Phone, rec.TemplateID, rendered, now)
 		m.ClientRef = rec.Code
 		m.CallbackURL = rec.CallbackURL
+		m.Batch = rec.ID
 		out = append(out, m)
 	}
 	return out
+}
+
+// hold handles a chunk of a batch that is not sending: a cancelled
+// batch's chunk has its unsent messages cancelled and is done; a paused or
+// scheduled batch's chunk is left not done, for the resume or the start
+// that hands it back.
+func (w *Worker) hold(ctx context.Context, log *slog.Logger, tenant string, rec store.BatchRecord, c store.BatchChunk, st domain.BatchState) error {
+	if st != domain.BatchCancelled {
+		log.Info("chunk held back: the batch is "+string(st), "state", st)
+		return nil
+	}
+	ids, _ := sendable(rec.ID, c)
+	cancelled, err := w.store.CancelBatchMessages(ctx, tenant, ids, rec.ConversationLimit > 0, w.now().UTC())
+	logCancelled(ctx, logging.SourceFanout, tenant, rec, c.N, cancelled)
+	if err != nil {
+		return fmt.Errorf("cancel chunk %d of batch %s: %w", c.N, rec.ID, err)
+	}
+	if err := w.store.MarkBatchChunkDone(ctx, tenant, rec.ID, c.N); err != nil {
+		return err
+	}
+	log.Info("chunk of a cancelled batch done", "cancelled", len(cancelled))
+	return nil
+}
+
+// logCancelled writes one line per state the cancelled messages left
+// (accepted, held), as a chunk's creation is one line.
+func logCancelled(ctx context.Context, source, tenant string, rec store.BatchRecord, chunk int, cancelled []domain.Message) {
+	from := map[domain.Status]int{}
+	for _, m := range cancelled {
+		from[logging.PreviousStatus(m)]++
+	}
+	for st, n := range from {
+		logging.BulkTransition(ctx, logging.BulkTransitionFields{
+			Source: source, Tenant: tenant, Channel: rec.Channel, Batch: rec.ID, Chunk: chunk,
+			From: st, To: domain.StatusCancelled, Count: n,
+		})
+	}
+}
+
+// sendable are the message ids of a chunk's recipients that were to be
+// sent (neither refused nor repeated), and their indexes in the chunk.
+func sendable(batch string, c store.BatchChunk) (ids []string, at []int) {
+	for i, r := range c.Recipients {
+		if r.Problem == "" && !r.Duplicate {
+			ids = append(ids, MessageID(batch, c.First+i))
+			at = append(at, i)
+		}
+	}
+	return ids, at
 }
 
 // publishParallel bounds the publishes waiting at once; the client
@@ -209,8 +279,10 @@ func (w *Worker) messages(log *slog.Logger, tenant string, rec store.BatchRecord
 const publishParallel = 64
 
 // publish hands each message to dispatch and waits until Pub/Sub has them
-// all.
-func (w *Worker) publish(ctx context.Context, tenant string, ids []string) error {
+// all. The jobs say they are bulk, so the pacer serves the channel's
+// single sends first, and name the channel, so dispatch asks the pacer
+// without reading the message first.
+func (w *Worker) publish(ctx context.Context, tenant, channel string, ids []string) error {
 	errs := make([]error, len(ids))
 	sem := make(chan struct{}, publishParallel)
 	var wg sync.WaitGroup
@@ -218,7 +290,7 @@ func (w *Worker) publish(ctx context.Context, tenant string, ids []string) error
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = w.jobs.Publish(ctx, queue.Job{Tenant: tenant, Message: id})
+			errs[i] = w.jobs.Publish(ctx, queue.Job{Tenant: tenant, Message: id, Channel: channel, Bulk: true})
 		})
 	}
 	wg.Wait()

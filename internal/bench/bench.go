@@ -119,6 +119,8 @@ type Bench struct {
 	txPool    []*firestore.DocumentRef
 
 	dispatchBridge, fanoutBridge *pushBridge // nil with EmulatorPush
+	// bulkBridge carries the bulk dispatch lane (dispatchbulk).
+	bulkBridge *pushBridge
 
 	warmID string             // the warm-up's message
 	wall   map[string]float64 // each measured phase's wall time, seconds
@@ -309,7 +311,7 @@ func (b *Bench) up(ctx context.Context) error {
 	b.closers = append(b.closers, func() { b.ps.Close() })
 
 	if !b.opts.EmulatorPush {
-		for _, fn := range []string{"dispatch", "fanout"} {
+		for _, fn := range []string{"dispatch", "dispatchbulk", "fanout"} {
 			br, err := b.newBridge(ctx, fn)
 			if err != nil {
 				return err
@@ -319,9 +321,12 @@ func (b *Bench) up(ctx context.Context) error {
 					b.prog.note("%v", err)
 				}
 			})
-			if fn == "dispatch" {
+			switch fn {
+			case "dispatch":
 				b.dispatchBridge = br
-			} else {
+			case "dispatchbulk":
+				b.bulkBridge = br
+			default:
 				b.fanoutBridge = br
 			}
 		}
@@ -403,7 +408,7 @@ func (b *Bench) acceptOp(log *sentLog) op {
 
 // bridgeFigures records how the bridges fared.
 func (b *Bench) bridgeFigures() {
-	for _, br := range []*pushBridge{b.dispatchBridge, b.fanoutBridge} {
+	for _, br := range []*pushBridge{b.dispatchBridge, b.bulkBridge, b.fanoutBridge} {
 		if br == nil {
 			continue
 		}

@@ -106,7 +106,7 @@ func (d *Deliverer) HandleEvent(ctx context.Context, e event.Event) error {
 // or an answer other than 2xx. A URL that is invalid or refused, an
 // unknown tenant or one without a secret is logged and returns nil.
 func (d *Deliverer) Deliver(ctx context.Context, j Job) error {
-	log := logging.FromContext(ctx).With("tenant", j.Tenant, "eventId", j.Event.ID, "messageId", j.Event.MessageID)
+	log := logging.FromContext(ctx).With("tenant", j.Tenant, "eventId", j.Event.ID, "type", j.Event.Type, "messageId", j.Event.MessageID)
 	u, err := parseURL(j.URL, d.opt)
 	if err != nil {
 		log.Error("dropping a callback to a refused URL", "error", err.Error())

@@ -16,7 +16,8 @@ type Publisher interface {
 // DefaultNotifyTimeout is Notifier.Timeout's default.
 const DefaultNotifyTimeout = 5 * time.Second
 
-// Notifier publishes status callbacks after a message's status changed.
+// Notifier publishes callbacks: a message's status changes and the
+// messages contacts send.
 type Notifier struct {
 	p Publisher
 	// Timeout bounds one Notify (default DefaultNotifyTimeout): a status
@@ -42,6 +43,29 @@ func (n *Notifier) Notify(ctx context.Context, m domain.Message) {
 	if !notified(ev.Status) {
 		return
 	}
+	if err := n.publish(ctx, Job{Tenant: m.Tenant, URL: m.CallbackURL, Event: ev}); err != nil {
+		logging.FromContext(ctx).Error("status callback not published", "tenant", m.Tenant, "messageId", m.ID,
+			"eventId", ev.ID, "status", string(ev.Status), "error", err.Error())
+	}
+}
+
+// NotifyReceived publishes the message.received callback of in, a message
+// a contact of tenant sent, to url (the tenant's callback URL; "" sends
+// none). Like Notify it never fails the caller: the message is stored,
+// and a publish that fails is logged.
+func (n *Notifier) NotifyReceived(ctx context.Context, tenant, url string, in domain.InboundMessage) {
+	if n == nil || n.p == nil || url == "" {
+		return
+	}
+	ev := ReceivedEventOf(in)
+	if err := n.publish(ctx, Job{Tenant: tenant, URL: url, Event: ev}); err != nil {
+		logging.FromContext(ctx).Error("message.received callback not published", "tenant", tenant,
+			"eventId", ev.ID, "error", err.Error())
+	}
+}
+
+// publish publishes j within the notifier's timeout.
+func (n *Notifier) publish(ctx context.Context, j Job) error {
 	timeout := n.Timeout
 	if timeout <= 0 {
 		timeout = DefaultNotifyTimeout
@@ -50,19 +74,14 @@ func (n *Notifier) Notify(ctx context.Context, m domain.Message) {
 	// must still finish, but only within the timeout.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	j := Job{Tenant: m.Tenant, URL: m.CallbackURL, Event: ev}
 	done := make(chan error, 1)
-	go func() { done <- n.p.PublishJSON(pctx, j, map[string]string{"tenant": m.Tenant, "event": ev.ID}) }()
-	var err error
+	go func() { done <- n.p.PublishJSON(pctx, j, map[string]string{"tenant": j.Tenant, "event": j.Event.ID}) }()
 	select {
-	case err = <-done:
+	case err := <-done:
+		return err
 	case <-pctx.Done():
 		// A Publisher that ignores its context must not hold the caller.
-		err = pctx.Err()
-	}
-	if err != nil {
-		logging.FromContext(ctx).Error("status callback not published", "tenant", m.Tenant, "messageId", m.ID,
-			"eventId", ev.ID, "status", string(ev.Status), "error", err.Error())
+		return pctx.Err()
 	}
 }
 

@@ -1,14 +1,19 @@
-// Package catalog caches, per instance and for a short TTL, what changes
-// rarely and is read on every request: tokens, tenants, channels and
-// templates, and which channel a Meta phone-number id is. A send then costs
-// one commit and no reads of those.
+// Package catalog caches, per instance, what changes rarely and is read
+// on every request: keys, tenants, channels and templates, and which
+// channel a Meta phone-number id is. A send then costs one commit and no
+// reads of those.
+//
+// Every kind is a bounded LRU with a TTL, and what was not found sits in
+// a small LRU of its own, so requests naming things that do not exist
+// (random tokens) neither push out what others use nor grow memory. Keys
+// are also kept current by a Firestore listener (WithKeys): a revoked key
+// is refused by every instance within moments, not after the TTL.
 package catalog
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
+	"log/slog"
 	"time"
 
 	"github.com/templategw/templategw/internal/domain"
@@ -25,45 +30,108 @@ type Source interface {
 	Line(ctx context.Context, phoneNumberID string) (store.Line, error)
 }
 
-// Catalog is a read-through TTL cache over a Source. Misses for unknown
-// tokens are cached too, so a client with a wrong token cannot turn every
-// request into a database read.
+// Sizes bound each kind's cache, in entries. Unknown bounds, for each
+// kind, the separate cache of what was not found.
+type Sizes struct {
+	Tokens    int
+	Tenants   int
+	Channels  int // tenants whose channel lists are kept
+	Templates int
+	Lines     int
+	Unknown   int
+}
+
+// DefaultSizes keep an instance's catalog to a few tens of MiB at most:
+// ten thousand keys and tenants are more than one instance serves at once.
+var DefaultSizes = Sizes{Tokens: 10000, Tenants: 10000, Channels: 10000, Templates: 5000, Lines: 10000, Unknown: 1000}
+
+// Catalog is a read-through cache over a Source.
 type Catalog struct {
 	src       Source
-	tokens    *cache[domain.Token]
+	sizes     Sizes
+	now       func() time.Time
+	log       *slog.Logger
+	keySrc    Keys
 	tenants   *cache[domain.Tenant]
 	channels  *cache[[]domain.Channel]
 	templates *cache[domain.Template]
 	lines     *cache[store.Line]
+	keys      *keyCache
 }
+
+// Option tunes a catalog.
+type Option func(*Catalog)
+
+// WithKeys keeps cached keys current: on the first authentication the
+// catalog starts listening to key changes (revocations, new keys) and
+// drops what changed, and it records each key's last use. Every function
+// instance that authenticates needs it; without it keys live for the TTL.
+func WithKeys(k Keys) Option { return func(c *Catalog) { c.keySrc = k } }
+
+// WithSizes bounds the caches; zero fields keep DefaultSizes'.
+func WithSizes(s Sizes) Option {
+	return func(c *Catalog) {
+		d := DefaultSizes
+		c.sizes = Sizes{
+			Tokens: pick(s.Tokens, d.Tokens), Tenants: pick(s.Tenants, d.Tenants), Channels: pick(s.Channels, d.Channels),
+			Templates: pick(s.Templates, d.Templates), Lines: pick(s.Lines, d.Lines), Unknown: pick(s.Unknown, d.Unknown),
+		}
+	}
+}
+
+func pick(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// WithClock sets the clock keys' expiry and last use are read against.
+func WithClock(now func() time.Time) Option { return func(c *Catalog) { c.now = now } }
+
+// WithLogger sets where the key listener reports its failures.
+func WithLogger(l *slog.Logger) Option { return func(c *Catalog) { c.log = l } }
 
 // New returns a catalog whose entries live for ttl (0 disables caching).
-func New(src Source, ttl time.Duration) *Catalog {
-	return &Catalog{
-		src:       src,
-		tokens:    newCache[domain.Token](ttl),
-		tenants:   newCache[domain.Tenant](ttl),
-		channels:  newCache[[]domain.Channel](ttl),
-		templates: newCache[domain.Template](ttl),
-		lines:     newCache[store.Line](ttl),
+func New(src Source, ttl time.Duration, opts ...Option) *Catalog {
+	c := &Catalog{src: src, sizes: DefaultSizes, now: time.Now, log: slog.Default()}
+	for _, o := range opts {
+		o(c)
 	}
+	s := c.sizes
+	c.tenants = newCache[domain.Tenant](ttl, c.now, s.Tenants, s.Unknown)
+	c.channels = newCache[[]domain.Channel](ttl, c.now, s.Channels, s.Unknown)
+	c.templates = newCache[domain.Template](ttl, c.now, s.Templates, s.Unknown)
+	c.lines = newCache[store.Line](ttl, c.now, s.Lines, s.Unknown)
+	c.keys = newKeyCache(c, ttl)
+	return c
 }
 
-// Authenticate returns what a bearer token grants, or a KindUnauthorized
-// error for a missing, unknown or revoked token.
-func (c *Catalog) Authenticate(ctx context.Context, token string) (domain.Token, error) {
-	if token == "" {
-		return domain.Token{}, domain.Errorf(domain.KindUnauthorized, "incorrect token")
+// Stats are how many entries each cache holds, and whether the key
+// listener is current.
+type Stats struct {
+	Tokens, UnknownTokens       int
+	Tenants, Channels           int
+	Templates, UnknownTemplates int
+	Lines                       int
+	// Listening is true while the key listener is current: only then
+	// are keys served from the cache.
+	Listening bool
+	// Thaws counts the times this instance found it had been frozen
+	// (no CPU between requests) and dropped its cached keys.
+	Thaws int64
+}
+
+// Stats counts the cached entries.
+func (c *Catalog) Stats() Stats {
+	return Stats{
+		Tokens: c.keys.cache.found.Len(), UnknownTokens: c.keys.cache.absent.Len(),
+		Tenants: c.tenants.found.Len(), Channels: c.channels.found.Len(),
+		Templates: c.templates.found.Len(), UnknownTemplates: c.templates.absent.Len(),
+		Lines:     c.lines.found.Len(),
+		Listening: c.keys.live.Load(),
+		Thaws:     c.keys.thaws.Load(),
 	}
-	hash := store.HashToken(token)
-	t, err := c.tokens.get(hash, func() (domain.Token, error) { return c.src.Token(ctx, hash) })
-	if errors.Is(err, store.ErrNotFound) || (err == nil && t.Revoked) {
-		return domain.Token{}, domain.Errorf(domain.KindUnauthorized, "incorrect token")
-	}
-	if err != nil {
-		return domain.Token{}, fmt.Errorf("authenticate: %w", err)
-	}
-	return t, nil
 }
 
 // Tenant returns a tenant.
@@ -113,50 +181,6 @@ func (c *Catalog) Line(ctx context.Context, phoneNumberID string) (store.Line, e
 // instance changed one.
 func (c *Catalog) ForgetChannels(tenant string) { c.channels.forget(tenant) }
 
-// cache is a small TTL map. Errors other than ErrNotFound are not cached,
-// so a passing outage does not stick.
-type cache[V any] struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]entry[V]
-}
-
-type entry[V any] struct {
-	v   V
-	err error
-	exp time.Time
-}
-
-func newCache[V any](ttl time.Duration) *cache[V] {
-	return &cache[V]{ttl: ttl, m: map[string]entry[V]{}}
-}
-
-func (c *cache[V]) get(key string, load func() (V, error)) (V, error) {
-	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.m[key]
-	c.mu.Unlock()
-	if ok && now.Before(e.exp) {
-		return e.v, e.err
-	}
-	v, err := load()
-	if c.ttl > 0 && (err == nil || errors.Is(err, store.ErrNotFound)) {
-		c.mu.Lock()
-		if len(c.m) > maxEntries {
-			clear(c.m)
-		}
-		c.m[key] = entry[V]{v: v, err: err, exp: now.Add(c.ttl)}
-		c.mu.Unlock()
-	}
-	return v, err
-}
-
-// maxEntries bounds memory when many distinct keys (e.g. guessed tokens)
-// arrive; clearing everything is crude but the TTL is short anyway.
-const maxEntries = 10000
-
-func (c *cache[V]) forget(key string) {
-	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
-}
+// Close stops the key listener, if one runs, and waits for it and for
+// pending last-used writes.
+func (c *Catalog) Close() { c.keys.close() }

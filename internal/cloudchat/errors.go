@@ -35,6 +35,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindNotFound:            http.StatusNotFound,
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
+	domain.KindForbidden:           http.StatusForbidden,
 }
 
 // writeError answers err Chatwoot's way. Anything that is not a domain

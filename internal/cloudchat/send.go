@@ -90,7 +90,9 @@ func (s *Server) authenticate(r *http.Request, account string) (domain.Token, er
 		logging.FromContext(r.Context()).Warn("access token used for another account", "tenant", tok.Tenant, "account", account)
 		return domain.Token{}, domain.Errorf(domain.KindUnauthorized, "Invalid Access Token")
 	}
-	return tok, nil
+	// The dialect's one route sends: a key without the scope is refused
+	// before the body is read.
+	return tok, tok.Require(domain.ScopeSend)
 }
 
 // inbox resolves inbox_id to one of the tenant's channels by id, display

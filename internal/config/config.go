@@ -19,6 +19,10 @@ type Config struct {
 	ProjectID string `env:"GOOGLE_CLOUD_PROJECT"`
 	// DispatchTopic receives one event per accepted message.
 	DispatchTopic string `env:"DISPATCH_TOPIC, default=dispatch"`
+	// DispatchBulkTopic receives the dispatch jobs of broadcasts' messages,
+	// pushed to a function of its own so that a single send never queues
+	// behind a broadcast's thousands of jobs on one subscription.
+	DispatchBulkTopic string `env:"DISPATCH_BULK_TOPIC, default=dispatch-bulk"`
 	// FanoutTopic receives one event per chunk of a bulk send.
 	FanoutTopic string `env:"FANOUT_TOPIC, default=fanout"`
 	// CacheTTL bounds how stale a cached token, channel or template may be.
@@ -43,7 +47,26 @@ type Config struct {
 	WhatsApp WhatsApp
 	Sweep    Sweep
 	Callback Callback
+	Console  Console
 }
+
+// Console configures the web console (docs/console.md). Its session key
+// comes from Secret Manager and only the console gets it; the function
+// refuses to start without one, since it could not tell its own cookies
+// from forged ones.
+type Console struct {
+	// SessionKey signs session cookies and sign-in forms: at least 32
+	// bytes. Changing it signs every browser out.
+	SessionKey string `env:"CONSOLE_SESSION_KEY"`
+	// SessionIdle ends a session nobody used for that long.
+	SessionIdle time.Duration `env:"CONSOLE_SESSION_IDLE, default=30m"`
+	// SessionMax ends a session that long after its sign-in, used or not.
+	SessionMax time.Duration `env:"CONSOLE_SESSION_MAX, default=12h"`
+}
+
+// MinSessionKey is the shortest session key the console accepts, in
+// bytes: HMAC-SHA256's own block of strength.
+const MinSessionKey = 32
 
 // WhatsApp holds the secrets of Meta's webhook (the whatsapp function).
 // Both come from Secret Manager; the function refuses to start without
@@ -95,6 +118,23 @@ type Dispatch struct {
 	// MaxAttempts is how many retryable failures a message may have before
 	// it is failed for good.
 	MaxAttempts int `env:"DISPATCH_MAX_ATTEMPTS, default=10"`
+	// MaxDeliveries is the dispatch subscription's max_delivery_attempts:
+	// on a job's last delivery, a retry that would dead-letter the job
+	// fails its message with the reason instead. 0 turns this off (a
+	// subscription without a dead-letter policy counts no deliveries).
+	MaxDeliveries int `env:"DISPATCH_MAX_DELIVERIES, default=50"`
+	// HoldLimit is how long a message may wait held (its channel refused
+	// by Meta as a whole) before sweep fails it with the reason.
+	HoldLimit time.Duration `env:"HOLD_LIMIT, default=24h"`
+	// UnknownWait is how long a message whose outcome is unknown waits for
+	// Meta's webhook before sweep resends it, once (or leaves it for a
+	// person, by the tenant's unknown policy).
+	UnknownWait time.Duration `env:"UNKNOWN_WAIT, default=10m"`
+	// PaceWait is the longest a delivery waits for its channel's pace
+	// before it gives the job back to Pub/Sub unclaimed; it must stay
+	// below the lease and the function's timeout, since it is spent before
+	// the claim.
+	PaceWait time.Duration `env:"DISPATCH_PACE_WAIT, default=10s"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -135,8 +175,8 @@ func (c *Config) Validate() error {
 	if c.ProjectID == "" {
 		errs = append(errs, errors.New("GOOGLE_CLOUD_PROJECT is required"))
 	}
-	if c.DispatchTopic == "" || c.FanoutTopic == "" {
-		errs = append(errs, errors.New("DISPATCH_TOPIC and FANOUT_TOPIC must not be empty"))
+	if c.DispatchTopic == "" || c.DispatchBulkTopic == "" || c.FanoutTopic == "" {
+		errs = append(errs, errors.New("DISPATCH_TOPIC, DISPATCH_BULK_TOPIC and FANOUT_TOPIC must not be empty"))
 	}
 	if c.CacheTTL < 0 {
 		errs = append(errs, errors.New("CACHE_TTL must not be negative"))
@@ -159,6 +199,15 @@ func (c *Config) Validate() error {
 	if c.Dispatch.MaxAttempts < 1 {
 		errs = append(errs, errors.New("DISPATCH_MAX_ATTEMPTS must be at least 1"))
 	}
+	if d := c.Dispatch.MaxDeliveries; d != 0 && (d < 5 || d > 100) {
+		errs = append(errs, fmt.Errorf("DISPATCH_MAX_DELIVERIES %d is neither 0 (off) nor within Pub/Sub's 5 to 100", d))
+	}
+	if w := c.Dispatch.PaceWait; w <= 0 || w >= c.Dispatch.Lease {
+		errs = append(errs, fmt.Errorf("DISPATCH_PACE_WAIT (%s) must be positive and shorter than DISPATCH_LEASE (%s)", w, c.Dispatch.Lease))
+	}
+	if c.Dispatch.HoldLimit <= 0 || c.Dispatch.UnknownWait <= 0 {
+		errs = append(errs, errors.New("HOLD_LIMIT and UNKNOWN_WAIT must be positive"))
+	}
 	if c.SendWait <= 0 {
 		errs = append(errs, errors.New("SEND_WAIT must be positive"))
 	}
@@ -176,6 +225,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Callback.Ranges(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Console.SessionIdle <= 0 || c.Console.SessionMax < c.Console.SessionIdle {
+		errs = append(errs, fmt.Errorf("CONSOLE_SESSION_IDLE (%s) must be positive and CONSOLE_SESSION_MAX (%s) at least as long", c.Console.SessionIdle, c.Console.SessionMax))
+	}
+	if k := c.Console.SessionKey; k != "" && len(k) < MinSessionKey {
+		errs = append(errs, fmt.Errorf("CONSOLE_SESSION_KEY has %d bytes, want at least %d", len(k), MinSessionKey))
 	}
 	if c.TrustedProxyHops < 0 {
 		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_HOPS %d must not be negative", c.TrustedProxyHops))

@@ -7,6 +7,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -147,6 +149,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		// Tenants' callback receivers on this machine are the point of a
 		// dev stack; private ranges stay refused.
 		"CALLBACK_ALLOW_LOOPBACK=true",
+		// A key of the stack's own, new at every start: a restart signs
+		// the console's browsers out, as a new key does in the cloud.
+		"CONSOLE_SESSION_KEY="+sessionKey(),
 	)
 	procs, err := startFunctions(ctx, opts.Exe, append(env, opts.Env...), opts.Logs)
 	if err != nil {
@@ -171,6 +176,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	go fireSweep(sweepCtx, every, opts.Logs)
 	s.closers = append(s.closers, func() error { stopSweep(); return nil })
 	return s, nil
+}
+
+// sessionKey is a random console session key.
+func sessionKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Stop stops everything Start started, the last started first.
@@ -304,6 +316,7 @@ func printWelcome(w io.Writer, base, sbURL string, doors []string, emu *emulator
 templategw dev stack is up (%[1]s)
 
   front door  %[2]s%[11]s (whatsapp is Meta's webhook)
+  console     %[2]s/console/  (sign in with the demo token %[8]s)
   sandbox     %[3]s  (what Meta received: %[3]s/_sandbox/requests, what it posted back: %[3]s/_sandbox/webhooks)
   emulators   FIRESTORE_EMULATOR_HOST=%[4]s PUBSUB_EMULATOR_HOST=%[5]s  project %[6]s
   demo        tenant %[7]s, token %[8]s, channel %[9]s; sweep runs every %[10]s

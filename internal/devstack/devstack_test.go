@@ -197,6 +197,8 @@ func TestDevStackSendsEndToEnd(t *testing.T) {
 		}
 	}
 
+	metaAsToday(t, base, sandboxURL, first.Data.MessageID, logs)
+
 	if err := st.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +295,54 @@ func waitStatus(t *testing.T, base, id, want string, logs *syncBuffer) devMessag
 func leftovers(pattern string) string {
 	out, _ := exec.Command("pgrep", "-f", pattern).Output()
 	return strings.TrimSpace(string(out))
+}
+
+// metaAsToday checks, on the running stack, what Meta's API as it is today
+// brings: a delivered message shows its pricing category; a contact's
+// STOP makes the next MARKETING send to it a 400 while a UTILITY send
+// goes; a PAUSED template event makes the next send of that template a
+// 400 naming the status (within the dev stack's cache TTL).
+func metaAsToday(t *testing.T, base, sandboxURL, readID string, logs *syncBuffer) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/messages/"+readID, nil)
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `"pricing":{"category":"utility"`) {
+		t.Errorf("a read message shows no pricing category: %s", raw)
+	}
+
+	const stopper = "5511987654331"
+	if code, raw := devPost(t, sandboxURL+"/_sandbox/reply", "application/json", `{"from":"`+stopper+`","name":"Ana","type":"text","text":"STOP"}`); code != http.StatusOK {
+		t.Fatalf("sandbox reply answered %d %s", code, raw)
+	}
+	marketing := `{"templateId":"alerta1","phoneNumber":"` + stopper + `","params":{"1":"Ana"}}`
+	if code, raw := devPost(t, base+"/templates", "application/json", marketing); code != http.StatusBadRequest || !strings.Contains(raw, "opted out") {
+		t.Errorf("a MARKETING send after STOP answered %d %s, want 400 naming the opt-out\n%s", code, raw, logs.String())
+	}
+	utility := `{"templateId":"welcome","phoneNumber":"` + stopper + `","params":{"1":"Ana","2":"templategw"}}`
+	if code, raw := devPost(t, base+"/templates", "application/json", utility); code/100 != 2 {
+		t.Errorf("a UTILITY send after STOP answered %d %s, want 2xx", code, raw)
+	}
+
+	event := `{"field":"message_template_status_update","name":"order_update","language":"en_US","event":"PAUSED","reason":"LOW_QUALITY"}`
+	if code, raw := devPost(t, sandboxURL+"/_sandbox/templates/events", "application/json", event); code != http.StatusOK {
+		t.Fatalf("sandbox template event answered %d %s", code, raw)
+	}
+	send := `{"templateId":"order_update","phoneNumber":"5511987654332","params":{"first_name":"Ana","order_id":"A-1"}}`
+	until := time.Now().Add(30 * time.Second)
+	for {
+		code, raw := devPost(t, base+"/templates", "application/json", send)
+		if code == http.StatusBadRequest && strings.Contains(raw, "PAUSED") {
+			return
+		}
+		if time.Now().After(until) {
+			t.Fatalf("a send of the paused template answered %d %s, want 400 naming PAUSED\n%s", code, raw, logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -24,10 +24,17 @@ func FrontDoor(routes map[string]*url.URL) http.Handler {
 		"code": "not_found", "message": "no function at this path; try " + strings.Join(paths(routes), ", "),
 	}})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		name, rest, slash := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		p, ok := proxies[name]
 		if !ok {
 			http.Error(w, string(notFound), http.StatusNotFound)
+			return
+		}
+		if !slash && r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A browser at /console gets /console/: the console's links
+			// are relative to its directory. API clients never ask for
+			// HTML, so /templates stays as it is for them.
+			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
 			return
 		}
 		r2 := r.Clone(r.Context())

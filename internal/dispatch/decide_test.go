@@ -28,6 +28,9 @@ const (
 	channel   = "main"
 	secretRef = "acme-main-token"
 	lease     = time.Minute
+	tenantURL = "https://hooks.acme.example/templategw"
+	// maxDeliveries is the dispatch subscription's max_delivery_attempts.
+	maxDeliveries = 5
 )
 
 type rig struct {
@@ -45,9 +48,10 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	st := newMemStore()
 	st.putChannel(tenant, domain.Channel{ID: channel, PhoneNumberID: "1015550000", SecretRef: secretRef, Connected: true, MessagesPerSecond: 80})
+	st.tenants[tenant] = domain.Tenant{ID: tenant, CallbackURL: tenantURL}
 	r := &rig{st: st, sender: &fakeSender{answer: acceptAll}, notes: &notes{}}
 	r.d = dispatch.New(st, &memChannels{store: st}, r.sender, memSecrets{secretRef: "EAAG-token"}, dispatch.Options{
-		Lease: lease, MaxAttempts: 3, Notifier: r.notes, Now: func() time.Time { return now },
+		Lease: lease, MaxAttempts: 3, MaxDeliveries: maxDeliveries, Notifier: r.notes, Holds: r.notes, Now: func() time.Time { return now },
 	})
 	r.ctx = logging.WithLogger(context.Background(), logging.New(t.Output(), "debug"))
 	return r
@@ -288,35 +292,6 @@ func TestDecidePermanentFailsWithMetasCodeAndTitle(t *testing.T) {
 	}
 }
 
-// TestDecideBadTokenDisconnectsChannel: Meta's 190 fails the message,
-// disconnects its channel and drops the instance's cached copy, so the
-// channel's next message fails without a call.
-func TestDecideBadTokenDisconnectsChannel(t *testing.T) {
-	r := newRig(t)
-	r.sender.answer = failWith(&provider.Error{HTTPStatus: 401, Code: 190, Title: "Invalid OAuth access token", Class: provider.Unauthorized})
-	m := r.accepted("m1", "5511987650007")
-	if err := r.dispatch(m.ID); err != nil {
-		t.Fatal(err)
-	}
-	got := r.message(m.ID)
-	if got.Status != domain.StatusFailed || !reflect.DeepEqual(got.Error, &domain.MessageError{Code: 190, Title: "channel not connected: Invalid OAuth access token"}) {
-		t.Fatalf("message = %+v error %+v", got, got.Error)
-	}
-	if ch, _ := r.st.channel(tenant, channel); ch.Connected {
-		t.Fatal("the channel is still connected")
-	}
-	next := r.accepted("m2", "5511987650017")
-	if err := r.dispatch(next.ID); err != nil {
-		t.Fatal(err)
-	}
-	if got := r.message(next.ID); got.Status != domain.StatusFailed || got.Error == nil || got.Error.Title != "channel not connected" {
-		t.Fatalf("next message = %+v error %+v, want failed: channel not connected", got, got.Error)
-	}
-	if n := len(r.sender.requests()); n != 1 {
-		t.Errorf("provider called %d times, want 1: the disconnected channel sends nothing more", n)
-	}
-}
-
 // TestDecideLostAnswerIsUnknownNeverResent is invariant 2: a send that
 // may have reached Meta is marked unknown, and a redelivery sends nothing.
 func TestDecideLostAnswerIsUnknownNeverResent(t *testing.T) {
@@ -339,6 +314,9 @@ func TestDecideLostAnswerIsUnknownNeverResent(t *testing.T) {
 			got := r.message(m.ID)
 			if got.Status != domain.StatusUnknown || got.Error == nil || got.Error.Title != tc.title {
 				t.Fatalf("message = %+v error %+v, want unknown with %q", got, got.Error, tc.title)
+			}
+			if want := now.Add(domain.DefaultUnknownWait); !got.ReconcileUntil.Equal(want) {
+				t.Errorf("reconcile until %v, want %v: it waits for Meta's webhook, then sweep resends it once", got.ReconcileUntil, want)
 			}
 			if err := r.dispatch(m.ID); err != nil {
 				t.Fatal(err)
@@ -445,9 +423,7 @@ func TestDecideChannelNotConnectedFailsUnsent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
-			if err := r.st.SetChannelConnected(context.Background(), tenant, channel, tc.connected); err != nil {
-				t.Fatal(err)
-			}
+			r.st.setConnected(tenant, channel, tc.connected)
 			m := r.accepted("m1", "5511987650040")
 			m.Channel = tc.channel
 			r.st.put(m)

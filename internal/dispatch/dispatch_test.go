@@ -9,6 +9,7 @@ import (
 
 	"github.com/templategw/templategw/emulator/emulatortest"
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/dispatch"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/provider"
@@ -82,7 +83,7 @@ func TestAcceptedByMetaBecomesPending(t *testing.T) {
 
 func TestOpenConversationBecomesSent(t *testing.T) {
 	e := apptest.New(t)
-	phone := "5511987650010"
+	phone := "5511987650011"
 	conv := domain.Conversation{ID: "conv-1", Channel: "main", Phone: phone, ExpiresAt: time.Now().Add(time.Hour)}
 	if err := e.Store.PutConversation(context.Background(), e.Tenant, conv); err != nil {
 		t.Fatal(err)
@@ -108,43 +109,47 @@ func TestPermanentFailure(t *testing.T) {
 	}
 }
 
-func TestRetryableFailureGoesBackToAcceptedThenGivesUp(t *testing.T) {
+// TestThroughputRefusalGoesBackToAcceptedUncounted: the sandbox's 130429
+// puts the message back to accepted for Pub/Sub's redelivery, however
+// often, without using an attempt (DESIGN §7.5).
+func TestThroughputRefusalGoesBackToAcceptedUncounted(t *testing.T) {
 	e := apptest.New(t)
-	m := accepted(t, e, "5511987650002") // sandbox: 500 every time
+	m := accepted(t, e, "5511987650004") // sandbox: 429 130429 every time
 	d := newDispatcher(e, e.Provider)
-	for i := 1; i <= 2; i++ {
+	for i := 1; i <= 4; i++ {
 		err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID})
-		if !errors.Is(err, dispatch.ErrRetry) {
-			t.Fatalf("attempt %d: err = %v, want ErrRetry so Pub/Sub redelivers", i, err)
+		if !errors.Is(err, dispatch.ErrThrottled) {
+			t.Fatalf("delivery %d: err = %v, want ErrThrottled so Pub/Sub redelivers", i, err)
 		}
-		if got := load(t, e, m.ID); got.Status != domain.StatusAccepted || got.Attempts != i {
-			t.Fatalf("attempt %d: status %s attempts %d", i, got.Status, got.Attempts)
+		if got := load(t, e, m.ID); got.Status != domain.StatusAccepted || got.Attempts != 0 || got.Error == nil || got.Error.Code != 130429 {
+			t.Fatalf("delivery %d: status %s attempts %d error %+v", i, got.Status, got.Attempts, got.Error)
 		}
 	}
-	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
-		t.Fatalf("last attempt: %v", err)
-	}
-	got := load(t, e, m.ID)
-	if got.Status != domain.StatusFailed || got.Attempts != 3 || got.Error == nil || got.Error.Code != 131000 {
-		t.Fatalf("after max attempts: %+v", got)
-	}
-	if n := e.Sandbox.CountByCallback(m.ID); n != 3 {
-		t.Errorf("sandbox saw %d calls, want 3", n)
+	if n := e.Sandbox.CountByCallback(m.ID); n != 4 {
+		t.Errorf("sandbox saw %d calls, want 4", n)
 	}
 }
 
-func TestFlakyProviderSucceedsOnRedelivery(t *testing.T) {
-	e := apptest.New(t)
-	m := accepted(t, e, "5511987650008") // sandbox: 503 once, then success
-	d := newDispatcher(e, e.Provider)
-	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); !errors.Is(err, dispatch.ErrRetry) {
-		t.Fatalf("first attempt: %v", err)
-	}
-	if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if got := load(t, e, m.ID); got.Status != domain.StatusPending || got.Attempts != 2 {
-		t.Fatalf("status %s attempts %d", got.Status, got.Attempts)
+// TestServerErrorIsUnknownNotResent: Meta's 5xx may come after it took
+// the message, so the message is unknown, waiting for Meta's webhook,
+// and a redelivery sends nothing.
+func TestServerErrorIsUnknownNotResent(t *testing.T) {
+	for _, phone := range []string{"5511987650002", "5511987650008"} { // sandbox: 500 every time, 503 once
+		e := apptest.New(t)
+		m := accepted(t, e, phone)
+		d := newDispatcher(e, e.Provider)
+		for range 2 {
+			if err := d.Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
+				t.Fatalf("…%s: err = %v, want nil: a redelivery must not send again", phone[len(phone)-4:], err)
+			}
+		}
+		got := load(t, e, m.ID)
+		if got.Status != domain.StatusUnknown || got.Error == nil || got.Error.Code != 131000 || got.ReconcileUntil.IsZero() {
+			t.Fatalf("…%s: message %+v, want unknown with 131000, waiting for the webhook", phone[len(phone)-4:], got)
+		}
+		if n := e.Sandbox.CountByCallback(m.ID); n != 1 {
+			t.Errorf("…%s: sandbox saw %d calls, want 1", phone[len(phone)-4:], n)
+		}
 	}
 }
 
@@ -168,19 +173,25 @@ func TestTimeoutAfterRequestLeftIsUnknownAndNeverResent(t *testing.T) {
 	}
 }
 
-func TestBadTokenDisconnectsChannel(t *testing.T) {
+// TestRevokedTokenHoldsChannel: Meta refuses the number's token (190):
+// the message is held, not failed, and the channel records the hold and
+// stays connected.
+func TestRevokedTokenHoldsChannel(t *testing.T) {
 	e := apptest.New(t)
-	m := accepted(t, e, "5511987650007") // sandbox: 190
+	if err := e.Sandbox.RevokeToken(demo.PhoneNumberID, true); err != nil {
+		t.Fatal(err)
+	}
+	m := accepted(t, e, "5511987650007")
 	if err := newDispatcher(e, e.Provider).Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
 		t.Fatal(err)
 	}
 	got := load(t, e, m.ID)
-	if got.Status != domain.StatusFailed || got.Error == nil || got.Error.Code != 190 {
-		t.Fatalf("message = %+v", got)
+	if got.Status != domain.StatusHeld || got.Error == nil || got.Error.Code != 190 {
+		t.Fatalf("message = %+v, want held with 190", got)
 	}
 	chs, err := e.Store.Channels(context.Background(), e.Tenant)
-	if err != nil || len(chs) != 1 || chs[0].Connected {
-		t.Fatalf("channel still connected: %+v %v", chs, err)
+	if err != nil || len(chs) != 1 || !chs[0].Connected || chs[0].Hold == nil || chs[0].Hold.Code != 190 {
+		t.Fatalf("channel %+v (%v), want connected and held by 190", chs, err)
 	}
 }
 

@@ -24,8 +24,15 @@ type memStore struct {
 	messages      map[string]domain.Message      // by tenant/id
 	conversations map[string]domain.Conversation // by tenant/ConversationKey
 	channels      map[string]domain.Channel      // by tenant/id
-	// claimErr and settleErr, when set, are what Firestore answers.
-	claimErr, settleErr error
+	tenants       map[string]domain.Tenant       // by id
+	// claimErr, settleErr and holdErr, when set, are what Firestore
+	// answers.
+	claimErr, settleErr, holdErr error
+	// beforeHold, when set, runs as HoldMessage starts, as another writer
+	// (a release) committing just before it would.
+	beforeHold func()
+	// claims and reads count Claim and Message calls.
+	claims, reads int
 }
 
 func newMemStore() *memStore {
@@ -33,6 +40,7 @@ func newMemStore() *memStore {
 		messages:      map[string]domain.Message{},
 		conversations: map[string]domain.Conversation{},
 		channels:      map[string]domain.Channel{},
+		tenants:       map[string]domain.Tenant{},
 	}
 }
 
@@ -55,6 +63,7 @@ func (s *memStore) Claim(ctx context.Context, tenant, id string, now time.Time, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.claims++
 	if s.claimErr != nil {
 		return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, s.claimErr)
 	}
@@ -69,6 +78,20 @@ func (s *memStore) Claim(ctx context.Context, tenant, id string, now time.Time, 
 	m.Attempts++
 	m.LeaseUntil = now.Add(lease)
 	s.messages[key(tenant, id)] = m
+	return clone(m), nil
+}
+
+func (s *memStore) Message(ctx context.Context, tenant, id string) (domain.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Message{}, fmt.Errorf("message %s/%s: %w", tenant, id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	m, ok := s.messages[key(tenant, id)]
+	if !ok {
+		return domain.Message{}, fmt.Errorf("message %s/%s: %w", tenant, id, store.ErrNotFound)
+	}
 	return clone(m), nil
 }
 
@@ -96,19 +119,70 @@ func (s *memStore) Settle(ctx context.Context, tenant, id string, attempt int, a
 	return clone(m), nil
 }
 
-func (s *memStore) SetChannelConnected(ctx context.Context, tenant, id string, connected bool) error {
+// HoldMessage holds a claimed message with its channel, as the store's
+// transaction does: a refusal holds the channel unless it is held
+// already, and without one the channel's own hold decides (ErrNotHeld when
+// it has none).
+func (s *memStore) HoldMessage(ctx context.Context, tenant, id string, attempt int, now time.Time, refusal *domain.Hold) (store.Held, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("set channel %s/%s connected=%t: %w", tenant, id, connected, err)
+		return store.Held{}, fmt.Errorf("hold message %s/%s: %w", tenant, id, err)
+	}
+	if s.beforeHold != nil {
+		s.beforeHold()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ch, ok := s.channels[key(tenant, id)]
-	if !ok {
-		return fmt.Errorf("set channel %s/%s connected=%t: %w", tenant, id, connected, store.ErrNotFound)
+	if s.holdErr != nil {
+		return store.Held{}, fmt.Errorf("hold message %s/%s: %w", tenant, id, s.holdErr)
 	}
+	m, ok := s.messages[key(tenant, id)]
+	if !ok {
+		return store.Held{}, fmt.Errorf("hold message %s/%s: %w", tenant, id, store.ErrNotFound)
+	}
+	if m.Status != domain.StatusDispatching || m.Attempts != attempt {
+		return store.Held{}, fmt.Errorf("hold message %s/%s: %w: %s, attempt %d", tenant, id, store.ErrStale, m.Status, m.Attempts)
+	}
+	ch, chOK := s.channels[key(tenant, m.Channel)]
+	var out store.Held
+	switch {
+	case ch.Hold != nil:
+		out.Hold = *ch.Hold
+	case refusal == nil:
+		return store.Held{}, fmt.Errorf("hold message %s/%s: %w", tenant, id, store.ErrNotHeld)
+	default:
+		out.Hold, out.NewHold = *refusal, chOK
+		if chOK {
+			h := *refusal
+			ch.Hold = &h
+			s.channels[key(tenant, m.Channel)] = ch
+		}
+	}
+	m = clone(m)
+	if err := m.HoldFor(out.Hold, now); err != nil {
+		return store.Held{}, err
+	}
+	s.messages[key(tenant, id)] = m
+	out.Message = clone(m)
+	return out, nil
+}
+
+// setConnected connects or disconnects a stored channel, as the admin
+// CLI does.
+func (s *memStore) setConnected(tenant, id string, connected bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[key(tenant, id)]
 	ch.Connected = connected
 	s.channels[key(tenant, id)] = ch
-	return nil
+}
+
+// release lifts a channel's hold, as channel connect does.
+func (s *memStore) release(tenant, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[key(tenant, id)]
+	ch.Hold, ch.Connected = nil, true
+	s.channels[key(tenant, id)] = ch
 }
 
 // put stores m as it is.
@@ -182,6 +256,16 @@ func (c *memChannels) Channel(_ context.Context, tenant, id string) (domain.Chan
 	return ch, nil
 }
 
+func (c *memChannels) Tenant(_ context.Context, id string) (domain.Tenant, error) {
+	c.store.mu.Lock()
+	defer c.store.mu.Unlock()
+	t, ok := c.store.tenants[id]
+	if !ok {
+		return domain.Tenant{}, fmt.Errorf("tenant %s: %w", id, store.ErrNotFound)
+	}
+	return t, nil
+}
+
 func (c *memChannels) ForgetChannels(tenant string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -228,10 +312,30 @@ func (f *fakeSender) requests() []provider.SendRequest {
 	return slices.Clone(f.reqs)
 }
 
-// notes is dispatch.Notifier: the messages it was told about.
+// notes is dispatch.Notifier and dispatch.ChannelNotifier: the messages
+// and channel holds it was told about.
 type notes struct {
-	mu   sync.Mutex
-	seen []domain.Message
+	mu    sync.Mutex
+	seen  []domain.Message
+	holds []heldNote
+}
+
+// heldNote is one channel.held callback.
+type heldNote struct {
+	tenant, url, channel string
+	hold                 domain.Hold
+}
+
+func (n *notes) NotifyChannelHeld(_ context.Context, tenant, url, channel string, h domain.Hold) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.holds = append(n.holds, heldNote{tenant, url, channel, h})
+}
+
+func (n *notes) channelHolds() []heldNote {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.holds)
 }
 
 func (n *notes) Notify(_ context.Context, m domain.Message) {

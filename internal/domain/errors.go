@@ -22,6 +22,8 @@ const (
 	KindNotFound                        // the resource does not exist for this tenant
 	KindInFlight                        // same idempotency key, first request still running
 	KindKeyReused                       // same idempotency key, different request
+	KindForbidden                       // a valid key outside its scopes or channels
+	KindConflict                        // the resource's state does not allow the operation (a cancelled broadcast resumed)
 )
 
 // Error is a domain error: a kind, a human message naming the problem and,

@@ -68,7 +68,7 @@ func TestKindValuesAreDistinct(t *testing.T) {
 	kinds := []domain.Kind{
 		domain.KindInternal, domain.KindNoData, domain.KindInvalid, domain.KindParamsMissing, domain.KindTemplate,
 		domain.KindChannelNotConnected, domain.KindUnauthorized, domain.KindLimitReached, domain.KindNotFound,
-		domain.KindInFlight, domain.KindKeyReused,
+		domain.KindInFlight, domain.KindKeyReused, domain.KindForbidden,
 	}
 	seen := map[domain.Kind]bool{}
 	for _, k := range kinds {

@@ -17,6 +17,11 @@ type Message struct {
 	// Text is the body of a free-form text message (Type MessageText).
 	Text      string `firestore:"text,omitempty"`
 	ClientRef string `firestore:"clientRef,omitempty"`
+	// Batch is the id of the bulk send (broadcast) the message belongs to,
+	// "" for a single send. It is written even when empty: sweep finds the
+	// single sends it republishes by batch == "", and leaves a broadcast's
+	// messages to the broadcast's own sweep, which knows when it is paused.
+	Batch string `firestore:"batch"`
 	// CallbackURL receives the message's status changes, chosen at accept
 	// (the integration's, else the tenant's); "" sends none.
 	CallbackURL       string        `firestore:"callbackUrl,omitempty"`
@@ -29,8 +34,15 @@ type Message struct {
 	Pricing    *Pricing       `firestore:"pricing,omitempty"`
 	History    []HistoryEntry `firestore:"history"`
 	LeaseUntil time.Time      `firestore:"leaseUntil,omitempty"`
-	CreatedAt  time.Time      `firestore:"createdAt"`
-	UpdatedAt  time.Time      `firestore:"updatedAt"`
+	// ReconcileUntil is, while unknown, how long Meta's webhook has to
+	// settle the message before sweep resends it; zero leaves it for a
+	// person (unknown.go).
+	ReconcileUntil time.Time `firestore:"reconcileUntil,omitempty"`
+	// ResentAt is when an unknown message was sent again; a message is
+	// resent on its own at most once.
+	ResentAt  time.Time `firestore:"resentAt,omitempty"`
+	CreatedAt time.Time `firestore:"createdAt"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
 }
 
 // Move changes the message's state when the state machine allows it and

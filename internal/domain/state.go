@@ -10,8 +10,10 @@ type Status string
 
 // Message states. accepted → dispatching → pending | sent → delivered →
 // read, or failed (terminal). unknown marks an attempt whose outcome was
-// lost after the request left; it is never resent, only reconciled by a
-// later webhook.
+// lost after the request left: Meta's webhook reconciles it, and only
+// past a bounded wait is it resent, once (unknown.go). held is a message
+// whose channel cannot send now (hold.go): released to accepted when the
+// channel is reconnected, failed past the hold limit.
 const (
 	StatusAccepted    Status = "accepted"
 	StatusDispatching Status = "dispatching"
@@ -21,6 +23,10 @@ const (
 	StatusRead        Status = "read"
 	StatusFailed      Status = "failed"
 	StatusUnknown     Status = "unknown"
+	StatusHeld        Status = "held"
+	// StatusCancelled is terminal: the message's broadcast was cancelled
+	// before the message reached Meta, so it is never sent.
+	StatusCancelled Status = "cancelled"
 )
 
 // transitions lists, for each state, the states it may move to. Anything
@@ -28,20 +34,24 @@ const (
 // message never moves backwards. accepted and dispatching may jump to a
 // state only Meta's webhook reports (sent, delivered, read): the webhook
 // proves the send, which stops a redelivery from sending it again and lets
-// a status that outruns dispatch's own outcome land.
+// a status that outruns dispatch's own outcome land. held may jump the
+// same way, since an earlier attempt's webhook proves a send just as well.
+// unknown goes back to accepted only to be resent, which sweep and the
+// operator decide (unknown.go), never a webhook.
 var transitions = map[Status][]Status{
-	StatusAccepted:    {StatusDispatching, StatusSent, StatusDelivered, StatusRead, StatusFailed},
-	StatusDispatching: {StatusAccepted, StatusPending, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusUnknown},
+	StatusAccepted:    {StatusDispatching, StatusHeld, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusCancelled},
+	StatusDispatching: {StatusAccepted, StatusHeld, StatusPending, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusUnknown},
 	StatusPending:     {StatusSent, StatusDelivered, StatusRead, StatusFailed},
 	StatusSent:        {StatusDelivered, StatusRead, StatusFailed},
 	StatusDelivered:   {StatusRead},
-	StatusUnknown:     {StatusPending, StatusSent, StatusDelivered, StatusRead, StatusFailed},
+	StatusUnknown:     {StatusAccepted, StatusPending, StatusSent, StatusDelivered, StatusRead, StatusFailed},
+	StatusHeld:        {StatusAccepted, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusCancelled},
 }
 
 // Valid reports whether s is one of the message states.
 func (s Status) Valid() bool {
 	_, ok := transitions[s]
-	return ok || s == StatusRead || s == StatusFailed
+	return ok || s == StatusRead || s == StatusFailed || s == StatusCancelled
 }
 
 // CanMove reports whether a message in state from may move to state to.

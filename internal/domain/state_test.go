@@ -12,12 +12,14 @@ import (
 var allStatuses = []domain.Status{
 	domain.StatusAccepted, domain.StatusDispatching, domain.StatusPending, domain.StatusSent,
 	domain.StatusDelivered, domain.StatusRead, domain.StatusFailed, domain.StatusUnknown,
+	domain.StatusCancelled, domain.StatusHeld,
 }
 
 // allowed is the whole state machine, written out: every pair not listed
 // here must be refused.
 var allowed = map[[2]domain.Status]bool{
 	{domain.StatusAccepted, domain.StatusDispatching}: true,
+	{domain.StatusAccepted, domain.StatusHeld}:        true, // its channel is held
 	{domain.StatusAccepted, domain.StatusFailed}:      true,
 	{domain.StatusAccepted, domain.StatusSent}:        true, // a webhook proves a send dispatch thought retryable
 	{domain.StatusAccepted, domain.StatusDelivered}:   true,
@@ -30,6 +32,7 @@ var allowed = map[[2]domain.Status]bool{
 	{domain.StatusDispatching, domain.StatusRead}:      true,
 	{domain.StatusDispatching, domain.StatusFailed}:    true,
 	{domain.StatusDispatching, domain.StatusUnknown}:   true,
+	{domain.StatusDispatching, domain.StatusHeld}:      true, // Meta refused the channel, or it was held already
 
 	{domain.StatusPending, domain.StatusSent}:      true,
 	{domain.StatusPending, domain.StatusDelivered}: true,
@@ -47,6 +50,18 @@ var allowed = map[[2]domain.Status]bool{
 	{domain.StatusUnknown, domain.StatusDelivered}: true,
 	{domain.StatusUnknown, domain.StatusRead}:      true,
 	{domain.StatusUnknown, domain.StatusFailed}:    true,
+	{domain.StatusUnknown, domain.StatusAccepted}:  true, // resent once, past the wait, or by an operator
+
+	{domain.StatusHeld, domain.StatusAccepted}:  true, // released: the channel was reconnected
+	{domain.StatusHeld, domain.StatusFailed}:    true, // past the hold limit
+	{domain.StatusHeld, domain.StatusSent}:      true, // an earlier attempt's webhook proves the send
+	{domain.StatusHeld, domain.StatusDelivered}: true,
+	{domain.StatusHeld, domain.StatusRead}:      true,
+
+	// A cancelled broadcast's messages that never reached Meta; cancelled
+	// is terminal.
+	{domain.StatusAccepted, domain.StatusCancelled}: true,
+	{domain.StatusHeld, domain.StatusCancelled}:     true,
 }
 
 func TestCanMoveEveryPair(t *testing.T) {
@@ -68,9 +83,12 @@ func TestCanMoveNamedCases(t *testing.T) {
 		{domain.StatusRead, domain.StatusDelivered, false},
 		{domain.StatusSent, domain.StatusPending, false},
 		{domain.StatusDelivered, domain.StatusSent, false},
-		{domain.StatusSent, domain.StatusSent, false}, // a duplicated webhook
-		{domain.StatusUnknown, domain.StatusDispatching, false},
-		{domain.StatusUnknown, domain.StatusAccepted, false}, // never resent blindly
+		{domain.StatusSent, domain.StatusSent, false},           // a duplicated webhook
+		{domain.StatusUnknown, domain.StatusDispatching, false}, // a redelivery never sends it again
+		{domain.StatusHeld, domain.StatusDispatching, false},    // only a release makes it sendable
+		{domain.StatusHeld, domain.StatusPending, false},
+		{domain.StatusHeld, domain.StatusUnknown, false},
+		{domain.StatusPending, domain.StatusHeld, false}, // Meta has it: nothing left to hold
 		{domain.StatusDispatching, domain.StatusAccepted, true},
 		{domain.StatusUnknown, domain.StatusSent, true},
 		{domain.StatusPending, domain.StatusRead, true}, // delivered lost or late
@@ -85,6 +103,9 @@ func TestCanMoveNamedCases(t *testing.T) {
 		}
 		if domain.CanMove(domain.StatusRead, to) {
 			t.Errorf("CanMove(read, %s) = true; read is terminal", to)
+		}
+		if domain.CanMove(domain.StatusCancelled, to) {
+			t.Errorf("CanMove(cancelled, %s) = true; cancelled is terminal", to)
 		}
 		if domain.CanMove("bogus", to) || domain.CanMove(to, "bogus") || domain.CanMove("", to) {
 			t.Errorf("a move to or from an unknown state was allowed (%s)", to)

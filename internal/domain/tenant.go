@@ -18,6 +18,10 @@ type Tenant struct {
 	// CallbackSecret signs status callbacks (HMAC-SHA256); it is shown to
 	// the tenant once when set and never served back.
 	CallbackSecret string `firestore:"callbackSecret,omitempty" json:"-"`
+	// UnknownPolicy says what becomes of a message whose outcome stayed
+	// unknown past the wait: resent once ("", UnknownResend) or left for a
+	// person (UnknownHold).
+	UnknownPolicy UnknownPolicy `firestore:"unknownPolicy,omitempty" json:"unknownPolicy,omitempty"`
 	// OptOutKeywords and OptInKeywords are the whole-message texts that
 	// opt a contact out of marketing and back in; empty means
 	// DefaultOptOutKeywords and DefaultOptInKeywords.
@@ -90,6 +94,9 @@ type Channel struct {
 	Connected         bool   `firestore:"connected" json:"connected"`
 	Default           bool   `firestore:"default" json:"default"`
 	MessagesPerSecond int    `firestore:"messagesPerSecond" json:"messagesPerSecond"`
+	// Hold, when set, is why Meta refuses the channel as a whole: its
+	// messages wait as held until it is reconnected (hold.go).
+	Hold *Hold `firestore:"hold,omitempty" json:"hold,omitempty"`
 }
 
 // PickChannel chooses the sending channel: the one ref names (by id,

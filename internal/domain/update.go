@@ -12,6 +12,10 @@ type Update struct {
 	Status            Status // sent, delivered, read or failed
 	At                time.Time
 	Error             *MessageError // for failed
+	// Pricing is the status's pricing, nil when it carried none; it is
+	// recorded whether or not the status moves the message
+	// (RecordPricing).
+	Pricing *Pricing
 }
 
 // webhookStatuses are the states a provider update may report.
@@ -53,7 +57,7 @@ func (m *Message) Apply(u Update) (bool, error) {
 	switch {
 	case u.Status == StatusFailed:
 		m.Error = u.Error
-	case from == StatusUnknown || from == StatusAccepted || from == StatusDispatching:
+	case from == StatusUnknown || from == StatusAccepted || from == StatusDispatching || from == StatusHeld:
 		// The provider proved the send: the attempt's doubt or retryable
 		// error no longer describes the message.
 		m.Error = nil
@@ -74,3 +78,32 @@ func MonthKey(t time.Time) string { return t.UTC().Format("2006-01") }
 // ServiceWindow is how long a contact's inbound message lets a channel send
 // free-form messages (Meta's customer-service window).
 const ServiceWindow = 24 * time.Hour
+
+// EarliestEventTime is the earliest time a webhook may report: WhatsApp
+// did not exist before 2009, so an earlier timestamp is not a time at all.
+var EarliestEventTime = time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// MaxClockSkew is how far ahead of the gateway's clock a reported time
+// may be and still be Meta's clock running ahead rather than a bad value.
+const MaxClockSkew = 5 * time.Minute
+
+// EventTime bounds a time a webhook reports by when the webhook arrived:
+// nothing Meta reports can have happened after that, so a later time,
+// an absent one and one before EarliestEventTime are the receive time.
+// Every window and conversation computed from an event time therefore
+// ends at most its length after now. problem says why the reported time
+// was replaced, "" when it was usable (absent, or ahead by no more than
+// MaxClockSkew, is not a problem).
+func EventTime(reported, received time.Time) (at time.Time, problem string) {
+	switch {
+	case reported.IsZero():
+		return received, ""
+	case reported.Before(EarliestEventTime):
+		return received, "before 2009"
+	case reported.After(received.Add(MaxClockSkew)):
+		return received, "in the future"
+	case reported.After(received):
+		return received, ""
+	}
+	return reported, ""
+}

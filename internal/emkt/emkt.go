@@ -101,10 +101,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		a.fail(err)
 		return
 	}
+	// The transaction names the scope, so the key is checked once it is
+	// known, before anything is read from the store.
 	switch a.trans {
 	case TransSend:
+		if err := tok.Require(domain.ScopeSend); err != nil {
+			a.fail(err)
+			return
+		}
 		s.send(a, tok, d)
 	case TransStatus:
+		if err := tok.Require(domain.ScopeReadMessages); err != nil {
+			a.fail(err)
+			return
+		}
 		s.status(a, tok, d)
 	default:
 		a.fail(domain.Errorf(domain.KindInvalid, "trans: unknown transaction "+quote(a.trans)+"; served are 50.01 and 50.02", "trans"))

@@ -24,6 +24,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindNotFound:            http.StatusNotFound,
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
+	domain.KindForbidden:           http.StatusForbidden,
 }
 
 // elementOf names the batch service's fields as emkt's elements.

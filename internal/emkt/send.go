@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/domain"
@@ -17,9 +18,12 @@ const maxParams = 32
 // maxIdentificador is seed 003's bound on identificador.
 const maxIdentificador = 13
 
-// header is 50.01's batch-wide elements.
+// header is 50.01's batch-wide elements. agendamento, the batch's
+// scheduled start, is the gateway's addition to seed 003.
 type header struct {
 	remetente, identificador, namespace, elementName string
+	agendamento                                      string
+	sendAt                                           time.Time // agendamento read
 }
 
 // field returns where the header element el goes, nil for any other.
@@ -33,12 +37,15 @@ func (h *header) field(el xml.StartElement) *string {
 		return &h.namespace
 	case "element_name":
 		return &h.elementName
+	case "agendamento":
+		return &h.agendamento
 	}
 	return nil
 }
 
-// check names every bad header element at once.
-func (h *header) check() error {
+// check names every bad header element at once, and reads agendamento
+// as of now.
+func (h *header) check(now time.Time) error {
 	var errs domain.FieldErrors
 	if h.remetente == "" {
 		errs.Add("remetente", "required")
@@ -51,6 +58,12 @@ func (h *header) check() error {
 	domain.CheckLen(&errs, "element_name", h.elementName, domain.MaxTemplateRef)
 	if !alnum(h.identificador, maxIdentificador) {
 		errs.Add("identificador", fmt.Sprintf("up to %d letters and digits", maxIdentificador))
+	}
+	if h.agendamento != "" {
+		var problem string
+		if h.sendAt, problem = domain.ParseSendAt(h.agendamento, now); problem != "" {
+			errs.Add("agendamento", problem)
+		}
 	}
 	return errs.Err()
 }
@@ -75,14 +88,14 @@ func (s *Server) send(a *exchange, tok domain.Token, d *decoder) {
 		a.fail(err)
 		return
 	}
-	if err := p.h.check(); err != nil {
+	if err := p.h.check(time.Now()); err != nil {
 		a.fail(err)
 		return
 	}
 	spec := batch.Spec{
 		Source: "emkt", Code: p.h.identificador, TemplateName: p.h.elementName, Channel: p.h.remetente,
 		Namespace: p.h.namespace, National: true, Positional: true,
-		IdempotencyKey: a.idem, RequestHash: a.hash,
+		IdempotencyKey: a.idem, RequestHash: a.hash, SendAt: p.h.sendAt,
 	}
 	if spec.IdempotencyKey == "" && spec.Code != "" {
 		// The identificador is the client's idempotency key (DESIGN §2):

@@ -51,8 +51,7 @@ var settledStates = map[domain.Status]bool{
 // failure table ends failed with; recipients not listed end read.
 var expectedFailure = map[string]int{
 	"0001": 131026, // refused at once, permanent
-	"0002": 131000, // 500 on every call: failed once attempts run out
-	"0004": 130429, // 429 on every call: the same
+	"0002": 131000, // 500 on every call: unknown, or failed once attempts run out
 	"0009": 131026, // accepted, then reported failed by webhook
 }
 

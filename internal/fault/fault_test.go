@@ -71,6 +71,7 @@ const (
 var env = []string{
 	"META_TIMEOUT=" + metaTimeout.String(),
 	"DISPATCH_LEASE=10s",
+	"DISPATCH_PACE_WAIT=3s",
 	"DISPATCH_MAX_ATTEMPTS=3",
 	"SWEEP_ACCEPTED_AFTER=10s",
 	"PUBLISH_TIMEOUT=2s",
@@ -80,10 +81,13 @@ const sweepEvery = 3 * time.Second
 
 // mix is the recipients' last four digits, one per send in turn: mostly
 // plain recipients ("" gets a harmless suffix), and a share the sandbox
-// answers with 500 (0002), 429/130429 (0004), a held answer the client
-// times out on (0003), a 503 once (0008), a permanent refusal (0001) or a
-// failure reported later by webhook (0009). docs/sandbox.md has the table.
-var mix = []string{"", "0003", "", "0008", "0001", "", "0002", "", "0003", "", "0004", "", "0009", "", "0008", "", "", "0003", "", "0002"}
+// answers with 500 (0002), a held answer the client times out on (0003),
+// a 503 once (0008), a permanent refusal (0001) or a failure reported
+// later by webhook (0009). docs/sandbox.md has the table. Meta's 130429
+// (0004) is a throughput refusal that never fails a message: it waits,
+// accepted, until the number takes it, so it has no place among messages
+// that must settle; the pacing tests cover it.
+var mix = []string{"", "0003", "", "0008", "0001", "", "0002", "", "0003", "", "", "", "0009", "", "0008", "", "", "0003", "", "0002"}
 
 func phoneFor(seq int) string {
 	suffix := mix[seq%len(mix)]
@@ -294,7 +298,7 @@ func TestFaultSuite(t *testing.T) {
 	for _, c := range stack.Sandbox.Requests() {
 		byCode[c.Status]++
 	}
-	for code, what := range map[int]string{500: "500s", 503: "503s", 429: "429s"} {
+	for code, what := range map[int]string{500: "500s", 503: "503s"} {
 		if byCode[code] == 0 {
 			t.Errorf("the sandbox answered no %s", what)
 		}

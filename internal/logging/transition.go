@@ -55,7 +55,8 @@ func Moved(source string, m domain.Message, from domain.Status) TransitionFields
 	}
 	// A claim keeps the error of the attempt before it: only the moves an
 	// error explains carry it.
-	explained := m.Status == domain.StatusFailed || m.Status == domain.StatusUnknown || m.Status == domain.StatusAccepted
+	explained := m.Status == domain.StatusFailed || m.Status == domain.StatusUnknown || m.Status == domain.StatusAccepted ||
+		m.Status == domain.StatusHeld
 	if m.Error != nil && explained {
 		f.MetaCode, f.Reason = m.Error.Code, m.Error.Title
 	}

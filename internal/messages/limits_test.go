@@ -8,6 +8,7 @@ import (
 
 	"github.com/templategw/templategw/internal/apptest/memory"
 	"github.com/templategw/templategw/internal/catalog"
+	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/messages"
 	"github.com/templategw/templategw/internal/store"
@@ -24,6 +25,11 @@ func (noMessages) Message(context.Context, string, string) (domain.Message, erro
 func (n noMessages) Messages(_ context.Context, _ string, _ store.MessageFilter, _ int, pageToken string) ([]domain.Message, string, error) {
 	*n.asked = append(*n.asked, pageToken)
 	return nil, "", nil
+}
+
+func (n noMessages) Usage(_ context.Context, _, month string) ([]domain.UsageCount, error) {
+	*n.asked = append(*n.asked, "usage "+month)
+	return []domain.UsageCount{{Channel: demo.ChannelID, Category: "marketing", Count: 2}}, nil
 }
 
 // TestQueryOverItsBounds sends each query parameter past its bound, and

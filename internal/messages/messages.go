@@ -1,7 +1,8 @@
 // Package messages is the native messages API: the status and history of
-// one send (GET /{messageId}) and a tenant's sends filtered by phone and
-// status (GET /). Answers are plain resources, errors
-// {"error":{"code","message"}} (DESIGN §2).
+// one send (GET /{messageId}), a tenant's sends filtered by phone and
+// status (GET /), and its billable messages of a month (GET /usage).
+// Answers are plain resources, errors {"error":{"code","message"}}
+// (DESIGN §2).
 package messages
 
 import (
@@ -24,25 +25,32 @@ type Auth interface {
 	Authenticate(ctx context.Context, token string) (domain.Token, error)
 }
 
-// Store reads a tenant's messages.
+// Store reads a tenant's messages and its usage counters.
 type Store interface {
 	Message(ctx context.Context, tenant, id string) (domain.Message, error)
 	Messages(ctx context.Context, tenant string, f store.MessageFilter, limit int, pageToken string) ([]domain.Message, string, error)
+	Usage(ctx context.Context, tenant, month string) ([]domain.UsageCount, error)
 }
 
 // Server serves the messages function.
 type Server struct {
 	auth  Auth
 	store Store
+	// Now is the clock that picks the usage's default month (default
+	// time.Now).
+	Now func() time.Time
 }
 
 // New returns the messages API server.
-func New(auth Auth, st Store) *Server { return &Server{auth: auth, store: st} }
+func New(auth Auth, st Store) *Server { return &Server{auth: auth, store: st, Now: time.Now} }
 
 // Handler is the messages function's HTTP handler, served at "/".
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/", s.handleList)
+	// A static segment wins over the parameter: no message id is "usage"
+	// (ids are random base32, store.NewID).
+	r.Get("/usage", s.handleUsage)
 	r.Get("/{messageId}", s.handleGet)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, domain.Errorf(domain.KindNotFound, "no such route"))
@@ -72,6 +80,7 @@ type View struct {
 	ProviderMessageID string                `json:"providerMessageId,omitempty"`
 	Attempts          int                   `json:"attempts"`
 	Error             *domain.MessageError  `json:"error,omitempty"`
+	Pricing           *domain.Pricing       `json:"pricing,omitempty"`
 	History           []domain.HistoryEntry `json:"history"`
 	CreatedAt         time.Time             `json:"createdAt"`
 	UpdatedAt         time.Time             `json:"updatedAt"`
@@ -82,12 +91,23 @@ func ViewOf(m domain.Message) View {
 	return View{
 		ID: m.ID, Status: m.Status, Channel: m.Channel, PhoneNumber: domain.MaskPhone(m.PhoneNumber),
 		TemplateID: m.TemplateID, ConversationID: m.ConversationID, ProviderMessageID: m.ProviderMessageID,
-		Attempts: m.Attempts, Error: m.Error, History: m.History, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		Attempts: m.Attempts, Error: m.Error, Pricing: m.Pricing, History: m.History, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 
-func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+// authenticate returns what the request's token grants: every route of
+// this API reads messages, and a key without that scope is refused
+// before anything is read.
+func (s *Server) authenticate(r *http.Request) (domain.Token, error) {
 	tok, err := s.auth.Authenticate(r.Context(), request.Bearer(r))
+	if err != nil {
+		return tok, err
+	}
+	return tok, tok.Require(domain.ScopeReadMessages)
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	tok, err := s.authenticate(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -105,7 +125,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	tok, err := s.auth.Authenticate(r.Context(), request.Bearer(r))
+	tok, err := s.authenticate(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -167,6 +187,7 @@ var codes = map[domain.Kind]struct {
 	code   string
 }{
 	domain.KindUnauthorized: {http.StatusUnauthorized, "unauthenticated"},
+	domain.KindForbidden:    {http.StatusForbidden, "permission_denied"},
 	domain.KindInvalid:      {http.StatusBadRequest, "invalid_argument"},
 	domain.KindNotFound:     {http.StatusNotFound, "not_found"},
 }

@@ -1,5 +1,5 @@
 // Package openapi loads docs/openapi.yaml, the OpenAPI 3.1 description of
-// the templates, messages, cloudchat and wati functions, and maps the
+// the templates, messages, batches, cloudchat and wati functions, and maps the
 // functions' own routes onto its paths. Its tests hold the description to
 // the handlers: the same routes, and every answer valid against it.
 package openapi
@@ -15,7 +15,7 @@ import (
 
 // Functions are the HTTP functions the description covers, by the name
 // each is deployed under (its first path segment at the front door).
-var Functions = []string{"templates", "messages", "cloudchat", "wati"}
+var Functions = []string{"templates", "messages", "batches", "cloudchat", "wati"}
 
 // Load reads the description at path, resolves its references and
 // validates it as the OpenAPI version it declares (with JSON Schema

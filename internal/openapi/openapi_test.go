@@ -24,6 +24,7 @@ import (
 	"github.com/templategw/templategw/internal/apptest"
 	"github.com/templategw/templategw/internal/atom"
 	"github.com/templategw/templategw/internal/batch"
+	"github.com/templategw/templategw/internal/batches"
 	"github.com/templategw/templategw/internal/cloudchat"
 	"github.com/templategw/templategw/internal/dispatch"
 	"github.com/templategw/templategw/internal/messages"
@@ -118,6 +119,7 @@ func functions(t testing.TB, e *apptest.Env) map[string]http.Handler {
 	return map[string]http.Handler{
 		"templates": atom.New(e.Catalog, e.Store, send).Handler(),
 		"messages":  messages.New(e.Catalog, e.Store).Handler(),
+		"batches":   batches.New(e.Catalog, bulk).Handler(),
 		"cloudchat": cloudchat.New(e.Catalog, send).Handler(),
 		"wati":      wati.New(e.Catalog, e.Store, noWait, bulk, wati.Options{}).Handler(),
 	}

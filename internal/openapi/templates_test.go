@@ -153,4 +153,7 @@ func TestMessagesAPI(t *testing.T) {
 	get("phone with +", "/messages?phone=%2B50755667788", http.StatusBadRequest, true, token)
 	get("limit over 500", "/messages?limit=501", http.StatusBadRequest, true, token)
 	get("a page token it never issued", "/messages?pageToken=nope", http.StatusBadRequest, false, token)
+	get("usage", "/messages/usage", http.StatusOK, false, token)
+	get("usage of a month", "/messages/usage?month=2026-05", http.StatusOK, false, token)
+	get("usage of no month", "/messages/usage?month=2026-13", http.StatusBadRequest, true, token)
 }

@@ -11,24 +11,37 @@ func TestClassify(t *testing.T) {
 		status, code int
 		want         Class
 	}{
+		// Throughput: not now, never taken.
 		{429, 130429, Retryable},
 		{400, 131056, Retryable},
-		{400, 131048, Retryable},
 		{400, 80007, Retryable},
 		{400, 4, Retryable},
-		{500, 131000, Retryable},
-		{503, 131000, Retryable},
-		{500, 1, Retryable},
-		{503, 2, Retryable},
-		{500, 0, Retryable},
-		{502, 0, Retryable},
-		{503, 99999, Retryable},
+		{500, 130429, Retryable}, // the code decides, not the status
+		// General codes: a refusal outside 5xx, ambiguous inside it.
+		{400, 131000, Retryable},
+		{400, 1, Retryable},
+		{503, 2, Unknown},
+		{500, 131000, Unknown},
+		{503, 131000, Unknown},
+		{500, 1, Unknown},
+		// 5xx without a known code: Meta may have taken the message.
+		{500, 0, Unknown},
+		{502, 0, Unknown},
+		{503, 99999, Unknown},
 		{429, 0, Retryable},
 		{408, 0, Retryable},
-		{401, 190, Unauthorized},
-		{400, 190, Unauthorized},
+		// The channel's, not the recipient's.
+		{401, 190, HoldChannel},
+		{400, 190, HoldChannel},
+		{500, 190, HoldChannel},
+		{400, 131031, HoldChannel},
+		{400, 368, HoldChannel},
+		{400, 131048, HoldChannel},
+		// The recipient's or the message's: permanent, never a hold.
 		{400, 131026, Permanent},
 		{400, 131047, Permanent},
+		{400, 131049, Permanent},
+		{400, 131050, Permanent},
 		{400, 131051, Permanent},
 		{400, 100, Permanent},
 		{400, 132000, Permanent},
@@ -37,7 +50,6 @@ func TestClassify(t *testing.T) {
 		{400, 132015, Permanent},
 		{400, 132016, Permanent},
 		{400, 133010, Permanent},
-		{400, 368, Permanent},
 		{500, 132001, Permanent}, // the code decides, not the status
 		{400, 99999, Permanent},
 		{404, 0, Permanent},
@@ -63,7 +75,7 @@ func TestDecodeError(t *testing.T) {
 		t.Errorf("Error() = %q, want the code and the class", s)
 	}
 	e = decodeError(502, []byte("<html>\n\x00bad gateway</html>"))
-	if e.Code != 0 || e.Class != Retryable || strings.ContainsAny(e.Details, "\n\x00") {
+	if e.Code != 0 || e.Class != Unknown || strings.ContainsAny(e.Details, "\n\x00") {
 		t.Errorf("decodeError of HTML = %+v", e)
 	}
 }

@@ -64,7 +64,7 @@ type sendAnswer struct {
 
 // Send posts one template message. Its error is always an *Error (reach it
 // with errors.As) whose Class tells the caller whether it may send again:
-// only Retryable may be resent, Unknown never.
+// only Retryable may be resent at once, Unknown never blindly.
 func (c *Client) Send(ctx context.Context, r SendRequest) (Result, error) {
 	res, err := c.send(ctx, r)
 	if err != nil {

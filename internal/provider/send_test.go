@@ -188,13 +188,13 @@ func TestSendFailures(t *testing.T) {
 		class      provider.Class
 		retryAfter time.Duration
 	}{
-		{"bad token", "5511988887777", "wrong-token", 401, 190, provider.Unauthorized, 0},
+		{"bad token", "5511988887777", "wrong-token", 401, 190, provider.HoldChannel, 0},
 		{"undeliverable", "5511900000001", "", 400, 131026, provider.Permanent, 0},
-		{"server error", "5511900000002", "", 500, 131000, provider.Retryable, 0},
+		{"server error", "5511900000002", "", 500, 131000, provider.Unknown, 0},
 		{"throughput", "5511900000004", "", 429, 130429, provider.Retryable, time.Second},
 		{"pair rate", "5511900000005", "", 400, 131056, provider.Retryable, 6 * time.Second},
 		{"re-engagement", "5511900000006", "", 400, 131047, provider.Permanent, 0},
-		{"token revoked", "5511900000007", "", 401, 190, provider.Unauthorized, 0},
+		{"accepted, answered 500", "5511900000010", "", 500, 131000, provider.Unknown, 0},
 	}
 	f := newFixture(t, nil)
 	for _, tt := range tests {
@@ -220,14 +220,29 @@ func TestSendFailsOnceThenSucceeds(t *testing.T) {
 	f := newFixture(t, nil)
 	r := request("5511900000008", welcome(text("a"), text("b")))
 	_, err := f.client.Send(context.Background(), r)
-	if pe := metaErr(t, err, r.To); pe.HTTPStatus != 503 || pe.Class != provider.Retryable {
-		t.Fatalf("first send: %v, want a retryable 503", err)
+	if pe := metaErr(t, err, r.To); pe.HTTPStatus != 503 || pe.Class != provider.Unknown {
+		t.Fatalf("first send: %v, want a 503, whose outcome is unknown", err)
 	}
 	if _, err := f.client.Send(context.Background(), r); err != nil {
 		t.Fatalf("second send: %v, want success", err)
 	}
 	if n := f.sb.CountByCallback(r.CallbackData); n != 2 {
 		t.Errorf("CountByCallback = %d, want 2", n)
+	}
+}
+
+// TestSendWithRevokedTokenHoldsChannel: a revoked token is refused with
+// 190 whatever the recipient, which holds the channel, not the message.
+func TestSendWithRevokedTokenHoldsChannel(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.sb.RevokeToken(demo.PhoneNumberID, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"5511988887777", "5511900000001"} {
+		_, err := f.client.Send(context.Background(), request(to, welcome(text("a"), text("b"))))
+		if pe := metaErr(t, err, to); pe.HTTPStatus != 401 || pe.Code != 190 || pe.Class != provider.HoldChannel {
+			t.Errorf("send to …%s: %v, want 401 190 holding the channel", to[len(to)-4:], err)
+		}
 	}
 }
 
@@ -314,7 +329,7 @@ func TestSendUnexpectedAnswers(t *testing.T) {
 	}{
 		{"2xx not JSON", 200, "ok", provider.Unknown},
 		{"2xx without message id", 200, `{"messaging_product":"whatsapp","messages":[]}`, provider.Unknown},
-		{"502 HTML from a proxy", 502, "<html>Bad Gateway</html>", provider.Retryable},
+		{"502 HTML from a proxy", 502, "<html>Bad Gateway</html>", provider.Unknown}, // the proxy may have passed it on
 		{"404 not JSON", 404, "not found", provider.Permanent},
 	}
 	for _, tt := range tests {

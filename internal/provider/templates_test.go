@@ -75,7 +75,7 @@ func TestListTemplatesBadToken(t *testing.T) {
 	f := newFixture(t, nil)
 	_, err := f.client.ListTemplates(context.Background(), demo.WABAID, "stolen")
 	pe := metaErr(t, err, "")
-	if pe.Code != 190 || pe.Class != provider.Unauthorized {
-		t.Errorf("error %v, want 190 unauthorized", err)
+	if pe.Code != 190 || pe.Class != provider.HoldChannel {
+		t.Errorf("error %v, want 190, which holds the channel", err)
 	}
 }

@@ -20,6 +20,13 @@ import (
 type Job struct {
 	Tenant  string `json:"tenant"`
 	Message string `json:"message"`
+	// Channel is the message's channel when the publisher knows it: the
+	// pacer is asked before the claim, and without it dispatch reads the
+	// message first to find its channel.
+	Channel string `json:"channel,omitempty"`
+	// Bulk says the message belongs to a broadcast: it is paced behind
+	// every single send of its channel. Single sends leave it false.
+	Bulk bool `json:"bulk,omitempty"`
 }
 
 // Publisher publishes to one topic.

@@ -22,14 +22,14 @@ func (s *Sandbox) inject(to string) (e *apiError, hold bool) {
 		return metaError(400, 131056, "too many messages to this recipient from this phone number in a short time"), false
 	case "0006":
 		return metaError(400, 131047, "more than 24 hours have passed since the recipient last replied to this number"), false
-	case "0007":
-		return tokenError(), false
 	case "0008":
 		if s.firstCall(to) {
 			return metaError(503, 131000, "service unavailable; the sandbox fails the first send to this recipient"), false
 		}
 	case "0009":
 		// Accepted here; failsLater makes its webhook report it failed.
+	case "0010":
+		// Accepted here; answersError makes the answer a 500.
 	}
 	return nil, false
 }
@@ -51,4 +51,11 @@ func (s *Sandbox) firstCall(to string) bool {
 	}
 	s.failedOnce[to] = true
 	return true
+}
+
+// answersError reports whether an accepted send to to is answered 500
+// (131000) all the same: Meta took the message, and its statuses follow,
+// but the answer says it failed, so the sender cannot know.
+func answersError(to string) bool {
+	return strings.HasSuffix(to, "0010")
 }

@@ -46,7 +46,7 @@ func (s *Sandbox) handleTemplates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if token == "" || !wb.tokens[token] {
+	if token == "" || !wb.tokens[token] || s.tokenRevoked(token) {
 		writeError(w, tokenError())
 		return
 	}

@@ -119,6 +119,9 @@ type number struct {
 	// limiter is swapped whole by Reset, so it sits behind an atomic
 	// pointer rather than the sandbox mutex the hot path would contend on.
 	limiter atomic.Pointer[rate.Limiter]
+	// revoked makes Meta refuse the number's access token (190) on every
+	// call, until it is restored (token.go).
+	revoked atomic.Bool
 }
 
 func (n *number) resetLimiter() {
@@ -190,6 +193,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("DELETE /_sandbox/requests", s.handleReset)
 	mux.HandleFunc("GET /_sandbox/webhooks", s.handleListWebhooks)
 	mux.HandleFunc("POST /_sandbox/reply", s.handleReply)
+	mux.HandleFunc("POST /_sandbox/numbers/{phoneNumberID}/token", s.handleToken)
 	mux.HandleFunc("POST /_sandbox/templates/events", s.handleTemplateEvent)
 	mux.HandleFunc("POST /_sandbox/user_preferences", s.handleUserPreference)
 	// Anything else gets Meta's error shape, so a client with a wrong base
@@ -217,8 +221,9 @@ func (s *Sandbox) CountByCallback(data string) int {
 }
 
 // Reset forgets every recorded request and webhook, all rate-limit and
-// failure-injection state and every customer-service and free entry point
-// window, as if the sandbox had just started. The webhook URL stays, and
+// failure-injection state (revoked tokens included) and every
+// customer-service and free entry point window, as if the sandbox had
+// just started. The webhook URL stays, and
 // deliveries already under way go on (Idle waits for them).
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
@@ -231,6 +236,7 @@ func (s *Sandbox) Reset() {
 	s.windows.reset()
 	for _, n := range s.numbers {
 		n.resetLimiter()
+		n.revoked.Store(false)
 	}
 }
 

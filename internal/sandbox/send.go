@@ -52,6 +52,10 @@ func (s *Sandbox) handleSend(w http.ResponseWriter, r *http.Request) {
 	if hold {
 		s.hold(r)
 	}
+	if answersError(req.To) {
+		writeError(w, metaError(500, 131000, "the sandbox accepted this send, then answered an error"))
+		return
+	}
 	writeMeta(w, http.StatusOK, sendAnswer{
 		MessagingProduct: "whatsapp",
 		Contacts:         []answerContact{{Input: req.To, WAID: req.To}},
@@ -92,7 +96,7 @@ func (s *Sandbox) admit(r *http.Request, req *Request) (e *apiError, hold bool) 
 			message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", req.PhoneNumberID),
 			details: "unknown phone number id"}, false
 	}
-	if !authorized(r, n.AccessToken) {
+	if n.revoked.Load() || !authorized(r, n.AccessToken) {
 		return tokenError(), false
 	}
 	if parseErr != nil {

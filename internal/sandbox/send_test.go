@@ -118,9 +118,10 @@ func TestFailureTable(t *testing.T) {
 		{"0004", 429, 130429},
 		{"0005", 400, 131056},
 		{"0006", 400, 131047},
-		{"0007", 401, 190},
+		{"0007", 200, 0}, // a revoked token is the number's (token.go), never a recipient's
 		{"0008", 503, 131000},
 		{"0009", 200, 0},
+		{"0010", 500, 131000},
 	}
 	sb, srv := serve(t, sandbox.Default())
 	for _, tt := range tests {
@@ -141,6 +142,10 @@ func TestFailureTable(t *testing.T) {
 	for _, r := range sb.Requests() {
 		if (r.Status == 200) != (r.WAMID != "") {
 			t.Errorf("request %+v: a wamid exactly when accepted", r)
+		}
+		// …0010 is accepted whatever its answer says.
+		if strings.HasSuffix(r.To, "0010") && r.Status != 200 {
+			t.Errorf("request %+v: …0010 is recorded as accepted", r)
 		}
 	}
 }

@@ -2,10 +2,10 @@ package sandbox
 
 import (
 	"fmt"
-	"sync"
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/templategw/templategw/internal/domain"
 )

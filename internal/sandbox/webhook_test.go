@@ -98,7 +98,7 @@ func TestPricingFollowsCategoryAndWindows(t *testing.T) {
 	otp := func(to string) string {
 		return `{"messaging_product":"whatsapp","to":"` + to + `","type":"template","template":{"name":"otp","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"123456"}]}]}}`
 	}
-	const cold, writer, fromAd = "5511966660010", "5511966661111", "5511966662222"
+	const cold, writer, fromAd = "5511966660020", "5511966661111", "5511966662222"
 	if _, err := sb.Reply(context.Background(), "", writer, "", "oi"); err != nil {
 		t.Fatal(err)
 	}

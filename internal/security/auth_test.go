@@ -44,6 +44,7 @@ func everyRoute() []route {
 		{call{fn: fnTemplates, method: http.MethodGet, path: "/welcome"}, http.StatusBadRequest, atomAuth, bearerOf},
 		{call{fn: fnMessages, method: http.MethodGet, path: "/"}, http.StatusUnauthorized, msgAuth, bearerOf},
 		{call{fn: fnMessages, method: http.MethodGet, path: "/abc123"}, http.StatusUnauthorized, msgAuth, bearerOf},
+		{call{fn: fnMessages, method: http.MethodGet, path: "/usage?month=2026-05"}, http.StatusUnauthorized, msgAuth, bearerOf},
 		{call{fn: fnCloudChat, method: http.MethodPost, path: cloudchatPath(demo.TenantID), body: cloudchatSend("5511987650042", demo.ChannelID)},
 			http.StatusUnauthorized, `\{"errors":\["Invalid Access Token"\]\}`, func(tok string) []string { return []string{"api_access_token", tok} }},
 		{call{fn: fnEmkt, method: http.MethodPost, path: "/", body: emktSend(demo.SenderCode, "alerta1", "", "11987650042")}, http.StatusUnauthorized, emktAuth, bearerOf},

@@ -231,6 +231,13 @@ func crossTenantCases(v victimData) []crossCase {
 		{name: "cloudchat: another tenant's Idempotency-Key and body", want: http.StatusOK,
 			req: cloudchat("{me}", cloudchatSend(victimPhone, demo.ChannelID), "Idempotency-Key", victimKeyCC)},
 
+		// batches.
+		{name: "batches: GET another tenant's batch code", req: get(fnBatches, "/"+victimBatch), want: http.StatusNotFound},
+		{name: "batches: pause another tenant's batch", req: post(fnBatches, "/"+victimBatch+"/pause", ""), want: http.StatusNotFound},
+		{name: "batches: resume another tenant's batch", req: post(fnBatches, "/"+victimBatch+"/resume", ""), want: http.StatusNotFound},
+		{name: "batches: cancel another tenant's batch", req: post(fnBatches, "/"+victimBatch+"/cancel", ""), want: http.StatusNotFound},
+		{name: "batches: GET the list", req: get(fnBatches, "/"), want: http.StatusOK, check: wantJSONCount("batches", 0)},
+
 		// emkt.
 		{name: "emkt: 50.02 of another tenant's batch code", req: post(fnEmkt, "/", emktStatus(victimBatch)), want: http.StatusNotFound,
 			check: wantContains("<erro>")},

@@ -32,6 +32,7 @@ import (
 	"github.com/templategw/templategw/internal/apptest"
 	"github.com/templategw/templategw/internal/atom"
 	"github.com/templategw/templategw/internal/batch"
+	"github.com/templategw/templategw/internal/batches"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/cloudchat"
 	"github.com/templategw/templategw/internal/demo"
@@ -54,6 +55,7 @@ const (
 const (
 	fnTemplates = "templates"
 	fnMessages  = "messages"
+	fnBatches   = "batches"
 	fnCloudChat = "cloudchat"
 	fnEmkt      = "emkt"
 	fnWati      = "wati"
@@ -90,6 +92,7 @@ func newGateway(t *testing.T, opt gatewayOptions) *gateway {
 	g.handlers = map[string]http.Handler{
 		fnTemplates: atom.New(g.cat, g.st, send).Handler(),
 		fnMessages:  messages.New(g.cat, g.st).Handler(),
+		fnBatches:   batches.New(g.cat, bulk).Handler(),
 		fnCloudChat: cloudchat.New(g.cat, send).Handler(),
 		fnEmkt:      emkt.New(g.cat, bulk).Handler(),
 		fnWati:      wati.New(g.cat, g.st, send, bulk, wati.Options{}).Handler(),

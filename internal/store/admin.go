@@ -41,6 +41,8 @@ type TenantChange struct {
 	// CallbackURL "" removes the URL; the callback secret stays, so a URL
 	// set again is signed with it.
 	CallbackURL *string
+	// UnknownPolicy "" goes back to the default, resend.
+	UnknownPolicy *domain.UnknownPolicy
 }
 
 // UpdateTenant writes only c's fields of an existing tenant and returns
@@ -86,6 +88,10 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, c TenantChange) (do
 			t.CallbackURL = *c.CallbackURL
 			ups = append(ups, firestore.Update{Path: "callbackUrl", Value: orDelete(t.CallbackURL, "")})
 		}
+		if c.UnknownPolicy != nil {
+			t.UnknownPolicy = *c.UnknownPolicy
+			ups = append(ups, firestore.Update{Path: "unknownPolicy", Value: orDelete(string(t.UnknownPolicy), "")})
+		}
 		if len(ups) == 0 {
 			return nil
 		}
@@ -127,62 +133,6 @@ func (s *Store) ListTenants(ctx context.Context) ([]domain.Tenant, error) {
 		out = append(out, t)
 	}
 	return out, nil
-}
-
-// TokenGrant is a stored token: its hash (the document id) and what it
-// grants. The token itself is never stored, so it cannot be listed.
-type TokenGrant struct {
-	Hash string
-	domain.Token
-}
-
-// TenantTokens lists the grants of a tenant's tokens, by hash.
-func (s *Store) TenantTokens(ctx context.Context, tenant string) ([]TokenGrant, error) {
-	docs, err := s.fs.Collection("tokens").Where("tenant", "==", tenant).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("list tokens of %s: %w", tenant, err)
-	}
-	out := make([]TokenGrant, 0, len(docs))
-	for _, d := range docs {
-		g := TokenGrant{Hash: d.Ref.ID}
-		if err := d.DataTo(&g.Token); err != nil {
-			return nil, fmt.Errorf("decode token %s: %w", d.Ref.ID, err)
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
-// RevokeToken marks the token with this sha256 revoked and returns its
-// grant; ErrNotFound when there is none. The document stays, so a revoked
-// token can be told from one that never existed.
-func (s *Store) RevokeToken(ctx context.Context, hash string) (domain.Token, error) {
-	var t domain.Token
-	if !ValidID(hash) {
-		return t, ErrNotFound
-	}
-	ref := s.fs.Collection("tokens").Doc(hash)
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&t); err != nil {
-			return err
-		}
-		t.Revoked = true
-		return tx.Update(ref, []firestore.Update{{Path: "revoked", Value: true}})
-	}, firestore.MaxAttempts(txAttempts))
-	if errors.Is(err, ErrNotFound) {
-		return t, ErrNotFound
-	}
-	if err != nil {
-		return t, fmt.Errorf("revoke token: %w", err)
-	}
-	return t, nil
 }
 
 // SetDefaultChannel makes one of a tenant's channels its default and

@@ -46,11 +46,32 @@ type BatchRecord struct {
 	// accepted: under a limit each recipient reserves its conversation as
 	// its message is made.
 	ConversationLimit int `firestore:"conversationLimit,omitempty"`
-	// Open is true until every chunk is known to have been turned into
-	// messages; only batches still open are looked at again.
+	// Open is true until nothing of the batch is left to do: every chunk
+	// turned into messages and none of them waiting to be sent (or, once
+	// cancelled, to be cancelled). Sweep looks only at open batches.
 	Open      bool      `firestore:"open"`
 	CreatedAt time.Time `firestore:"createdAt"`
 	ExpireAt  time.Time `firestore:"expireAt"`
+	BatchLifecycle
+}
+
+// BatchLifecycle is a batch's state as a broadcast and its timeline.
+type BatchLifecycle struct {
+	// State is scheduled, running, paused or cancelled; "" (batches stored
+	// before broadcasts had a lifecycle) is running.
+	State domain.BatchState `firestore:"state,omitempty"`
+	// SendAt is the scheduled start; zero starts at once.
+	SendAt time.Time `firestore:"sendAt,omitempty"`
+	// StartedAt is when the fan-out began: at acceptance, or when sweep
+	// found the scheduled time had come.
+	StartedAt time.Time `firestore:"startedAt,omitempty"`
+	// PausedAt is when the running pause began; PausedSeconds adds up the
+	// pauses that ended, so the rate counts sending time only.
+	PausedAt      time.Time `firestore:"pausedAt,omitempty"`
+	PausedSeconds float64   `firestore:"pausedSeconds,omitempty"`
+	CancelledAt   time.Time `firestore:"cancelledAt,omitempty"`
+	// FinishedAt is when sweep found nothing of it left to do.
+	FinishedAt time.Time `firestore:"finishedAt,omitempty"`
 }
 
 // BatchRecipient is one recipient as a chunk stores it.

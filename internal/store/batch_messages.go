@@ -165,11 +165,3 @@ func (s *Store) UndoneBatchChunks(ctx context.Context, tenant, batch string, lim
 	}
 	return out, nil
 }
-
-// CloseBatch marks a batch whose chunks are all done as closed.
-func (s *Store) CloseBatch(ctx context.Context, tenant, batch string) error {
-	if _, err := s.batchRef(tenant, batch).Update(ctx, []firestore.Update{{Path: "open", Value: false}}); err != nil {
-		return fmt.Errorf("close batch %s/%s: %w", tenant, batch, err)
-	}
-	return nil
-}

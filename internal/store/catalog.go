@@ -129,8 +129,8 @@ func (s *Store) Line(ctx context.Context, phoneNumberID string) (Line, error) {
 	return l, err
 }
 
-// SetChannelConnected connects or disconnects a channel (Meta's 190 on a
-// send disconnects it).
+// SetChannelConnected connects or disconnects a channel, as an operator
+// asks (Meta's 190 holds a channel instead: HoldMessage).
 func (s *Store) SetChannelConnected(ctx context.Context, tenant, id string, connected bool) error {
 	_, err := s.sub(tenant, "channels").Doc(id).Update(ctx, []firestore.Update{{Path: "connected", Value: connected}})
 	if err != nil {

@@ -23,7 +23,8 @@ func decodeContact(d *firestore.DocumentSnapshot) (domain.Contact, error) {
 	if err := d.DataTo(&c); err != nil {
 		return c, fmt.Errorf("decode contact %s: %w", domain.MaskPhone(d.Ref.ID), masked(err))
 	}
-	if c.Phone == "" {
+	// A contact known only by its user id has no phone to show.
+	if c.Phone == "" && !domain.IsUserKey(d.Ref.ID) {
 		c.Phone = d.Ref.ID
 	}
 	c.CreatedAt = d.CreateTime

@@ -18,11 +18,13 @@ func (s *Store) TenantIDs(ctx context.Context) ([]string, error) {
 	return s.ids(ctx, s.fs.Collection("tenants").Query, "tenants")
 }
 
-// StaleAccepted returns up to limit ids of a tenant's messages that have
-// been accepted and untouched since before: their publish was lost, or
-// their redelivery is late. Uses the composite index (status, updatedAt).
+// StaleAccepted returns up to limit ids of a tenant's single sends that
+// have been accepted and untouched since before: their publish was lost,
+// or their redelivery is late. A broadcast's messages are left to its own
+// sweep (batch.Service.Sweep), which knows whether it is paused. Uses the
+// composite index (status, batch, updatedAt).
 func (s *Store) StaleAccepted(ctx context.Context, tenant string, before time.Time, limit int) ([]string, error) {
-	q := s.sub(tenant, "messages").Where("status", "==", string(domain.StatusAccepted)).
+	q := s.sub(tenant, "messages").Where("status", "==", string(domain.StatusAccepted)).Where("batch", "==", "").
 		Where("updatedAt", "<", before).OrderBy("updatedAt", firestore.Asc).Limit(limit)
 	return s.ids(ctx, q, "stale accepted messages of "+tenant)
 }
@@ -49,11 +51,12 @@ func (s *Store) ids(ctx context.Context, q firestore.Query, what string) ([]stri
 }
 
 // ExpireLease marks a message whose dispatch lease ran out as unknown: the
-// provider call may or may not have happened, so it is never resent, only
-// reconciled by a later webhook. It returns ErrStale (wrapped) when the
+// provider call may or may not have happened, so it is not resent at
+// once; it waits up to wait for a webhook to reconcile it
+// (domain.Message.MarkUnknown). It returns ErrStale (wrapped) when the
 // message is no longer dispatching or its lease was renewed, so two sweeps
 // at once, or a late outcome, are harmless.
-func (s *Store) ExpireLease(ctx context.Context, tenant, id string, now time.Time) (domain.Message, error) {
+func (s *Store) ExpireLease(ctx context.Context, tenant, id string, now time.Time, wait time.Duration) (domain.Message, error) {
 	ref := s.message(tenant, id)
 	var m domain.Message
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -64,8 +67,8 @@ func (s *Store) ExpireLease(ctx context.Context, tenant, id string, now time.Tim
 		if m.Status != domain.StatusDispatching || now.Before(m.LeaseUntil) {
 			return fmt.Errorf("%w: %s until %s", ErrStale, m.Status, m.LeaseUntil)
 		}
-		m.Error = &domain.MessageError{Title: "outcome unknown: the dispatch attempt's lease ran out; it is not resent and waits for Meta's status webhook"}
-		if err := m.Move(domain.StatusUnknown, now); err != nil {
+		lost := &domain.MessageError{Title: "outcome unknown: the dispatch attempt's lease ran out; it waits for Meta's status webhook"}
+		if err := m.MarkUnknown(lost, now, wait); err != nil {
 			return err
 		}
 		return tx.Set(ref, m)

@@ -28,7 +28,11 @@ func (s *Store) WAMIDOf(ctx context.Context, wamid string) (WAMID, error) {
 // now. changed reports whether the message's status moved. The
 // conversation is recorded even when the status did not move, because the
 // status that proves the send ("sent") may arrive after a later one
-// ("read"); a duplicate writes nothing.
+// ("read"); so is the update's pricing (domain.Message.RecordPricing).
+// The update that first makes the message billable counts it, in the same
+// transaction, in its month's usage (countBillable): the message's stored
+// pricing says it was counted, so a replayed webhook never counts twice.
+// A duplicate writes nothing.
 func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (m domain.Message, changed bool, err error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return m, false, fmt.Errorf("update message %q: %w", id, ErrNotFound)
@@ -57,14 +61,20 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 		if changed, err = m.Apply(u); err != nil || !m.Owns(u) {
 			return err
 		}
+		priced, billed := m.RecordPricing(u.Pricing)
 		var opened, count bool
 		if convRef != nil && m.Status != domain.StatusFailed {
 			conv.Channel, conv.Phone = m.Channel, m.PhoneNumber
 			opened, count = conv.OpenBy(NewID(), u.At, period)
 			m.ConversationID = conv.ID
 		}
-		if changed || m.ConversationID != "" && convRef != nil {
+		if changed || priced || m.ConversationID != "" && convRef != nil {
 			if err := tx.Set(ref, m); err != nil {
+				return err
+			}
+		}
+		if billed {
+			if err := s.countBillable(tx, tenant, m.Channel, *m.Pricing, u.At); err != nil {
 				return err
 			}
 		}
@@ -156,82 +166,4 @@ func (s *Store) ConversationsOpened(ctx context.Context, tenant, month string) (
 		}
 	}
 	return n, nil
-}
-
-// Inbound is a message a contact sent to one of the tenant's channels.
-type Inbound struct {
-	ID          string    `firestore:"-"` // the provider's message id
-	Channel     string    `firestore:"channel"`
-	Phone       string    `firestore:"phone"`
-	ProfileName string    `firestore:"profileName,omitempty"`
-	Type        string    `firestore:"type"`
-	Text        string    `firestore:"text,omitempty"`
-	At          time.Time `firestore:"at"`
-}
-
-// PutInbound stores an inbound message, upserts its contact, opens the
-// contact's customer-service window on the channel until
-// in.At+domain.ServiceWindow, and opens the contact's conversation on the
-// channel (counted when it opens) or extends it to the tenant's period
-// after the message, in one transaction. A replayed message (same provider
-// id) changes nothing, and a late one never shortens the window.
-func (s *Store) PutInbound(ctx context.Context, tenant string, in Inbound) error {
-	if !ValidID(in.ID) || !ValidID(in.Phone) {
-		return fmt.Errorf("inbound message from %s: ids Firestore cannot name", domain.MaskPhone(in.Phone))
-	}
-	inRef, contactRef := s.sub(tenant, "inbound").Doc(in.ID), s.sub(tenant, "contacts").Doc(in.Phone)
-	convRef := s.conversation(tenant, in.Channel, in.Phone)
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		if _, err := tx.Get(inRef); err == nil || !notFound(err) {
-			return err // nil: a replay
-		}
-		var c domain.Contact
-		snap, err := tx.Get(contactRef)
-		switch {
-		case err == nil:
-			if err := snap.DataTo(&c); err != nil {
-				return err
-			}
-		case !notFound(err):
-			return err
-		}
-		conv, err := readConversation(tx, convRef)
-		if err != nil {
-			return err
-		}
-		period, err := s.conversationPeriod(tx, tenant, domain.Conversation{}, in.At)
-		if err != nil {
-			return err
-		}
-		until := in.At.Add(domain.ServiceWindow)
-		if c.Windows[in.Channel].After(until) {
-			until = c.Windows[in.Channel]
-		}
-		contact := map[string]any{"phone": in.Phone, "updatedAt": in.At, "windows": map[string]any{in.Channel: until}}
-		if in.ProfileName != "" {
-			contact["profileName"] = in.ProfileName
-		}
-		if err := tx.Create(inRef, in); err != nil {
-			return err
-		}
-		if err := tx.Set(contactRef, contact, firestore.MergeAll); err != nil {
-			return err
-		}
-		conv.Channel, conv.Phone = in.Channel, in.Phone
-		opened, count := conv.OpenBy(NewID(), in.At, period)
-		if !opened && !conv.ExtendTo(in.At.Add(period)) {
-			return nil
-		}
-		if err := tx.Set(convRef, conv); err != nil {
-			return err
-		}
-		if count {
-			return s.countConversation(tx, tenant, in.At)
-		}
-		return nil
-	}, firestore.MaxAttempts(txAttempts))
-	if err != nil {
-		return fmt.Errorf("store inbound message from %s: %w", domain.MaskPhone(in.Phone), masked(err))
-	}
-	return nil
 }

@@ -1,9 +1,12 @@
 // Package sweep is the sweep function, fired by Cloud Scheduler through
 // Pub/Sub: it republishes accepted messages that were never dispatched and
 // the fan-out of bulk-send chunks no worker finished (so a 2xx answer holds
-// even when Pub/Sub was down at accept time), marks
-// dispatching messages whose lease ran out as unknown (never resent), and
-// closes expired conversations. Every step is idempotent and safe to run
+// even when Pub/Sub was down at accept time), starts scheduled bulk sends
+// whose time came (Pub/Sub cannot deliver at a time), marks
+// dispatching messages whose lease ran out as unknown, resends once the
+// unknown messages Meta's webhook left unsettled past their wait, fails
+// messages held past the hold limit (outcomes.go), and closes expired
+// conversations. Every step is idempotent and safe to run
 // twice at once: a republished job is claimed once at most, and the
 // state-changing steps are transactions or conditional deletes.
 package sweep
@@ -18,6 +21,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/queue"
@@ -29,8 +33,9 @@ type Store interface {
 	TenantIDs(ctx context.Context) ([]string, error)
 	StaleAccepted(ctx context.Context, tenant string, before time.Time, limit int) ([]string, error)
 	ExpiredLeases(ctx context.Context, tenant string, now time.Time, limit int) ([]string, error)
-	ExpireLease(ctx context.Context, tenant, id string, now time.Time) (domain.Message, error)
+	ExpireLease(ctx context.Context, tenant, id string, now time.Time, wait time.Duration) (domain.Message, error)
 	CloseExpiredConversations(ctx context.Context, tenant string, now time.Time, limit int) (int, error)
+	OutcomeStore
 }
 
 // Publisher hands a job to dispatch.
@@ -43,9 +48,11 @@ type Notifier interface {
 	Notify(ctx context.Context, m domain.Message)
 }
 
-// Batches resumes bulk sends whose fan-out was lost (batch.Service).
+// Batches keeps a tenant's bulk sends going (batch.Service): scheduled
+// starts, lost fan-out, cancellations, and the messages of running ones
+// whose dispatch job was lost, which it returns for sweep to republish.
 type Batches interface {
-	Resume(ctx context.Context, tenant string, before time.Time, limit int) (int, error)
+	Sweep(ctx context.Context, tenant string, now, before time.Time, limit int) (batch.SweepReport, error)
 }
 
 // Options tune sweep.
@@ -65,7 +72,14 @@ type Options struct {
 	PublishTimeout time.Duration
 	Notifier       Notifier // nil sends no callbacks
 	Batches        Batches  // nil resumes no bulk sends
-	Now            func() time.Time
+	// HoldLimit is how long a message may wait held before it fails with
+	// its channel's reason. Default domain.DefaultHoldLimit, as HOLD_LIMIT.
+	HoldLimit time.Duration
+	// UnknownWait is how long an unknown message waits for Meta's webhook
+	// before it is resent once. Default domain.DefaultUnknownWait, as
+	// UNKNOWN_WAIT.
+	UnknownWait time.Duration
+	Now         func() time.Time
 }
 
 // Sweeper runs sweep.
@@ -95,6 +109,12 @@ func New(st Store, pub Publisher, opt Options) *Sweeper {
 	if opt.PublishTimeout <= 0 {
 		opt.PublishTimeout = 5 * time.Second
 	}
+	if opt.HoldLimit <= 0 {
+		opt.HoldLimit = domain.DefaultHoldLimit
+	}
+	if opt.UnknownWait <= 0 {
+		opt.UnknownWait = domain.DefaultUnknownWait
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -105,9 +125,14 @@ func New(st Store, pub Publisher, opt Options) *Sweeper {
 type Report struct {
 	Tenants       int
 	Republished   int
-	Chunks        int // bulk-send chunks whose fan-out was republished
+	Chunks        int // bulk-send chunks whose fan-out was published: started or lost
+	Started       int // scheduled bulk sends whose time came
+	Cancelled     int // messages of cancelled bulk sends cancelled here
 	Unknown       int
 	Conversations int
+	HoldsExpired  int // held messages failed past the hold limit
+	Resent        int // unknown messages resent once, past the wait
+	LeftUnknown   int // unknown messages left for a person (the tenant's policy)
 }
 
 // HandleEvent is the CloudEvent function. The event's content does not
@@ -134,15 +159,26 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 			errs = append(errs, fmt.Errorf("sweep tenant %s: %w", t, err))
 		}
 	}
-	log.Info("sweep done", "tenants", r.Tenants, "republished", r.Republished, "chunks", r.Chunks, "unknown", r.Unknown, "conversationsClosed", r.Conversations)
+	log.Info("sweep done", "tenants", r.Tenants, "republished", r.Republished, "chunks", r.Chunks, "batchesStarted", r.Started,
+		"cancelled", r.Cancelled, "unknown", r.Unknown, "conversationsClosed", r.Conversations,
+		"holdsExpired", r.HoldsExpired, "resent", r.Resent, "leftUnknown", r.LeftUnknown)
 	return r, errors.Join(errs...)
 }
 
 func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r *Report) error {
 	now := s.opt.Now().UTC()
 	var errs []error
-	ids, err := s.store.StaleAccepted(ctx, tenant, now.Add(-s.opt.AcceptedAfter), s.opt.Batch)
+	before := now.Add(-s.opt.AcceptedAfter)
+	ids, err := s.store.StaleAccepted(ctx, tenant, before, s.opt.Batch)
 	errs = append(errs, err)
+	if s.opt.Batches != nil {
+		br, err := s.opt.Batches.Sweep(ctx, tenant, now, before, s.opt.Batch)
+		r.Chunks += br.Chunks
+		r.Started += br.Started
+		r.Cancelled += br.Cancelled
+		ids = append(ids, br.Stale...)
+		errs = append(errs, err)
+	}
 	s.pruneRepublished(now)
 	for _, id := range ids {
 		key := tenant + "/" + id
@@ -164,7 +200,7 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 	ids, err = s.store.ExpiredLeases(ctx, tenant, now, s.opt.Batch)
 	errs = append(errs, err)
 	for _, id := range ids {
-		m, err := s.store.ExpireLease(ctx, tenant, id, now)
+		m, err := s.store.ExpireLease(ctx, tenant, id, now, s.opt.UnknownWait)
 		if errors.Is(err, store.ErrStale) {
 			continue // settled or expired by someone else meanwhile
 		}
@@ -172,7 +208,7 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 			errs = append(errs, err)
 			continue
 		}
-		// The line's reason says the lease ran out and nothing is resent.
+		// The line's reason says the lease ran out and it waits for Meta.
 		logging.Transition(ctx, logging.Moved(logging.SourceSweep, m, domain.StatusDispatching))
 		r.Unknown++
 		if s.opt.Notifier != nil {
@@ -180,11 +216,7 @@ func (s *Sweeper) tenant(ctx context.Context, log *slog.Logger, tenant string, r
 		}
 	}
 
-	if s.opt.Batches != nil {
-		n, err := s.opt.Batches.Resume(ctx, tenant, now.Add(-s.opt.AcceptedAfter), s.opt.Batch)
-		r.Chunks += n
-		errs = append(errs, err)
-	}
+	errs = append(errs, s.outcomes(ctx, log, tenant, now, r))
 
 	n, err := s.store.CloseExpiredConversations(ctx, tenant, now, s.opt.Batch)
 	r.Conversations += n

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/batch"
@@ -26,6 +27,9 @@ type bulkBody struct {
 	BroadcastName string            `json:"broadcast_name"`
 	Receivers     []json.RawMessage `json:"receivers"`
 	ChannelNumber json.RawMessage   `json:"channelNumber"`
+	// ScheduledDateTime, the gateway's addition, schedules the broadcast:
+	// ISO-8601 with its offset (domain.ParseSendAt).
+	ScheduledDateTime *string `json:"scheduledDateTime"`
 }
 
 type receiverBody struct {
@@ -43,6 +47,9 @@ type bulkErrors struct {
 type bulkAnswer struct {
 	Result bool       `json:"result"`
 	Errors bulkErrors `json:"errors"`
+	// BatchID, the gateway's addition, is the broadcast's id in the
+	// batches API (GET /batches/{id}).
+	BatchID string `json:"batchId,omitempty"`
 }
 
 // sendTemplates serves POST sendTemplateMessages: one template to many
@@ -69,6 +76,13 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 	domain.CheckLen(&errs, "template_name", b.TemplateName, domain.MaxTemplateRef)
 	domain.CheckLen(&errs, "broadcast_name", b.BroadcastName, domain.MaxLabel)
 	checkChannel("channelNumber", channel, &errs)
+	var sendAt time.Time
+	if b.ScheduledDateTime != nil {
+		var problem string
+		if sendAt, problem = domain.ParseSendAt(*b.ScheduledDateTime, time.Now()); problem != "" {
+			errs.Add("scheduledDateTime", problem)
+		}
+	}
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -92,7 +106,7 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 		writeJSON(w, http.StatusBadRequest, failureWith(msg, report))
 		return nil
 	}
-	spec := batch.Spec{Source: "wati", Name: b.BroadcastName, TemplateName: plan.Template.Name, Channel: channel}
+	spec := batch.Spec{Source: "wati", Name: b.BroadcastName, TemplateName: plan.Template.Name, Channel: channel, SendAt: sendAt}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		spec.IdempotencyKey = key
 		spec.RequestHash = func() string { return request.Hash(r, raw) }
@@ -110,7 +124,7 @@ func (s *Server) sendTemplates(w http.ResponseWriter, r *http.Request, tok domai
 	}
 	logging.FromContext(r.Context()).Info("wati: broadcast accepted", "tenant", tok.Tenant, "batch", res.ID,
 		"accepted", res.Accepted, "invalid", len(report.InvalidNumbers)+len(report.InvalidParams), "replayed", res.Replayed)
-	writeJSON(w, http.StatusOK, bulkAnswer{Result: true, Errors: report})
+	writeJSON(w, http.StatusOK, bulkAnswer{Result: true, Errors: report, BatchID: res.Code})
 	return nil
 }
 

@@ -28,6 +28,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindNotFound:            http.StatusNotFound,
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
+	domain.KindForbidden:           http.StatusForbidden,
 }
 
 // shape is how an endpoint words a failure.

@@ -96,8 +96,10 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request, tok domain.
 // item renders one chat item in Wati's shape.
 func (s *Server) item(ctx context.Context, tenant string, it store.ChatItem) messageItem {
 	if in := it.Inbound; in != nil {
+		// Wati shows every message as text: media, replies, reactions,
+		// places and contact cards show what stands for them.
 		return messageItem{
-			ID: in.ID, Created: stamp(in.At), EventType: eventMessage, Text: in.Text, Type: in.Type,
+			ID: in.ID, Created: stamp(in.At), EventType: eventMessage, Text: in.Summary(), Type: in.Type,
 			Timestamp: unix(in.At), StatusString: statusReceived, WhatsappMessageID: &in.ID,
 		}
 	}
@@ -148,7 +150,9 @@ func statusString(st domain.Status) string {
 		return "DELIVERED"
 	case domain.StatusRead:
 		return "READ"
-	case domain.StatusFailed:
+	case domain.StatusFailed, domain.StatusCancelled:
+		// A cancelled broadcast's message will never be sent: to a Wati
+		// client it failed, not pending.
 		return "FAILED"
 	}
 	return "PENDING"

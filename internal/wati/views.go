@@ -37,8 +37,11 @@ type contactView struct {
 	FirstName     string      `json:"firstName"`
 	ContactStatus string      `json:"contactStatus"`
 	CustomParams  []paramView `json:"customParams"`
-	Created       string      `json:"created"`
-	LastUpdated   string      `json:"lastUpdated"`
+	// OptedIn is Wati's marketing consent flag: false once the contact
+	// opted out of marketing (by STOP, Meta's user_preferences or 131050).
+	OptedIn     bool   `json:"optedIn"`
+	Created     string `json:"created"`
+	LastUpdated string `json:"lastUpdated"`
 }
 
 // contactStatusValid is Wati's status of a contact the gateway can send to.
@@ -47,7 +50,7 @@ const contactStatusValid = "VALID"
 func viewContact(c domain.Contact) contactView {
 	v := contactView{
 		ID: c.Phone, WAID: c.Phone, Phone: c.Phone, FullName: c.FullName(), FirstName: c.FirstName,
-		ContactStatus: contactStatusValid, CustomParams: []paramView{},
+		ContactStatus: contactStatusValid, CustomParams: []paramView{}, OptedIn: !c.Marketing.Out,
 		Created: stamp(c.CreatedAt), LastUpdated: stamp(c.UpdatedAt),
 	}
 	if v.FirstName == "" {

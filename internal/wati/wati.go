@@ -80,14 +80,14 @@ func New(cat Catalog, st Store, sender Sender, batches Batches, opt Options) *Se
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Route("/{tenantId}/api/v1", func(r chi.Router) {
-		r.Post("/sendTemplateMessage", s.serve(plain, s.sendTemplate))
-		r.Post("/sendTemplateMessages", s.serve(bulk, s.sendTemplates))
-		r.Post("/sendSessionMessage/{whatsappNumber}", s.serve(session, s.sendSession))
-		r.Get("/getMessages/{whatsappNumber}", s.serve(plain, s.getMessages))
-		r.Post("/addContact/{whatsappNumber}", s.serve(plain, s.addContact))
-		r.Post("/updateContactAttributes/{whatsappNumber}", s.serve(plain, s.updateContactAttributes))
-		r.Get("/getContacts", s.serve(plain, s.getContacts))
-		r.Post("/updateChatStatus", s.serve(plain, s.updateChatStatus))
+		r.Post("/sendTemplateMessage", s.serve(plain, domain.ScopeSend, s.sendTemplate))
+		r.Post("/sendTemplateMessages", s.serve(bulk, domain.ScopeSend, s.sendTemplates))
+		r.Post("/sendSessionMessage/{whatsappNumber}", s.serve(session, domain.ScopeSend, s.sendSession))
+		r.Get("/getMessages/{whatsappNumber}", s.serve(plain, domain.ScopeReadMessages, s.getMessages))
+		r.Post("/addContact/{whatsappNumber}", s.serve(plain, domain.ScopeContacts, s.addContact))
+		r.Post("/updateContactAttributes/{whatsappNumber}", s.serve(plain, domain.ScopeContacts, s.updateContactAttributes))
+		r.Get("/getContacts", s.serve(plain, domain.ScopeContacts, s.getContacts))
+		r.Post("/updateChatStatus", s.serve(plain, domain.ScopeContacts, s.updateChatStatus))
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, plain, domain.Errorf(domain.KindNotFound, "not found: "+r.Method+" "+r.URL.Path+" is not a Wati API path this gateway serves"))
@@ -103,10 +103,11 @@ func (s *Server) Handler() http.Handler {
 // shape.
 type endpoint func(w http.ResponseWriter, r *http.Request, tok domain.Token) error
 
-// serve authenticates the request, runs e and renders its error.
-func (s *Server) serve(sh shape, e endpoint) http.HandlerFunc {
+// serve authenticates the request for scope, runs e and renders its
+// error.
+func (s *Server) serve(sh shape, scope domain.Scope, e endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, err := s.authenticate(r)
+		tok, err := s.authenticate(r, scope)
 		if err == nil {
 			err = e(w, r, tok)
 		}

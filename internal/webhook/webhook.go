@@ -1,14 +1,18 @@
 // Package webhook is the whatsapp function: Meta's verification handshake
 // and its signed webhooks. Status updates move messages forward (never
-// back) and open or extend conversations; inbound messages open the
-// contact's customer-service window and are stored for the dialects that
-// list them. Anything Meta sends that the gateway does not know is logged
-// and acknowledged, because Meta retries every non-200 for days.
+// back), record Meta's pricing and open or extend conversations; inbound
+// messages open the contact's customer-service window, are stored for the
+// dialects that list them and reach the tenant as message.received
+// callbacks. Anything Meta sends that the gateway does not know, or cannot
+// read, is logged and acknowledged, because Meta retries every non-200
+// for days; every time Meta reports is bounded by the time the webhook
+// arrived (domain.EventTime).
 package webhook
 
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,21 +28,25 @@ import (
 // MaxBody bounds a webhook body: Meta's are at most 3 MB.
 const MaxBody = 4 << 20
 
-// Lines finds the tenant and channel of a Meta phone-number id.
+// Lines finds the tenant and channel of a Meta phone-number id, and the
+// tenant's settings (its callback URL); the catalog caches both.
 type Lines interface {
 	Line(ctx context.Context, phoneNumberID string) (store.Line, error)
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 }
 
 // Store applies what a webhook reports.
 type Store interface {
 	WAMIDOf(ctx context.Context, wamid string) (store.WAMID, error)
 	ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (domain.Message, bool, error)
-	PutInbound(ctx context.Context, tenant string, in store.Inbound) error
+	RecordInbound(ctx context.Context, tenant string, in store.Inbound) (store.Inbound, bool, error)
 }
 
-// Notifier tells a tenant about a status change.
+// Notifier tells a tenant about a status change and about a message one of
+// its contacts sent; *callback.Notifier is one.
 type Notifier interface {
 	Notify(ctx context.Context, m domain.Message)
+	NotifyReceived(ctx context.Context, tenant, url string, in domain.InboundMessage)
 }
 
 // Config holds Meta's two shared secrets for this app.
@@ -54,6 +62,9 @@ type Server struct {
 	lines  Lines
 	store  Store
 	notify Notifier
+
+	account       AccountStore
+	accountNotify AccountNotifier
 }
 
 // New returns the webhook server.
@@ -89,6 +100,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
+	received := s.cfg.Now().UTC()
 	log := logging.FromContext(r.Context())
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var tooLarge *http.MaxBytesError
@@ -112,7 +124,7 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := s.process(r.Context(), log, env); err != nil {
+	if err := s.process(r.Context(), log, env, received); err != nil {
 		// A store failure: Meta retries, and every step is idempotent.
 		log.Error("webhook not processed; Meta will retry", "error", err.Error())
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -121,18 +133,24 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) process(ctx context.Context, log *slog.Logger, env envelope) error {
+func (s *Server) process(ctx context.Context, log *slog.Logger, env envelope, received time.Time) error {
 	if env.Object != "whatsapp_business_account" {
-		log.Info("webhook for an unsupported object ignored", "object", env.Object)
+		log.Info("webhook for an unsupported object ignored", "object", domain.Clip(env.Object, 64))
 		return nil
 	}
 	for _, e := range env.Entry {
 		for _, c := range e.Changes {
 			if c.Field != "messages" {
-				log.Info("webhook field not handled", "field", c.Field, "waba", e.ID)
+				handled, err := s.accountChange(ctx, log, e.ID, c.Field, c.Value, received)
+				if err != nil {
+					return err
+				}
+				if !handled {
+					log.Info("webhook field not handled", "field", domain.Clip(c.Field, 64), "waba", domain.Clip(e.ID, 64))
+				}
 				continue
 			}
-			if err := s.change(ctx, log, c.Value); err != nil {
+			if err := s.change(ctx, log, c.Value, received); err != nil {
 				return err
 			}
 		}
@@ -140,105 +158,68 @@ func (s *Server) process(ctx context.Context, log *slog.Logger, env envelope) er
 	return nil
 }
 
-func (s *Server) change(ctx context.Context, log *slog.Logger, v value) error {
+// change applies one change of the messages field: its statuses, then its
+// inbound messages, then Meta's out-of-band errors.
+func (s *Server) change(ctx context.Context, log *slog.Logger, raw json.RawMessage, received time.Time) error {
+	var v value
+	if err := json.Unmarshal(raw, &v); err != nil {
+		log.Warn("webhook change with an unreadable value ignored", "error", err.Error())
+		return nil
+	}
 	pnid := v.Metadata.PhoneNumberID
+	if pnid == "" {
+		log.Warn("webhook without a phone number id ignored")
+		return nil
+	}
 	line, err := s.lines.Line(ctx, pnid)
-	if errors.Is(err, store.ErrNotFound) || pnid == "" {
-		log.Warn("webhook for an unknown phone number id ignored", "phoneNumberId", pnid)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("webhook for an unknown phone number id ignored", "phoneNumberId", domain.Clip(pnid, 64))
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("phone number id %s: %w", pnid, err)
 	}
 	log = log.With("tenant", line.Tenant, "channel", line.Channel)
-	for _, st := range v.Statuses {
-		if err := s.status(ctx, log, line, st); err != nil {
+	for i, raw := range v.Statuses {
+		var st status
+		if err := json.Unmarshal(raw, &st); err != nil {
+			log.Warn("unreadable status ignored", "index", i, "error", err.Error())
+			continue
+		}
+		if err := s.status(ctx, log, line, st, received); err != nil {
 			return err
 		}
 	}
-	names := map[string]string{}
-	for _, c := range v.Contacts {
-		names[c.WAID] = c.Profile.Name
-	}
-	for _, m := range v.Messages {
-		if err := s.inbound(ctx, log, line, m, names[m.From]); err != nil {
+	people := readContacts(log, v.Contacts)
+	for i, raw := range v.Messages {
+		m, ok := readInbound(log, raw)
+		if !ok {
+			log.Warn("unreadable inbound message ignored", "index", i)
+			continue
+		}
+		if err := s.inbound(ctx, log, line, m, people, received); err != nil {
 			return err
 		}
 	}
-	for _, e := range v.Errors {
-		log.Error("Meta reported an error for this number", "metaCode", e.Code, "title", e.Title, "details", e.ErrorData.Details)
+	for _, raw := range v.Errors {
+		var e metaError
+		if err := json.Unmarshal(raw, &e); err != nil {
+			log.Error("Meta reported an unreadable error for this number", "error", err.Error())
+			continue
+		}
+		log.Error("Meta reported an error for this number", "metaCode", e.Code, "title", domain.Clip(e.Title, maxTitle),
+			"details", domain.Clip(e.ErrorData.Details, maxTitle))
 	}
 	return nil
 }
 
-// status applies one status. The message is found by its provider id
-// (wamids/, one read) or, when dispatch never learnt that id (a timeout
-// after the request left), by the gateway id Meta echoes back.
-func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, st status) error {
-	// Meta's wamid embeds the recipient's number (base64): the lines carry
-	// its fingerprint, which dispatch's lines share.
-	log = log.With("wamidHash", logging.Fingerprint(st.ID), "status", st.Status)
-	to, ok := domain.ParseUpdateStatus(st.Status)
-	if !ok {
-		log.Info("status not tracked, ignored")
-		return nil
+// eventTime is the time to record for a timestamp Meta reported, logging
+// a value that had to be replaced by the receive time.
+func eventTime(log *slog.Logger, ts unixTime, received time.Time) time.Time {
+	at, problem := ts.at(received)
+	if problem != "" {
+		log.Warn("timestamp replaced by the time the webhook arrived", "problem", problem, "timestamp", ts.raw(),
+			"received", received.Format(time.RFC3339))
 	}
-	id := st.CallbackData
-	w, err := s.store.WAMIDOf(ctx, st.ID)
-	switch {
-	case err == nil && w.Tenant == line.Tenant:
-		id = w.Message
-	case err == nil:
-		log.Warn("status for another tenant's message ignored")
-		return nil
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("find message of wamid %s: %w", logging.Fingerprint(st.ID), err)
-	}
-	if id == "" {
-		log.Warn("status for an unknown message ignored")
-		return nil
-	}
-	u := domain.Update{ProviderMessageID: st.ID, Status: to, At: st.Timestamp.time()}
-	if u.At.IsZero() {
-		u.At = s.cfg.Now().UTC()
-	}
-	if len(st.Errors) > 0 {
-		u.Error = &domain.MessageError{Code: st.Errors[0].Code, Title: st.Errors[0].Title}
-	}
-	m, changed, err := s.store.ApplyUpdate(ctx, line.Tenant, id, u)
-	if errors.Is(err, store.ErrNotFound) {
-		log.Warn("status for an unknown message ignored", "messageId", id)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !changed {
-		log.Debug("duplicate or late status ignored", "messageId", id, "current", string(m.Status))
-		return nil
-	}
-	logging.Transition(ctx, logging.Moved(logging.SourceWebhook, m, logging.PreviousStatus(m)))
-	if s.notify != nil {
-		s.notify.Notify(ctx, m)
-	}
-	return nil
-}
-
-func (s *Server) inbound(ctx context.Context, log *slog.Logger, line store.Line, m inbound, name string) error {
-	if _, err := domain.ParsePhone(m.From); err != nil || m.ID == "" || !store.ValidID(m.ID) {
-		log.Warn("inbound message without a usable sender or id ignored", "phone", domain.MaskPhone(m.From))
-		return nil
-	}
-	in := store.Inbound{ID: m.ID, Channel: line.Channel, Phone: m.From, ProfileName: name, Type: m.Type, At: m.Timestamp.time()}
-	if in.At.IsZero() {
-		in.At = s.cfg.Now().UTC()
-	}
-	if m.Text != nil {
-		in.Text = m.Text.Body
-	}
-	if err := s.store.PutInbound(ctx, line.Tenant, in); err != nil {
-		return err
-	}
-	log.Info("inbound message stored", "phone", domain.MaskPhone(m.From), "type", m.Type)
-	return nil
+	return at
 }

@@ -29,10 +29,23 @@ const (
 	verifyToken = "test-verify-token"
 )
 
-// recorder counts status callbacks.
-type recorder struct{ got []domain.Message }
+// recorder keeps the callbacks the handler asks for: status changes, and
+// received messages with the URL they go to.
+type recorder struct {
+	got      []domain.Message
+	received []receivedNote
+}
+
+type receivedNote struct {
+	tenant, url string
+	in          domain.InboundMessage
+}
 
 func (r *recorder) Notify(_ context.Context, m domain.Message) { r.got = append(r.got, m) }
+
+func (r *recorder) NotifyReceived(_ context.Context, tenant, url string, in domain.InboundMessage) {
+	r.received = append(r.received, receivedNote{tenant, url, in})
+}
 
 type fixture struct {
 	*apptest.Env
@@ -265,6 +278,9 @@ func TestUnknownIdsAreAcknowledgedAndMalformedIs400(t *testing.T) {
 		"other field":             `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"account_update","value":{}}]}]}`,
 		"other object":            `{"object":"page","entry":[]}`,
 		"out-of-band errors":      envelope(map[string]any{"errors": []any{map[string]any{"code": 131000, "title": "Something went wrong"}}}),
+		"unreadable timestamp":    statusBody("wamid.x", "read", time.Now(), map[string]any{"timestamp": "yesterday"}),
+		"unreadable status":       envelope(map[string]any{"statuses": []any{map[string]any{"id": 1}}}),
+		"unreadable value":        `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":5}]}]}`,
 	} {
 		if code := f.post(t, body, webhook.Sign(appSecret, []byte(body))); code != http.StatusOK {
 			t.Errorf("%s: %d, want 200", name, code)
@@ -274,7 +290,6 @@ func TestUnknownIdsAreAcknowledgedAndMalformedIs400(t *testing.T) {
 		"not JSON":       "hello",
 		"trailing data":  `{"object":"whatsapp_business_account"} {}`,
 		"no object":      `{"entry":[]}`,
-		"bad timestamp":  statusBody("wamid.x", "read", time.Now(), map[string]any{"timestamp": "yesterday"}),
 		"wrong type":     `{"object":"whatsapp_business_account","entry":{"id":1}}`,
 		"empty":          "",
 		"array of bytes": `[1,2,3]`,
@@ -298,7 +313,7 @@ func TestCallbackDataReconcilesAnUnknownAttempt(t *testing.T) {
 	if _, err := f.Store.Claim(ctx, f.Tenant, u.ID, time.Now().Add(-2*time.Minute), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Store.ExpireLease(ctx, f.Tenant, u.ID, time.Now()); err != nil {
+	if _, err := f.Store.ExpireLease(ctx, f.Tenant, u.ID, time.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	f.postSigned(t, statusBody("wamid.late", "delivered", time.Now(), map[string]any{"biz_opaque_callback_data": u.ID}))
