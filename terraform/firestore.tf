@@ -574,6 +574,36 @@ resource "google_firestore_field" "idempotency_expireAt" {
   index_config {}
 }
 
+# Messages, their wamids/ index and inbound messages: the tenant's
+# retention (domain.Tenant.RetentionDays, default 90 days); a tenant that
+# keeps them writes no expireAt, which TTL leaves alone.
+resource "google_firestore_field" "messages_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+resource "google_firestore_field" "wamids_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "wamids"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+resource "google_firestore_field" "inbound_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "inbound"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
 # Bulk sends, their chunks and their codes.
 resource "google_firestore_field" "batches_expireAt" {
   database   = google_firestore_database.default.name

@@ -250,3 +250,27 @@ func TestMarketingOptOut(t *testing.T) {
 		t.Errorf("marketing to a contact who did not opt out: %v", err)
 	}
 }
+
+// TestMessagesExpireAfterTheTenantsRetention: a message carries the
+// expireAt Firestore's TTL removes it by, the tenant's retention after it
+// was made (90 days unless the tenant says otherwise).
+func TestMessagesExpireAfterTheTenantsRetention(t *testing.T) {
+	f := newFixture(t, 0)
+	if _, err := f.svc.Send(context.Background(), tok, welcome(phone(1)), nil, render); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.store.Messages {
+		if want := f.now.AddDate(0, 0, domain.DefaultRetentionDays); !m.ExpireAt.Equal(want) {
+			t.Errorf("expireAt %s, want %s", m.ExpireAt, want)
+		}
+	}
+	keep, days := domain.Tenant{}, 0
+	keep.RetentionDays = &days
+	if at := keep.ExpireAt(f.now); !at.IsZero() {
+		t.Errorf("a tenant that keeps messages: expireAt %s, want none", at)
+	}
+	seven := 7
+	if at := (domain.Tenant{RetentionDays: &seven}).ExpireAt(f.now); !at.Equal(f.now.AddDate(0, 0, 7)) {
+		t.Errorf("7 days: expireAt %s", at)
+	}
+}

@@ -59,6 +59,7 @@ func (s *Service) Admit(ctx context.Context, tok domain.Token, req Request) (Pla
 	}
 	p.Open = p.Conversation.Open(now)
 	p.Message.ClientRef = req.ClientRef
+	p.Message.ExpireAt = tenant.ExpireAt(now)
 	p.Message.CallbackURL = callbackURL(tok, tenant)
 	p.Contact = domain.Contact{
 		Phone: req.Phone, FirstName: req.FirstName, LastName: req.LastName,

@@ -15,12 +15,12 @@ import (
 // with the same values would be.
 type settings struct {
 	name, countryCode, callbackURL *string
-	limit, hours                   *int
+	limit, hours, retention        *int
 	unknownPolicy                  *string
 }
 
 // settingNames are the flags of settings, in the order help lists them.
-var settingNames = []string{"name", "country-code", "conversation-limit", "conversation-hours", "callback-url", "unknown-policy"}
+var settingNames = []string{"name", "country-code", "conversation-limit", "conversation-hours", "callback-url", "unknown-policy", "retention-days"}
 
 // addSettings declares the settings' flags; create requires a name, and
 // update can empty what create may leave empty.
@@ -40,6 +40,8 @@ func addSettings(f *flags, create bool) *settings {
 		hours: f.fs.Int("conversation-hours", 0, fmt.Sprintf("how long a conversation the gateway opens lasts, in hours, up to %d; 0 is %d",
 			domain.MaxConversationHours, domain.DefaultConversationHours)),
 		callbackURL: f.fs.String("callback-url", "", cb),
+		retention: f.fs.Int("retention-days", domain.DefaultRetentionDays, fmt.Sprintf(
+			"days messages and inbound messages are kept before Firestore's TTL removes them, up to %d; 0 keeps them", domain.MaxRetentionDays)),
 		unknownPolicy: f.fs.String("unknown-policy", "", fmt.Sprintf(
 			"what becomes of a message whose outcome Meta left unknown past UNKNOWN_WAIT: %s (sent again, once; the default) or %s (left for templategw messages resolve)",
 			domain.UnknownResend, domain.UnknownHold)),
@@ -61,6 +63,9 @@ func (s *settings) check(ctx context.Context, f *flags) error {
 	if *s.hours < 0 || *s.hours > domain.MaxConversationHours {
 		return f.errorf("--conversation-hours %d: want 1 to %d, or 0 for %d", *s.hours, domain.MaxConversationHours, domain.DefaultConversationHours)
 	}
+	if *s.retention < 0 || *s.retention > domain.MaxRetentionDays {
+		return f.errorf("--retention-days %d: want 0 (keep) to %d", *s.retention, domain.MaxRetentionDays)
+	}
 	if !domain.UnknownPolicy(*s.unknownPolicy).Valid() {
 		return f.errorf("--unknown-policy %q: want %s or %s", *s.unknownPolicy, domain.UnknownResend, domain.UnknownHold)
 	}
@@ -81,6 +86,8 @@ func (s *settings) apply(t *domain.Tenant) {
 	t.Name, t.CountryCode, t.CallbackURL = strings.TrimSpace(*s.name), *s.countryCode, *s.callbackURL
 	t.ConversationLimit, t.ConversationHours = *s.limit, *s.hours
 	t.UnknownPolicy = domain.UnknownPolicy(*s.unknownPolicy)
+	days := *s.retention
+	t.RetentionDays = &days
 }
 
 // change is the settings the command line gave, and only those.
@@ -105,6 +112,9 @@ func (s *settings) change(f *flags) store.TenantChange {
 	if f.given("unknown-policy") {
 		p := domain.UnknownPolicy(*s.unknownPolicy)
 		c.UnknownPolicy = &p
+	}
+	if f.given("retention-days") {
+		c.RetentionDays = s.retention
 	}
 	return c
 }

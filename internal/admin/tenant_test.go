@@ -35,7 +35,8 @@ func TestTenantUpdate(t *testing.T) {
 		t.Errorf("tenant update --json shows the URL's query or the secret: %s", raw)
 	}
 	stored, err := e.Store.Tenant(ctx, "acme")
-	if wantStored := (domain.Tenant{ID: "acme", Name: "Acme", CountryCode: "55", ConversationLimit: 50, ConversationHours: 72,
+	retention := domain.DefaultRetentionDays
+	if wantStored := (domain.Tenant{ID: "acme", Name: "Acme", CountryCode: "55", ConversationLimit: 50, ConversationHours: 72, RetentionDays: &retention,
 		CallbackURL: "https://hooks.example.com/tgw?key=abc", CallbackSecret: created.CallbackSecret}); err != nil || !reflect.DeepEqual(stored, wantStored) {
 		t.Errorf("stored %+v, %v; want %+v", stored, err, wantStored)
 	}

@@ -80,6 +80,7 @@ func (s *Service) create(ctx context.Context, tok domain.Token, spec Spec, next 
 		ID: store.NewID(), Code: spec.Code, Source: spec.Source, Name: spec.Name,
 		Channel: p.Channel.ID, TemplateID: p.Template.ID, Template: p.Template, CallbackURL: p.CallbackURL,
 		ConversationLimit: p.Tenant.ConversationLimit,
+		MessageRetention:  retention(p.Tenant, now),
 		Open:              true, CreatedAt: now, ExpireAt: now.Add(s.opt.Retention),
 		BatchLifecycle: lifecycle(spec.SendAt, now),
 	}
@@ -216,4 +217,13 @@ func (s *Service) publishFanout(ctx context.Context, tenant, batch string, chunk
 			"tenant", tenant, "batch", batch, "failed", chunks-ok, "error", first.Error())
 	}
 	return ok
+}
+
+// retention is how long a batch's messages are kept under the tenant's
+// setting, 0 when they are kept.
+func retention(t domain.Tenant, now time.Time) time.Duration {
+	if at := t.ExpireAt(now); !at.IsZero() {
+		return at.Sub(now)
+	}
+	return 0
 }

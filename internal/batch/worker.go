@@ -219,6 +219,9 @@ func (w *Worker) messages(log *slog.Logger, tenant string, rec store.BatchRecord
 		m := domain.NewMessage(MessageID(rec.ID, c.First+i), tenant, rec.Channel, r.Phone, rec.TemplateID, rendered, now)
 		m.ClientRef = rec.Code
 		m.CallbackURL = rec.CallbackURL
+		if rec.MessageRetention > 0 {
+			m.ExpireAt = now.Add(rec.MessageRetention)
+		}
 		m.Batch = rec.ID
 		out = append(out, m)
 	}

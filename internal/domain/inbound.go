@@ -41,6 +41,9 @@ type InboundMessage struct {
 	// extended, filled in by the store.
 	ConversationID string    `firestore:"conversationId,omitempty"`
 	At             time.Time `firestore:"at"`
+	// ExpireAt is when Firestore's TTL removes the message (the tenant's
+	// retention); zero keeps it.
+	ExpireAt time.Time `firestore:"expireAt,omitempty"`
 }
 
 // InboundMedia is an image, video, audio, document or sticker a contact

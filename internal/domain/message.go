@@ -43,6 +43,9 @@ type Message struct {
 	ResentAt  time.Time `firestore:"resentAt,omitempty"`
 	CreatedAt time.Time `firestore:"createdAt"`
 	UpdatedAt time.Time `firestore:"updatedAt"`
+	// ExpireAt is when Firestore's TTL removes the message (the tenant's
+	// retention); zero keeps it.
+	ExpireAt time.Time `firestore:"expireAt,omitempty"`
 }
 
 // Move changes the message's state when the state machine allows it and

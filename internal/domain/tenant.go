@@ -12,9 +12,13 @@ type Tenant struct {
 	ConversationLimit int    `firestore:"conversationLimit" json:"conversationLimit"` // per month; 0 = unlimited
 	// ConversationHours is how long a conversation lasts from its opening
 	// and after each inbound message; 0 means DefaultConversationHours.
-	ConversationHours int    `firestore:"conversationHours,omitempty" json:"conversationHours,omitempty"`
-	CountryCode       string `firestore:"countryCode" json:"countryCode"`
-	CallbackURL       string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
+	ConversationHours int `firestore:"conversationHours,omitempty" json:"conversationHours,omitempty"`
+	// RetentionDays is how long messages, their indexes and inbound
+	// messages are kept before Firestore's TTL removes them: nil is
+	// DefaultRetentionDays, 0 keeps them.
+	RetentionDays *int   `firestore:"retentionDays,omitempty" json:"retentionDays,omitempty"`
+	CountryCode   string `firestore:"countryCode" json:"countryCode"`
+	CallbackURL   string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
 	// CallbackSecret signs status callbacks (HMAC-SHA256); it is shown to
 	// the tenant once when set and never served back.
 	CallbackSecret string `firestore:"callbackSecret,omitempty" json:"-"`
@@ -27,6 +31,26 @@ type Tenant struct {
 	// DefaultOptOutKeywords and DefaultOptInKeywords.
 	OptOutKeywords []string `firestore:"optOutKeywords,omitempty" json:"optOutKeywords,omitempty"`
 	OptInKeywords  []string `firestore:"optInKeywords,omitempty" json:"optInKeywords,omitempty"`
+}
+
+// DefaultRetentionDays is how long a tenant that set none keeps its
+// messages.
+const DefaultRetentionDays = 90
+
+// MaxRetentionDays bounds the setting (ten years).
+const MaxRetentionDays = 3650
+
+// ExpireAt is when a message or inbound message made at created expires
+// under the tenant's retention; zero when the tenant keeps them.
+func (t Tenant) ExpireAt(created time.Time) time.Time {
+	days := DefaultRetentionDays
+	if t.RetentionDays != nil {
+		days = *t.RetentionDays
+	}
+	if days <= 0 {
+		return time.Time{}
+	}
+	return created.AddDate(0, 0, days)
 }
 
 // DefaultConversationHours is Meta's customer-service window, the

@@ -43,6 +43,9 @@ type TenantChange struct {
 	CallbackURL *string
 	// UnknownPolicy "" goes back to the default, resend.
 	UnknownPolicy *domain.UnknownPolicy
+	// RetentionDays 0 keeps messages; it applies to messages made from
+	// then on.
+	RetentionDays *int
 }
 
 // UpdateTenant writes only c's fields of an existing tenant and returns
@@ -87,6 +90,11 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, c TenantChange) (do
 		if c.CallbackURL != nil {
 			t.CallbackURL = *c.CallbackURL
 			ups = append(ups, firestore.Update{Path: "callbackUrl", Value: orDelete(t.CallbackURL, "")})
+		}
+		if c.RetentionDays != nil {
+			days := *c.RetentionDays
+			t.RetentionDays = &days
+			ups = append(ups, firestore.Update{Path: "retentionDays", Value: days})
 		}
 		if c.UnknownPolicy != nil {
 			t.UnknownPolicy = *c.UnknownPolicy

@@ -46,6 +46,9 @@ type BatchRecord struct {
 	// accepted: under a limit each recipient reserves its conversation as
 	// its message is made.
 	ConversationLimit int `firestore:"conversationLimit,omitempty"`
+	// MessageRetention is how long the batch's messages are kept (the
+	// tenant's retention when the batch was accepted); 0 keeps them.
+	MessageRetention time.Duration `firestore:"messageRetention,omitempty"`
 	// Open is true until nothing of the batch is left to do: every chunk
 	// turned into messages and none of them waiting to be sent (or, once
 	// cancelled, to be cancelled). Sweep looks only at open batches.

@@ -70,6 +70,8 @@ type WAMID struct {
 	Tenant  string    `firestore:"tenant"`
 	Message string    `firestore:"message"`
 	At      time.Time `firestore:"at"`
+	// ExpireAt is its message's: the index goes with the message.
+	ExpireAt time.Time `firestore:"expireAt,omitempty"`
 }
 
 // Settle writes the outcome of a dispatch attempt in a transaction. It reads
@@ -118,7 +120,7 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 
 // indexWAMID records, in tx, which message a provider message id is.
 func (s *Store) indexWAMID(tx *firestore.Transaction, m domain.Message) error {
-	return tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt})
+	return tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt, ExpireAt: m.ExpireAt})
 }
 
 // PutConversation creates or replaces a conversation window.

@@ -67,10 +67,12 @@ func (s *Store) RecordInbound(ctx context.Context, tenant string, in Inbound) (s
 		if err != nil {
 			return err
 		}
-		period, err := s.conversationPeriod(tx, tenant, domain.Conversation{}, in.At)
+		settings, err := s.tenantIn(tx, tenant)
 		if err != nil {
 			return err
 		}
+		period := settings.ConversationPeriod()
+		stored.ExpireAt = settings.ExpireAt(in.At)
 		until := in.At.Add(domain.ServiceWindow)
 		if c.Windows[in.Channel].After(until) {
 			until = c.Windows[in.Channel]

@@ -106,18 +106,23 @@ func (s *Store) conversationPeriod(tx *firestore.Transaction, tenant string, con
 	if conv.Open(at) {
 		return 0, nil
 	}
+	t, err := s.tenantIn(tx, tenant)
+	return t.ConversationPeriod(), err
+}
+
+// tenantIn reads a tenant's settings in tx; a tenant that no longer
+// exists has the defaults.
+func (s *Store) tenantIn(tx *firestore.Transaction, tenant string) (domain.Tenant, error) {
+	var t domain.Tenant
 	snap, err := tx.Get(s.tenant(tenant))
 	if notFound(err) {
-		return domain.Tenant{}.ConversationPeriod(), nil
+		return t, nil
 	}
 	if err != nil {
-		return 0, err
+		return t, err
 	}
-	var t domain.Tenant
-	if err := snap.DataTo(&t); err != nil {
-		return 0, err
-	}
-	return t.ConversationPeriod(), nil
+	err = snap.DataTo(&t)
+	return t, err
 }
 
 func (s *Store) conversation(tenant, channel, phone string) *firestore.DocumentRef {
