@@ -8,7 +8,7 @@ package batches
 
 import (
 	"context"
-	"errors"
+	"github.com/templategw/templategw/internal/messages"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/domain"
-	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/request"
 )
 
@@ -55,10 +54,7 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, r, domain.Errorf(domain.KindNotFound, "no such route"))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		var e apiError
-		e.Error.Code, e.Error.Message = "method_not_allowed", "method "+r.Method+" is not allowed here"
-		render.Status(r, http.StatusMethodNotAllowed)
-		render.JSON(w, r, e)
+		messages.WriteMethodNotAllowed(w, r, "method "+r.Method+" is not allowed here")
 	})
 	return r
 }
@@ -135,37 +131,5 @@ func (s *Server) control(do func(Service, context.Context, string, string) (batc
 	}
 }
 
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// codes is the one table from domain error kinds to this API's answers.
-var codes = map[domain.Kind]struct {
-	status int
-	code   string
-}{
-	domain.KindUnauthorized: {http.StatusUnauthorized, "unauthenticated"},
-	domain.KindForbidden:    {http.StatusForbidden, "permission_denied"},
-	domain.KindInvalid:      {http.StatusBadRequest, "invalid_argument"},
-	domain.KindNotFound:     {http.StatusNotFound, "not_found"},
-	domain.KindConflict:     {http.StatusConflict, "failed_precondition"},
-}
-
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var e apiError
-	var de *domain.Error
-	c, ok := codes[domain.KindOf(err)]
-	if !ok || !errors.As(err, &de) {
-		logging.FromContext(r.Context()).Error("internal error", "error", err.Error(), "path", r.URL.Path)
-		c.status, c.code = http.StatusInternalServerError, "internal"
-		e.Error.Message = "internal error"
-	} else {
-		e.Error.Message = de.Message
-	}
-	e.Error.Code = c.code
-	render.Status(r, c.status)
-	render.JSON(w, r, e)
-}
+// writeError answers in the native API's one shape and table.
+func writeError(w http.ResponseWriter, r *http.Request, err error) { messages.WriteError(w, r, err) }

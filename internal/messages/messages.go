@@ -58,11 +58,8 @@ func (s *Server) Handler() http.Handler {
 	// The API is read-only; a write gets the same JSON error shape as
 	// every other refusal, not the router's empty 405.
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		var e apiError
-		e.Error.Code, e.Error.Message = "method_not_allowed", "method "+r.Method+" is not allowed: the messages API is read-only"
 		w.Header().Set("Allow", http.MethodGet)
-		render.Status(r, http.StatusMethodNotAllowed)
-		render.JSON(w, r, e)
+		WriteMethodNotAllowed(w, r, "method "+r.Method+" is not allowed: the messages API is read-only")
 	})
 	return r
 }
@@ -190,6 +187,21 @@ var codes = map[domain.Kind]struct {
 	domain.KindForbidden:    {http.StatusForbidden, "permission_denied"},
 	domain.KindInvalid:      {http.StatusBadRequest, "invalid_argument"},
 	domain.KindNotFound:     {http.StatusNotFound, "not_found"},
+	domain.KindConflict:     {http.StatusConflict, "failed_precondition"},
+}
+
+// WriteError answers err in the native API's shape
+// ({"error":{"code","message"}}), which every native function (messages,
+// batches) shares: a domain error by its kind, anything else as 500 with
+// the details only in the log.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, err) }
+
+// WriteMethodNotAllowed answers 405 in the native API's shape.
+func WriteMethodNotAllowed(w http.ResponseWriter, r *http.Request, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = "method_not_allowed", msg
+	render.Status(r, http.StatusMethodNotAllowed)
+	render.JSON(w, r, e)
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
