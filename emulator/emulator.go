@@ -270,7 +270,10 @@ func (e *Emulator) waitReady(parent context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if ok, _ := ping(ctx, client, e.Host); ok {
+		// Another emulator may already answer on the port (two packages'
+		// harnesses picked the same free port): only this process's own
+		// word that it listens there makes the answer its own.
+		if ok, _ := ping(ctx, client, e.Host); ok && e.out.contains(readyLine(e.name, e.Host)) {
 			return nil
 		}
 		// The Pub/Sub JVM does not exit when its main thread fails to
@@ -293,6 +296,15 @@ func (e *Emulator) waitReady(parent context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// readyLine is what an emulator writes once it listens on host.
+func readyLine(name, host string) string {
+	if name == "pubsub" {
+		_, port, _ := strings.Cut(host, ":")
+		return "Server started, listening on " + port
+	}
+	return "API endpoint: http://" + host
 }
 
 func ping(ctx context.Context, client *http.Client, host string) (bool, error) {

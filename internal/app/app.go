@@ -226,10 +226,16 @@ func (e *Env) Console(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A message the console resolves as resend goes to dispatch as the
+	// CLI's messages resolve sends it.
+	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
+	if err != nil {
+		return nil, err
+	}
 	meta := provider.New(provider.Config{BaseURL: e.Config.Meta.BaseURL, Version: e.Config.Meta.APIVersion, Timeout: e.Config.Meta.Timeout}, nil)
 	c, err := console.New(console.Config{
 		SessionKey: []byte(e.Config.Console.SessionKey), SessionIdle: e.Config.Console.SessionIdle, SessionMax: e.Config.Console.SessionMax,
-	}, console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e.Store, meta}})
+	}, console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e.Store, meta}, Dispatch: pub})
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,10 @@ type row struct {
 	N          int
 }
 
+// steered is what the page says after each action: only these are
+// echoed, as the query string is anyone's to write.
+var steered = map[string]string{"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
 // itemsPage is how many recipients the broadcast page lists at once. A
 // later page reads the recipients before it (they are stored in chunks,
 // in order), so deep pages cost more: the CSV has them all.
@@ -110,7 +114,7 @@ func (c *Console) broadcast(w http.ResponseWriter, r *http.Request) {
 	}
 	from, _ := strconv.Atoi(r.URL.Query().Get("from"))
 	from = max(from, 0)
-	v := broadcastView{page: c.page(r, "Broadcast "+code, "broadcasts"), Progress: p, From: from, Done: r.URL.Query().Get("done")}
+	v := broadcastView{page: c.page(r, "Broadcast "+code, "broadcasts"), Progress: p, From: from, Done: steered[r.URL.Query().Get("done")]}
 	_, v.Steer = c.deps.Broadcasts.(BroadcastControl)
 	v.Live = "broadcasts/" + url.PathEscape(code) + "/progress.json"
 	i := 0
@@ -221,6 +225,15 @@ func (c *Console) steerBroadcast(w http.ResponseWriter, r *http.Request) {
 	case "resume":
 		_, err = ctl.Resume(ctx, tenant, code)
 	case "cancel":
+		// Cancelling cannot be undone: its form asks first. Another
+		// tenant's code is still a 404, whatever was posted with it.
+		if _, ok := c.progress(w, r, tenant, code); !ok {
+			return
+		}
+		if !confirmed(r) {
+			c.fail(w, r, http.StatusBadRequest, notConfirmed)
+			return
+		}
 		_, err = ctl.Cancel(ctx, tenant, code)
 	default:
 		c.fail(w, r, http.StatusNotFound, "There is no such action.")

@@ -143,9 +143,11 @@ func title(t *testing.T, ctx context.Context) string {
 
 // TestConsoleInABrowser drives the console as a person does, in headless
 // Chromium: signs in, sends through the Atom API and watches the message
-// reach read on its page, opens its contact, walks every page (each
-// audited with axe-core), steers a broadcast and exports it, syncs
-// templates, signs out and is refused with the old cookie.
+// reach read on its page, opens its contact and opts it out of
+// marketing, resolves an unknown message as failed, walks every page
+// (each audited with axe-core, as is every state an action leaves),
+// pauses and cancels a broadcast and reads its counts, exports one,
+// syncs templates, signs out and is refused with the old cookie.
 func TestConsoleInABrowser(t *testing.T) {
 	axe := axeScript(t)
 	s := newStack(t)
@@ -196,7 +198,33 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	audit(t, ctx, axe, "contact")
 
-	code := s.broadcast(t, []string{"5511987650801", "5511987650802", "55119"})
+	do(t, ctx, "opt the contact out", chromedp.Click(chromedp.CSS(`form.marketing button`)), chromedp.WaitVisible(chromedp.CSS("p.done")))
+	contact = value(t, ctx, "read the opted-out contact", chromedp.Text(chromedp.CSS("main")))
+	if !strings.Contains(contact, "opted out on") || !strings.Contains(contact, "("+domain.OptOutByOperator+")") {
+		t.Errorf("after opt-out the contact page says:\n%s", contact)
+	}
+	audit(t, ctx, axe, "contact-opted-out")
+
+	unknown := s.unknownMessage(t, "5511987650778")
+	do(t, ctx, "open the unknown message", chromedp.Navigate(s.console+"messages/"+unknown), chromedp.WaitVisible(chromedp.CSS("form.resolve")))
+	if st := value(t, ctx, "read its state", chromedp.Text(chromedp.CSS(".facts .state"))); st != string(domain.StatusUnknown) {
+		t.Errorf("the unknown message's page says %q", st)
+	}
+	audit(t, ctx, axe, "message-unknown")
+	do(t, ctx, "resolve it as failed", chromedp.Click(chromedp.CSS("#as-failed")), chromedp.Click(chromedp.CSS("#resolve-confirm")),
+		chromedp.Click(chromedp.CSS("form.resolve button")), chromedp.WaitVisible(chromedp.CSS("p.done")))
+	if st := value(t, ctx, "read its state", chromedp.Text(chromedp.CSS(".facts .state"))); st != string(domain.StatusFailed) {
+		t.Errorf("after resolving as failed the message is %q", st)
+	}
+	if n := value(t, ctx, "look for the resolve form", chromedp.Evaluate[int](`document.querySelectorAll("form.resolve").length`)); n != 0 {
+		t.Error("a resolved message still offers to resolve it")
+	}
+	audit(t, ctx, axe, "message-resolved")
+
+	code := s.broadcast(t, []string{"5511987650801", "5511987650802", "55119"}, time.Time{})
+	// Scheduled an hour out, this one makes no message before it is
+	// cancelled: its counts are known exactly.
+	later := s.broadcast(t, []string{"5511987650811", "5511987650812", "55119"}, time.Now().Add(time.Hour))
 	for _, p := range []struct{ path, name, h1 string }{
 		{"", "overview", "Overview"},
 		{"messages", "messages", "Messages"},
@@ -213,12 +241,23 @@ func TestConsoleInABrowser(t *testing.T) {
 		audit(t, ctx, axe, p.name)
 	}
 
-	do(t, ctx, "pause the broadcast", chromedp.Navigate(s.console+"broadcasts/"+code),
-		chromedp.Click(chromedp.CSS(`form[action$="/pause"] button`)), chromedp.WaitVisible(chromedp.CSS("p.done")))
+	do(t, ctx, "pause the broadcast", chromedp.Navigate(s.console+"broadcasts/"+later),
+		chromedp.Click(chromedp.CSS(`form[action$="/pause"] button`)), chromedp.WaitVisible(chromedp.CSS(`p.done[data-done="paused"]`)))
 	st := value(t, ctx, "read its state", chromedp.Text(chromedp.CSS(`[data-figure="state"]`)))
 	if st != string(domain.BatchPaused) {
 		t.Errorf("after pause the broadcast is %q", st)
 	}
+	audit(t, ctx, axe, "broadcast-paused")
+	do(t, ctx, "cancel the broadcast", chromedp.Click(chromedp.CSS("#cancel-confirm")),
+		// The paused page said done too: wait for the cancelled one.
+		chromedp.Click(chromedp.CSS(`form[action$="/cancel"] button`)), chromedp.WaitVisible(chromedp.CSS(`p.done[data-done="cancelled"]`)))
+	st = value(t, ctx, "read its state", chromedp.Text(chromedp.CSS(`[data-figure="state"]`)))
+	cancelled := value(t, ctx, "read its cancelled count", chromedp.Text(chromedp.CSS(`[data-figure="cancelled"]`)))
+	refused := value(t, ctx, "read its refused count", chromedp.Text(chromedp.CSS(`[data-figure="refused"]`)))
+	if st != string(domain.BatchCancelled) || cancelled != "2" || refused != "1" {
+		t.Errorf("after cancel the broadcast is %q with %s cancelled and %s refused; want cancelled, 2 and 1", st, cancelled, refused)
+	}
+	audit(t, ctx, axe, "broadcast-cancelled")
 
 	do(t, ctx, "sync templates", chromedp.Navigate(s.console+"templates"),
 		chromedp.Click(chromedp.CSS("form.sync button")), chromedp.WaitVisible(chromedp.CSS("p.done")))
@@ -278,8 +317,9 @@ func (s *stack) fetch(t *testing.T, c *http.Cookie, path string) string {
 }
 
 // broadcast sends the welcome template to phones as one bulk send and
-// returns its code; a phone that is no possible number is refused.
-func (s *stack) broadcast(t *testing.T, phones []string) string {
+// returns its code; a phone that is no possible number is refused. A
+// non-zero sendAt schedules it.
+func (s *stack) broadcast(t *testing.T, phones []string, sendAt time.Time) string {
 	t.Helper()
 	ctx := context.Background()
 	tok, err := s.Catalog.Authenticate(ctx, apptest.Token)
@@ -287,7 +327,7 @@ func (s *stack) broadcast(t *testing.T, phones []string) string {
 		t.Fatal(err)
 	}
 	i := 0
-	b, err := s.batches.Create(ctx, tok, batch.Spec{Source: "wati", Name: "Spring sale", TemplateName: "welcome"}, func() (batch.Recipient, bool, error) {
+	b, err := s.batches.Create(ctx, tok, batch.Spec{Source: "wati", Name: "Spring sale", TemplateName: "welcome", SendAt: sendAt}, func() (batch.Recipient, bool, error) {
 		if i == len(phones) {
 			return batch.Recipient{}, false, nil
 		}

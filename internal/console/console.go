@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -55,6 +56,14 @@ type Store interface {
 	Templates(ctx context.Context, tenant string, limit int, after string) ([]domain.Template, string, error)
 	Channels(ctx context.Context, tenant string) ([]domain.Channel, error)
 	Usage(ctx context.Context, tenant, month string) ([]domain.UsageCount, error)
+
+	SetMarketingOptOut(ctx context.Context, tenant, phone string, out bool, at time.Time, source string) (domain.Contact, bool, error)
+	SettleUnknown(ctx context.Context, tenant, id string, as domain.Settlement, now time.Time) (domain.Message, error)
+}
+
+// Dispatch hands a message to dispatch, as the accept path publishes it.
+type Dispatch interface {
+	Publish(ctx context.Context, j queue.Job) error
 }
 
 // TemplateSync pulls a tenant's templates from Meta into its catalog.
@@ -71,12 +80,15 @@ type SyncResult struct {
 }
 
 // Deps are the console's connections; Sync may be nil, and then the
-// templates page has no sync button.
+// templates page has no sync button. Dispatch may be nil too: a message
+// resolved as resend is then accepted again and left for sweep, which
+// republishes accepted messages within SWEEP_ACCEPTED_AFTER.
 type Deps struct {
 	Auth       Auth
 	Store      Store
 	Broadcasts Broadcasts
 	Sync       TemplateSync
+	Dispatch   Dispatch
 }
 
 // Console serves the console function.
@@ -120,6 +132,7 @@ func (c *Console) Handler() http.Handler {
 		r.Get("/overview.json", c.overviewFigures)
 		r.Get("/messages", c.messages)
 		r.Get("/messages/{id}", c.message)
+		r.Post("/messages/{id}/resolve", c.resolveMessage)
 		r.Get("/broadcasts", c.broadcasts)
 		r.Get("/broadcasts/{id}", c.broadcast)
 		r.Get("/broadcasts/{id}/progress.json", c.broadcastFigures)
@@ -129,6 +142,7 @@ func (c *Console) Handler() http.Handler {
 		r.Post("/templates/sync", c.syncTemplates)
 		r.Get("/contacts", c.contacts)
 		r.Get("/contacts/{phone}", c.contact)
+		r.Post("/contacts/{phone}/{action}", c.setMarketing)
 		r.Get("/channels", c.channels)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -166,5 +167,120 @@ func TestMessageSearch(t *testing.T) {
 	}
 	if code, _, _ := get(t, c, s.console+"messages/not-a-message"); code != http.StatusNotFound {
 		t.Errorf("an unknown message: %d, want 404", code)
+	}
+}
+
+// The console's actions change state only through a form that carries
+// the session's CSRF token and, where they cannot be undone, a ticked
+// confirmation: resolving an unknown message (the store call the CLI's
+// messages resolve makes, a resend handed to dispatch) and opting a
+// contact out of marketing and back in.
+func TestResolveAndOptOut(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	c := browser(t)
+	csrf := csrfOf(t, s.signIn(t, c, apptest.Token))
+	failed, resend := s.unknownMessage(t, "5511987650601"), s.unknownMessage(t, "5511987650602")
+
+	// Another tenant's operator, naming this tenant's ids, finds nothing
+	// to change: the tenant comes from the session, never the form.
+	grant, err := s.Store.Token(ctx, store.HashToken(apptest.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant.Tenant = "console-other"
+	if err := s.Store.PutTenant(ctx, domain.Tenant{ID: grant.Tenant, Name: "Other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.PutToken(ctx, "console-other-token", grant); err != nil {
+		t.Fatal(err)
+	}
+	other := browser(t)
+	otherCSRF := csrfOf(t, s.signIn(t, other, "console-other-token"))
+	code := s.broadcast(t, []string{"5511987650611"}, time.Now().Add(time.Hour))
+	for path, f := range map[string]url.Values{
+		"messages/" + failed + "/resolve": {"as": {"failed"}},
+		"contacts/5511987650601/opt-out":  {},
+		"broadcasts/" + code + "/cancel":  {},
+		"broadcasts/" + code + "/pause":   {},
+	} {
+		f.Set("csrf", otherCSRF)
+		f.Set("confirm", "yes")
+		if code, _, _ := post(t, other, s.console+path, f); code != http.StatusNotFound {
+			t.Errorf("another tenant's %s: %d, want 404", path, code)
+		}
+	}
+	if p, _ := s.batches.Progress(ctx, s.Tenant, code); p.State != domain.BatchScheduled {
+		t.Errorf("another tenant's forms changed the broadcast: %s", p.State)
+	}
+
+	_, page, _ := get(t, c, s.console+"messages/"+failed)
+	if !strings.Contains(page, `action="../messages/`+failed+`/resolve"`) {
+		t.Fatalf("an unknown message's page offers no resolution:\n%s", page)
+	}
+	for _, f := range []url.Values{
+		{"as": {"failed"}, "confirm": {"yes"}},               // no CSRF token
+		{"csrf": {csrf}, "as": {"failed"}},                   // not confirmed
+		{"csrf": {csrf}, "as": {"read"}, "confirm": {"yes"}}, // no settlement
+	} {
+		if code, _, _ := post(t, c, s.console+"messages/"+failed+"/resolve", f); code != http.StatusForbidden && code != http.StatusBadRequest {
+			t.Errorf("resolve %v: %d, want a refusal", f, code)
+		}
+	}
+	if m, _ := s.Store.Message(ctx, s.Tenant, failed); m.Status != domain.StatusUnknown {
+		t.Fatalf("a refused form changed the message: %s", m.Status)
+	}
+	status, _, loc := post(t, c, s.console+"messages/"+failed+"/resolve", url.Values{"csrf": {csrf}, "as": {"failed"}, "confirm": {"yes"}})
+	if status != http.StatusSeeOther || loc != "../"+failed+"?done=failed" {
+		t.Fatalf("resolve as failed: %d %q", status, loc)
+	}
+	if m, _ := s.Store.Message(ctx, s.Tenant, failed); m.Status != domain.StatusFailed || m.Error == nil || m.Error.Title != domain.SettledByOperator {
+		t.Errorf("resolved as failed, the message is %s %+v", m.Status, m.Error)
+	}
+	if _, page, _ := get(t, c, s.console+"messages/"+failed+"?done=failed"); !strings.Contains(page, "resolved as failed") || strings.Contains(page, "/resolve") {
+		t.Errorf("the resolved message's page:\n%s", page)
+	}
+	if code, _, _ := post(t, c, s.console+"messages/"+failed+"/resolve", url.Values{"csrf": {csrf}, "as": {"sent"}, "confirm": {"yes"}}); code != http.StatusConflict {
+		t.Errorf("resolving a failed message: %d, want 409", code)
+	}
+	if code, _, _ := post(t, c, s.console+"messages/nope/resolve", url.Values{"csrf": {csrf}, "as": {"sent"}, "confirm": {"yes"}}); code != http.StatusNotFound {
+		t.Errorf("resolving no message: %d, want 404", code)
+	}
+	// A resend goes back to dispatch, which sends it through the sandbox.
+	if code, _, _ := post(t, c, s.console+"messages/"+resend+"/resolve", url.Values{"csrf": {csrf}, "as": {"resend"}, "confirm": {"yes"}}); code != http.StatusSeeOther {
+		t.Fatalf("resolve as resend: %d", code)
+	}
+	s.WaitStatus(t, resend, domain.StatusRead)
+
+	const phone = "5511987650601"
+	contact := s.console + "contacts/" + phone
+	if code, _, _ := post(t, c, contact+"/opt-out", nil); code != http.StatusForbidden {
+		t.Errorf("opt-out without the CSRF token: %d, want 403", code)
+	}
+	if code, _, loc := post(t, c, contact+"/opt-out", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther || loc != "../"+phone+"?done=opt-out" {
+		t.Fatalf("opt-out: %d %q", code, loc)
+	}
+	ct, err := s.Store.Contact(ctx, s.Tenant, phone)
+	if err != nil || !ct.Marketing.Out || ct.Marketing.Source != domain.OptOutByOperator {
+		t.Fatalf("after opt-out the contact is %+v %v", ct.Marketing, err)
+	}
+	if _, page, _ := get(t, c, contact+"?done=opt-out"); !strings.Contains(page, "opted out of marketing") || !strings.Contains(page, "/opt-in") {
+		t.Errorf("the opted-out contact's page:\n%s", page)
+	}
+	if code, _, _ := post(t, c, contact+"/opt-in", url.Values{"csrf": {csrf}}); code != http.StatusBadRequest {
+		t.Errorf("opt-in without its confirmation: %d, want 400", code)
+	}
+	if code, _, _ := post(t, c, contact+"/opt-in", url.Values{"csrf": {csrf}, "confirm": {"yes"}}); code != http.StatusSeeOther {
+		t.Errorf("opt-in: %d", code)
+	}
+	if ct, _ := s.Store.Contact(ctx, s.Tenant, phone); ct.Marketing.Out {
+		t.Errorf("after opt-in the contact is still opted out")
+	}
+	// A form cannot create a contact.
+	if code, _, _ := post(t, c, s.console+"contacts/5511987650699/opt-out", url.Values{"csrf": {csrf}}); code != http.StatusNotFound {
+		t.Errorf("opt-out of no contact: %d, want 404", code)
+	}
+	if _, err := s.Store.Contact(ctx, s.Tenant, "5511987650699"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused opt-out stored the contact: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -72,6 +73,18 @@ type contactView struct {
 	Params   []param
 	Messages []domain.Message
 	More     string
+	// Done says what the last marketing action did.
+	Done string
+}
+
+// marketingActions are the contact page's marketing forms: whether each
+// opts out, and what the page says once it is done.
+var marketingActions = map[string]struct {
+	out  bool
+	done string
+}{
+	"opt-out": {true, "opted out of marketing"},
+	"opt-in":  {false, "opted back in to marketing"},
 }
 
 // contactChannel is the contact as seen from one of the tenant's numbers.
@@ -104,6 +117,9 @@ func (c *Console) contact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := contactView{page: c.page(r, "Contact "+ct.FullName(), "contacts"), Contact: ct}
+	if a, ok := marketingActions[r.URL.Query().Get("done")]; ok {
+		v.Done = a.done
+	}
 	for name, val := range ct.CustomParams {
 		v.Params = append(v.Params, param{name, val})
 	}
@@ -149,4 +165,36 @@ func (c *Console) contact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "contact", v)
+}
+
+// setMarketing opts a contact out of marketing, or back in, as the
+// operator: the same store call as Meta's and the keywords' opt-outs, so
+// the newest change wins whoever made it. Opting back in overrides what
+// the contact may have asked, so that form must be confirmed. Only a
+// stored contact is changed: a form cannot create one.
+func (c *Console) setMarketing(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tenant, phone := sessionOf(ctx).Tenant, chi.URLParam(r, "phone")
+	a, ok := marketingActions[chi.URLParam(r, "action")]
+	if !ok {
+		c.fail(w, r, http.StatusNotFound, "There is no such action.")
+		return
+	}
+	if _, err := c.deps.Store.Contact(ctx, tenant, phone); errors.Is(err, store.ErrNotFound) {
+		c.fail(w, r, http.StatusNotFound, "There is no such contact.")
+		return
+	} else if err != nil {
+		c.internal(w, r, err)
+		return
+	}
+	if !a.out && !confirmed(r) {
+		c.fail(w, r, http.StatusBadRequest, notConfirmed)
+		return
+	}
+	if _, _, err := c.deps.Store.SetMarketingOptOut(ctx, tenant, phone, a.out, c.cfg.Now().UTC(), domain.OptOutByOperator); err != nil {
+		c.internal(w, r, err)
+		return
+	}
+	logging.FromContext(ctx).Info("console: marketing opt-out set", "tenant", tenant, "phone", domain.MaskPhone(phone), "out", a.out)
+	redirect(w, "../"+url.PathEscape(phone)+"?done="+chi.URLParam(r, "action"), http.StatusSeeOther)
 }

@@ -20,7 +20,9 @@ import (
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/console"
 	"github.com/templategw/templategw/internal/dispatch"
+	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/secret"
+	"github.com/templategw/templategw/internal/store"
 	"github.com/templategw/templategw/internal/webhook"
 )
 
@@ -57,7 +59,7 @@ func newStack(t *testing.T) *stack {
 	send := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: -1})
 	b := batch.New(send, e.Store, fanout, batch.Options{})
 	c, err := console.New(console.Config{SessionKey: sessionKey, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour},
-		console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e}})
+		console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e}, Dispatch: e.Publisher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +160,34 @@ func (s *stack) signIn(t *testing.T, c *http.Client, token string) string {
 		t.Fatalf("overview after sign-in: %d\n%s", code, body)
 	}
 	return body
+}
+
+// unknownMessage stores a message of the demo tenant to phone whose
+// attempt's outcome was lost and left for a person, as dispatch leaves it
+// under the hold policy: the sandbox's unknown outcomes settle themselves
+// through their webhooks, too soon for a page to catch them unknown.
+func (s *stack) unknownMessage(t *testing.T, phone string) string {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	tpl := domain.TemplateMessage{Name: "welcome", Language: domain.Language{Code: "pt_BR"},
+		Components: []domain.Component{{Type: "body", Parameters: []domain.Parameter{{Type: "text", Text: "Ana"}, {Type: "text", Text: "templategw"}}}}}
+	m := domain.NewMessage(store.NewID(), s.Tenant, "main", phone, "welcome", tpl, now)
+	if err := s.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Store.Claim(ctx, s.Tenant, m.ID, now, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Store.Settle(ctx, s.Tenant, m.ID, m.Attempts, func(m *domain.Message, _ domain.Conversation) error {
+		return m.MarkUnknown(&domain.MessageError{Title: "no answer after the request was sent"}, now, time.Hour)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.KeepUnknown(ctx, s.Tenant, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
 }

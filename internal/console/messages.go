@@ -10,6 +10,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/logging"
+	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -141,6 +143,12 @@ type messageView struct {
 	page
 	Message domain.Message
 	Contact *domain.Contact
+	// Resolve offers the operator's settlements: only an unknown message
+	// is settled by hand, every other state is Meta's word or the
+	// gateway's own.
+	Resolve bool
+	// Done says what the last resolution did.
+	Done string
 }
 
 func (c *Console) message(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +163,12 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 		c.internal(w, r, err)
 		return
 	}
-	v := messageView{page: c.page(r, "Message "+m.ID, "messages"), Message: m}
+	v := messageView{page: c.page(r, "Message "+m.ID, "messages"), Message: m, Resolve: m.Status == domain.StatusUnknown}
+	// Only the settlements this console makes are echoed: the query
+	// string is anyone's to write.
+	if as, err := domain.ParseSettlement(r.URL.Query().Get("done")); err == nil {
+		v.Done = "resolved as " + string(as)
+	}
 	if ct, err := c.deps.Store.Contact(ctx, tenant, m.PhoneNumber); err == nil {
 		v.Contact = &ct
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -163,4 +176,54 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "message", v)
+}
+
+// resolveMessage settles an unknown message by hand, as the CLI's
+// templategw messages resolve does and through the same store call:
+// sent (Meta has it), failed (it will not be sent) or resend (dispatch
+// sends it again). It cannot be undone, so the form must be confirmed.
+func (c *Console) resolveMessage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tenant, id := sessionOf(ctx).Tenant, chi.URLParam(r, "id")
+	// Whose message it is comes before what the form says: another
+	// tenant's id is a 404 whatever was posted with it.
+	if _, err := c.deps.Store.Message(ctx, tenant, id); errors.Is(err, store.ErrNotFound) {
+		c.fail(w, r, http.StatusNotFound, "There is no such message.")
+		return
+	} else if err != nil {
+		c.internal(w, r, err)
+		return
+	}
+	as, err := domain.ParseSettlement(r.PostFormValue("as"))
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, "Choose what became of the message: sent, failed or resend.")
+		return
+	}
+	if !confirmed(r) {
+		c.fail(w, r, http.StatusBadRequest, notConfirmed)
+		return
+	}
+	m, err := c.deps.Store.SettleUnknown(ctx, tenant, id, as, c.cfg.Now().UTC())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.fail(w, r, http.StatusNotFound, "There is no such message.")
+		return
+	case errors.Is(err, store.ErrStale):
+		c.fail(w, r, http.StatusConflict, "Not done: the message's outcome is no longer unknown (Meta's webhook or the gateway settled it meanwhile). Reload its page.")
+		return
+	case err != nil:
+		c.internal(w, r, err)
+		return
+	}
+	log := logging.FromContext(ctx)
+	if as == domain.SettleResend && c.deps.Dispatch != nil {
+		if err := c.deps.Dispatch.Publish(ctx, queue.Job{Tenant: tenant, Message: m.ID, Channel: m.Channel}); err != nil {
+			// The message is accepted again whatever happens here, and
+			// sweep republishes accepted messages: the resend is late,
+			// not lost.
+			log.Error("console: resend not published; sweep republishes it", "tenant", tenant, "message", m.ID, "error", err.Error())
+		}
+	}
+	log.Info("console: unknown message resolved", "tenant", tenant, "message", m.ID, "as", string(as))
+	redirect(w, "../"+url.PathEscape(m.ID)+"?done="+url.QueryEscape(string(as)), http.StatusSeeOther)
 }

@@ -43,7 +43,7 @@ func TestPagesAtSize(t *testing.T) {
 	}
 	s := newStack(t)
 	ctx := context.Background()
-	code := s.broadcast(t, []string{"5511987650901", "5511987650902"})
+	code := s.broadcast(t, []string{"5511987650901", "5511987650902"}, time.Time{})
 	start := time.Now()
 	seedMessages(t, s.Firestore, s.Tenant, atSize)
 	t.Logf("seeded %d messages in %s", atSize, time.Since(start).Round(time.Second))

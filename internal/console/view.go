@@ -243,3 +243,11 @@ func redirect(w http.ResponseWriter, location string, code int) {
 	w.Header().Set("Location", location)
 	w.WriteHeader(code)
 }
+
+// confirmed reports whether a destructive form's confirmation box was
+// ticked. The box is required in the page, so a browser asks before it
+// posts; the check here holds a form posted without the page to it.
+func confirmed(r *http.Request) bool { return r.PostFormValue("confirm") == "yes" }
+
+// notConfirmed is the refusal of a form whose confirmation was not ticked.
+const notConfirmed = "Not done: tick the box that confirms it, then send the form again."

@@ -163,8 +163,8 @@ func TestFaultSuite(t *testing.T) {
 	hookSrv, pushSrv := newServer(hooks), newServer(pushes)
 	t.Cleanup(func() {
 		stopProxies()
-		hooks.wg.Wait()
-		pushes.wg.Wait()
+		hooks.wait()
+		pushes.wait()
 		hookSrv.Close()
 		pushSrv.Close()
 	})

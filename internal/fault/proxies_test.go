@@ -20,9 +20,17 @@ type tracker struct {
 	ctx     context.Context
 	wg      sync.WaitGroup
 	pending atomic.Int64
+
+	mu     sync.Mutex
+	closed bool // no forward starts once the test waits for them
 }
 
 func (t *tracker) goForward(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return // a push that arrives while the test ends is dropped
+	}
 	t.pending.Add(1)
 	t.wg.Add(1)
 	go func() {
@@ -33,6 +41,15 @@ func (t *tracker) goForward(f func()) {
 }
 
 func (t *tracker) idle() bool { return t.pending.Load() == 0 }
+
+// wait stops new forwards and waits for the ones under way: a WaitGroup
+// must not grow while it is waited on.
+func (t *tracker) wait() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
+}
 
 // lockedRand is a seeded source shared by handlers: the mix of delays is
 // the same from run to run, the interleaving is whatever the machine makes.
