@@ -92,6 +92,10 @@ func consoleRoutes(v victimData) []struct{ method, path string } {
 		{http.MethodGet, "/contacts"},
 		{http.MethodGet, "/contacts?phone=" + victimPhone},
 		{http.MethodGet, "/contacts/" + victimPhone},
+		{http.MethodPost, "/contacts/" + victimPhone + "/optout"},
+		{http.MethodPost, "/contacts/" + victimPhone + "/optin"},
+		{http.MethodPost, "/messages/" + v.messageIDs[0] + "/resolve"},
+		{http.MethodPost, "/broadcasts/" + victimBatch + "/resume"},
 		{http.MethodGet, "/channels"},
 		{http.MethodPost, "/signout"},
 	}
