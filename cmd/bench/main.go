@@ -6,6 +6,7 @@
 //	go run ./cmd/bench                       # the default run, about ten minutes
 //	go run ./cmd/bench --json /tmp/bench.json
 //	go run ./cmd/bench --duration 1s --contacts 5000   # a quick look
+//	go run ./cmd/bench --only pacing,fairness --json /tmp/pacing.json
 //
 // docs/benchmarks.md explains each figure.
 package main
@@ -62,6 +63,9 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	lanes := fl.Int("lanes", bench.DefaultLanes, "the bridge's deliveries in flight per function")
 	emktLimit := fl.Duration("emkt-limit", 15*time.Minute, "how long to wait for the emkt batch to be dispatched before reporting it as not dispatched")
 	sweepEvery := fl.Duration("sweep-every", 0, "fire sweep this often during the run (0: never; see docs/benchmarks.md)")
+	only := fl.String("only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ",")+" (accept and e2e bring the baselines)")
+	paceMessages := fl.Int("pace-messages", bench.DefaultPaceMessages, "messages in the pacing phase's broadcast")
+	fairnessContacts := fl.Int("fairness-contacts", bench.DefaultFairnessContacts, "contacts in the broadcast the fairness phase's single sends compete with")
 	logs := fl.String("logs", "", "write the functions' and emulators' output to this file")
 	fl.Usage = func() {
 		fmt.Fprintln(stdout, "usage: go run ./cmd/bench [flags]\n\nMeasures templategw against DESIGN §8, each figure as a ratio to a baseline of the same run.\n\nflags:")
@@ -87,6 +91,10 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	opts := bench.Options{
 		Base: *base, SandboxURL: *sandboxURL, Token: *token, Duration: *duration, Concurrency: concs,
 		Contacts: *contacts, Progress: os.Stderr, ProfileDir: *profile, EmulatorPush: *emulatorPush, Lanes: *lanes, SweepEvery: *sweepEvery, EmktLimit: *emktLimit,
+		PaceMessages: *paceMessages, FairnessContacts: *fairnessContacts,
+	}
+	if *only != "" {
+		opts.Only = strings.Split(*only, ",")
 	}
 	if *base == "" {
 		exe, err := os.Executable()

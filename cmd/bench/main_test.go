@@ -12,7 +12,7 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 	if err := realMain(context.Background(), []string{"--help"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-emulator-push", "-sweep-every"} {
+	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-emulator-push", "-sweep-every", "-only", "-pace-messages", "-fairness-contacts"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("usage does not mention %s:\n%s", flag, out.String())
 		}
@@ -30,6 +30,8 @@ func TestBadArgumentsAreRefused(t *testing.T) {
 		{[]string{"--contacts", "100001"}, "contacts 100001"},
 		{[]string{"--base", "http://127.0.0.1:1"}, "FIRESTORE_EMULATOR_HOST"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"--only", "pacing,nope"}, `unknown phase "nope"`},
+		{[]string{"--pace-messages", "-1"}, "pace messages -1"},
 	} {
 		t.Setenv("FIRESTORE_EMULATOR_HOST", "")
 		var out bytes.Buffer

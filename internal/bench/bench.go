@@ -86,6 +86,16 @@ type Options struct {
 	// backlog each sweep costs the emulator seconds of CPU (docs/
 	// benchmarks.md). Only a stack the benchmark starts is affected.
 	SweepEvery time.Duration
+	// Only, when set, runs just these phases (see Phases); the others'
+	// figures are left out. The phases the chosen ones need run too:
+	// accept and e2e need the baselines, which need the warm-up.
+	Only []string
+	// PaceMessages is the pacing phase's broadcast size; default
+	// DefaultPaceMessages.
+	PaceMessages int
+	// FairnessContacts is the size of the broadcast the fairness phase's
+	// single sends compete with; default DefaultFairnessContacts.
+	FairnessContacts int
 	// ProfileDir, when set, receives CPU profiles of each function and of
 	// the benchmark's own process for the main phases. The functions must
 	// run a binary that calls ServeProfiling.
@@ -122,6 +132,8 @@ type Bench struct {
 	// bulkBridge carries the bulk dispatch lane (dispatchbulk).
 	bulkBridge *pushBridge
 
+	rig    *paceRig           // the pacing phases' processes, once started
+	phases []string           // the phases this run measures, in order
 	warmID string             // the warm-up's message
 	wall   map[string]float64 // each measured phase's wall time, seconds
 }
@@ -150,6 +162,22 @@ func New(opts Options) (*Bench, error) {
 	if opts.Contacts < 1 || opts.Contacts > MaxContacts {
 		return nil, fmt.Errorf("contacts %d: want 1 to %d (one 50.01's limit)", opts.Contacts, MaxContacts)
 	}
+	if opts.PaceMessages == 0 {
+		opts.PaceMessages = DefaultPaceMessages
+	}
+	if opts.FairnessContacts == 0 {
+		opts.FairnessContacts = DefaultFairnessContacts
+	}
+	if opts.PaceMessages < 1 || opts.PaceMessages > MaxContacts {
+		return nil, fmt.Errorf("pace messages %d: want 1 to %d (one 50.01's limit)", opts.PaceMessages, MaxContacts)
+	}
+	if opts.FairnessContacts < 1 || opts.FairnessContacts > MaxContacts {
+		return nil, fmt.Errorf("fairness contacts %d: want 1 to %d (one 50.01's limit)", opts.FairnessContacts, MaxContacts)
+	}
+	phases, err := selectPhases(opts.Only)
+	if err != nil {
+		return nil, err
+	}
 	if opts.Base == "" && opts.Exe == "" {
 		return nil, errors.New("either Exe (start a stack) or Base (reuse one) is required")
 	}
@@ -170,10 +198,45 @@ func New(opts Options) (*Bench, error) {
 	}
 	run := 10 + randInt(90)
 	return &Bench{
-		opts: opts, runID: fmt.Sprintf("run%d-%d", time.Now().Unix(), run),
+		phases: phases,
+		opts:   opts, runID: fmt.Sprintf("run%d-%d", time.Now().Unix(), run),
 		gw: phones{ddd: "11", run: run}, direct: phones{ddd: "12", run: run}, bulk: phones{ddd: "21", run: run},
 	}, nil
 }
+
+// Phases are the phases a run can measure, in the order they run: what
+// Options.Only and cmd/bench's --only name.
+var Phases = []string{"baselines", "store", "accept", "e2e", "emkt", "pacing", "fairness"}
+
+// selectPhases is only, in run order, with what the chosen phases need;
+// every phase when only is empty.
+func selectPhases(only []string) ([]string, error) {
+	if len(only) == 0 {
+		return slices.Clone(Phases), nil
+	}
+	want := map[string]bool{}
+	for _, p := range only {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(Phases, p) {
+			return nil, fmt.Errorf("unknown phase %q: want some of %s", p, strings.Join(Phases, ", "))
+		}
+		want[p] = true
+	}
+	// Their ratios are to the baselines of the same run.
+	if want["accept"] || want["e2e"] {
+		want["baselines"] = true
+	}
+	var out []string
+	for _, p := range Phases {
+		if want[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// runs reports whether the run measures phase.
+func (b *Bench) runs(phase string) bool { return slices.Contains(b.phases, phase) }
 
 func randInt(n int64) int {
 	v, err := rand.Int(rand.Reader, big.NewInt(n))
@@ -190,29 +253,63 @@ func (b *Bench) top() int { return b.opts.Concurrency[len(b.opts.Concurrency)-1]
 func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 	started := time.Now()
 	d := b.opts.Duration.Seconds()
-	weights := map[string]float64{
-		"start": 30, "warm-up": 3*d + 10, "raw-tx": d + 1, "sandbox": d, "accept-half": d, "accept-own-half": d, "drain": 15,
-		"e2e": d + 10, "e2e-latency": d + 3, "emkt-answer": 5 + float64(b.opts.Contacts)/20000,
-		"emkt-dispatch": float64(b.opts.Contacts) / 150, "store-accept": d, "store-dispatch": d,
+	weights := map[string]float64{"start": 30}
+	if b.runs("baselines") {
+		weights["warm-up"], weights["raw-tx"], weights["sandbox"] = 3*d+10, d+1, d
+		for _, c := range b.opts.Concurrency {
+			weights[fmt.Sprintf("raw-create-%d", c)] = d
+		}
 	}
-	for _, c := range b.opts.Concurrency {
-		weights[fmt.Sprintf("raw-create-%d", c)] = d
-		weights[fmt.Sprintf("accept-%d", c)] = d
+	if b.runs("store") {
+		weights["store-accept"], weights["store-dispatch"] = d, d
+	}
+	if b.runs("accept") {
+		weights["accept-half"], weights["accept-own-half"], weights["drain"] = d, d, 15
+		for _, c := range b.opts.Concurrency {
+			weights[fmt.Sprintf("accept-%d", c)] = d
+		}
+	}
+	if b.runs("e2e") {
+		weights["e2e"], weights["e2e-latency"] = d+10, d+3
+	}
+	if b.runs("emkt") {
+		weights["emkt-answer"] = 5 + float64(b.opts.Contacts)/20000
+		weights["emkt-dispatch"] = float64(b.opts.Contacts) / 150
+	}
+	if b.runs("pacing") {
+		weights["pacing"] = 10 + float64(b.opts.PaceMessages)/PaceRate
+	}
+	if b.runs("fairness") {
+		weights["fairness"] = 10 + float64(b.opts.FairnessContacts)/PaceRate
 	}
 	b.prog = newProgress(b.opts.Progress, weights)
 	defer b.prog.finish()
 	b.fig = &Figures{
 		Cores: runtime.NumCPU(), PhaseSeconds: d, Concurrency: b.top(), EmktContacts: b.opts.Contacts,
 		CPU: map[string]map[string]float64{}, DoorCalls: map[string]map[string]int64{},
-		CPUPerOp: map[string]map[string]float64{},
+		CPUPerOp: map[string]map[string]float64{}, Phases: b.phases,
 	}
 	b.wall = map[string]float64{}
 	defer b.close()
 	if err := b.up(ctx); err != nil {
 		return nil, err
 	}
-	for _, step := range []func(context.Context) error{b.warmUp, b.baselines, b.storeWork, b.accept, b.endToEnd, b.emkt} {
-		if err := step(ctx); err != nil {
+	steps := map[string]func(context.Context) error{
+		"baselines": b.baselines, "store": b.storeWork, "accept": b.accept, "e2e": b.endToEnd, "emkt": b.emkt,
+		"pacing": b.pacingPhase, "fairness": b.fairnessPhase,
+	}
+	var run []func(context.Context) error
+	if b.runs("baselines") {
+		run = append(run, b.warmUp)
+	}
+	for _, p := range b.phases {
+		run = append(run, steps[p])
+	}
+	for _, step := range run {
+		if err := step(ctx); errors.Is(err, errNoPaceRig) {
+			b.prog.note("%v: left out", err)
+			continue
+		} else if err != nil {
 			return nil, err
 		}
 		// Phases that ignore a failed op still end early when ctx does;

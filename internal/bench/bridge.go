@@ -41,6 +41,12 @@ type pushBridge struct {
 	endpoint string
 	lanes    int
 
+	// targets, when set, replace endpoint: deliveries go round robin to
+	// several instances of the function, as Pub/Sub's push spreads them
+	// over a function's instances (see spread).
+	targets atomic.Pointer[[]string]
+	next    atomic.Uint64
+
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -252,6 +258,30 @@ func (p *pushBridge) deliver(ctx context.Context, rm *pubsubpb.ReceivedMessage) 
 	}
 }
 
+// spread sends the bridge's deliveries round robin to endpoints, with
+// lanes deliveries in flight, until the next spread; no endpoints gives
+// the function's own endpoint and the lanes back. Deliveries under way
+// finish where they were going.
+func (p *pushBridge) spread(endpoints []string, lanes int) {
+	p.pause()
+	if len(endpoints) == 0 {
+		p.targets.Store(nil)
+		p.lanes = p.b.opts.Lanes
+	} else {
+		p.targets.Store(&endpoints)
+		p.lanes = lanes
+	}
+	p.start()
+}
+
+// target is where the next delivery goes.
+func (p *pushBridge) target() string {
+	if t := p.targets.Load(); t != nil {
+		return (*t)[p.next.Add(1)%uint64(len(*t))]
+	}
+	return p.endpoint
+}
+
 func (p *pushBridge) post(body queue.PushEnvelope) error {
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -261,7 +291,7 @@ func (p *pushBridge) post(body queue.PushEnvelope) error {
 	// is finished, as Pub/Sub would finish a push it had started.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.target(), bytes.NewReader(raw))
 	if err != nil {
 		return err
 	}

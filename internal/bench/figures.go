@@ -118,8 +118,55 @@ type Figures struct {
 	// phase, by method (a started stack only).
 	DoorCalls map[string]map[string]int64 `json:"doorCalls,omitempty"`
 
+	// The pacing and fairness phases' figures; absent from a run that
+	// does not measure them.
+	*PacingFigures
+	*FairnessFigures
+
+	// Phases are the phases the run measured (Phases, or what
+	// Options.Only chose).
+	Phases []string `json:"phases"`
+
 	Checks       []Check `json:"checks"`
 	TotalSeconds float64 `json:"totalSeconds"`
+}
+
+// PacingFigures are the pacing phase's: a broadcast of PaceMessages
+// contacts through PaceInstances dispatch processes, each with its own
+// Pacer, to one number the provider limits to PaceRate.
+type PacingFigures struct {
+	PaceMessages  int `json:"pacingMessages"`
+	PaceInstances int `json:"pacingInstances"`
+	PaceRate      int `json:"pacingRate"`
+	// PaceAchievedPerSec is the provider's accepted calls over the time
+	// from its first to its last; PaceAchievedRatio that over PaceRate.
+	PaceAchievedPerSec float64 `json:"pacingAchievedPerSec"`
+	PaceAchievedRatio  float64 `json:"pacingAchievedRatio"`
+	PaceFailed         int     `json:"pacingFailed"`
+	PaceUnknown        int     `json:"pacingUnknown"`
+	// PaceUnsettled are the messages still accepted (or held) when the
+	// phase gave up waiting: neither sent nor failed.
+	PaceUnsettled     int     `json:"pacingUnsettled"`
+	PaceProviderCalls int     `json:"pacingProviderCalls"`
+	Pace130429Share   float64 `json:"pacing130429Share"` // of PaceProviderCalls
+}
+
+// FairnessFigures are the fairness phase's: single sends, one every
+// 200 ms, while a broadcast of FairnessContacts drains through the same
+// dispatch processes and number as the pacing phase's.
+type FairnessFigures struct {
+	FairnessContacts int `json:"fairnessContacts"`
+	// FairnessBulkSeconds is from the broadcast's request to its last
+	// contact accepted by the provider.
+	FairnessBulkSeconds float64 `json:"fairnessBulkSeconds"`
+	FairnessSingles     int     `json:"fairnessSingles"`
+	FairnessSendErrors  int     `json:"fairnessSendErrors"`
+	FairnessNotPending  int     `json:"fairnessNotPending"`
+	// SingleDuringBulk* are the times from a single send's 202 to its
+	// outcome, pending, being written.
+	SingleDuringBulkP50Ms float64 `json:"singleDuringBulkP50Ms"`
+	SingleDuringBulkP99Ms float64 `json:"singleDuringBulkP99Ms"`
+	SingleDuringBulkMaxMs float64 `json:"singleDuringBulkMaxMs"`
 }
 
 // SweepPoint is accept and the raw create baseline at one concurrency.
@@ -152,37 +199,63 @@ const (
 	TargetE2ERatio          = 0.6
 	TargetEmktAnswerSeconds = 5
 	TargetEmktAddedPeakMiB  = 64
+	TargetPaceRatio         = 0.9
+	TargetPace130429Share   = 0.05
+	TargetSingleP99Ms       = 3000
 )
+
+// ran reports whether the run measured phase.
+func (f *Figures) ran(phase string) bool { return slices.Contains(f.Phases, phase) }
 
 func (f *Figures) check() {
 	pass := func(ok bool) *bool { return &ok }
 	add := func(figure, value, target string, ok *bool) {
 		f.Checks = append(f.Checks, Check{Figure: figure, Value: value, Target: target, Pass: ok})
 	}
-	if f.CommitsPerMessage != nil {
-		add("commits per message", fmt.Sprintf("%.2f", *f.CommitsPerMessage), "≤ 3", pass(*f.CommitsPerMessage <= TargetCommitsPerMessage))
-	} else {
-		add("commits per message", "not measured", "≤ 3", nil)
+	if f.ran("e2e") {
+		if f.CommitsPerMessage != nil {
+			add("commits per message", fmt.Sprintf("%.2f", *f.CommitsPerMessage), "≤ 3", pass(*f.CommitsPerMessage <= TargetCommitsPerMessage))
+		} else {
+			add("commits per message", "not measured", "≤ 3", nil)
+		}
 	}
-	add("accept throughput", fmt.Sprintf("%.2f × raw create (%.0f/s of %.0f/s)", f.AcceptRatio, f.AcceptPerSec, f.RawCreatePerSec),
-		"≥ 0.70 × raw create", pass(f.AcceptRatio >= TargetAcceptRatio))
-	add("accept p99 at half the raw create rate", fmt.Sprintf("%.1f ms at %.0f/s", f.AcceptP99Ms, f.AcceptHalfLoadPerSec),
-		"≤ 25 ms", pass(f.AcceptP99Ms <= TargetAcceptP99Ms))
-	if f.E2ERatio != nil {
-		add("end to end to pending", fmt.Sprintf("%.2f × raw commits ÷ commits per message (%.0f/s of %.0f/s)", *f.E2ERatio, f.E2EPerSec, *f.E2EBoundPerSec),
-			"≥ 0.60 ×", pass(*f.E2ERatio >= TargetE2ERatio))
-	} else {
-		add("end to end to pending", fmt.Sprintf("%.0f/s (no bound: commits not counted)", f.E2EPerSec), "≥ 0.60 ×", nil)
+	if f.ran("accept") {
+		add("accept throughput", fmt.Sprintf("%.2f × raw create (%.0f/s of %.0f/s)", f.AcceptRatio, f.AcceptPerSec, f.RawCreatePerSec),
+			"≥ 0.70 × raw create", pass(f.AcceptRatio >= TargetAcceptRatio))
+		add("accept p99 at half the raw create rate", fmt.Sprintf("%.1f ms at %.0f/s", f.AcceptP99Ms, f.AcceptHalfLoadPerSec),
+			"≤ 25 ms", pass(f.AcceptP99Ms <= TargetAcceptP99Ms))
 	}
-	add(fmt.Sprintf("emkt %d-contact answer", f.EmktContacts), fmt.Sprintf("%.2f s", f.EmktAnswerSeconds), "≤ 5 s", pass(f.EmktAnswerSeconds <= TargetEmktAnswerSeconds))
-	if f.EmktAddedPeakMiB != nil {
-		add("emkt added peak memory", fmt.Sprintf("%.1f MiB", *f.EmktAddedPeakMiB), "≤ 64 MiB", pass(*f.EmktAddedPeakMiB <= TargetEmktAddedPeakMiB))
-	} else {
-		add("emkt added peak memory", "not measured", "≤ 64 MiB", nil)
+	if f.ran("e2e") {
+		if f.E2ERatio != nil {
+			add("end to end to pending", fmt.Sprintf("%.2f × raw commits ÷ commits per message (%.0f/s of %.0f/s)", *f.E2ERatio, f.E2EPerSec, *f.E2EBoundPerSec),
+				"≥ 0.60 ×", pass(*f.E2ERatio >= TargetE2ERatio))
+		} else {
+			add("end to end to pending", fmt.Sprintf("%.0f/s (no bound: commits not counted)", f.E2EPerSec), "≥ 0.60 ×", nil)
+		}
 	}
-	once := fmt.Sprintf("%v (%d of %d contacts at the provider, %d twice or more; the last after %.0f s)",
-		f.EmktExactlyOnce, f.EmktDispatched, f.EmktContacts, f.EmktDuplicated, f.EmktDispatchSeconds)
-	add("emkt dispatched exactly once", once, "every contact once", pass(f.EmktExactlyOnce))
+	if f.ran("emkt") {
+		add(fmt.Sprintf("emkt %d-contact answer", f.EmktContacts), fmt.Sprintf("%.2f s", f.EmktAnswerSeconds), "≤ 5 s", pass(f.EmktAnswerSeconds <= TargetEmktAnswerSeconds))
+		if f.EmktAddedPeakMiB != nil {
+			add("emkt added peak memory", fmt.Sprintf("%.1f MiB", *f.EmktAddedPeakMiB), "≤ 64 MiB", pass(*f.EmktAddedPeakMiB <= TargetEmktAddedPeakMiB))
+		} else {
+			add("emkt added peak memory", "not measured", "≤ 64 MiB", nil)
+		}
+		once := fmt.Sprintf("%v (%d of %d contacts at the provider, %d twice or more; the last after %.0f s)",
+			f.EmktExactlyOnce, f.EmktDispatched, f.EmktContacts, f.EmktDuplicated, f.EmktDispatchSeconds)
+		add("emkt dispatched exactly once", once, "every contact once", pass(f.EmktExactlyOnce))
+	}
+	if p := f.PacingFigures; p != nil {
+		add(fmt.Sprintf("pacing: %d dispatch processes, one number at %d/s, %d messages", p.PaceInstances, p.PaceRate, p.PaceMessages),
+			fmt.Sprintf("%.2f × %d/s (%.1f/s); %d failed, %d unknown, %d unsettled; 130429 on %.1f %% of %d calls",
+				p.PaceAchievedRatio, p.PaceRate, p.PaceAchievedPerSec, p.PaceFailed, p.PaceUnknown, p.PaceUnsettled, 100*p.Pace130429Share, p.PaceProviderCalls),
+			"≥ 0.90 ×; 0 failed; 0 unknown; 130429 ≤ 5 %",
+			pass(p.PaceAchievedRatio >= TargetPaceRatio && p.PaceFailed == 0 && p.PaceUnknown == 0 && p.PaceUnsettled == 0 && p.Pace130429Share <= TargetPace130429Share))
+	}
+	if q := f.FairnessFigures; q != nil {
+		add(fmt.Sprintf("a single send while a %d-contact batch drains", q.FairnessContacts),
+			fmt.Sprintf("p99 %.0f ms to pending (%d sends, %d not pending, %d refused)", q.SingleDuringBulkP99Ms, q.FairnessSingles, q.FairnessNotPending, q.FairnessSendErrors),
+			"p99 ≤ 3 s", pass(q.SingleDuringBulkP99Ms <= TargetSingleP99Ms && q.FairnessNotPending == 0 && q.FairnessSendErrors == 0))
+	}
 }
 
 // Passed reports whether every measured figure met its target.
@@ -206,79 +279,99 @@ func (f *Figures) WriteJSON(w io.Writer) error {
 // sweep, each gateway figure as a ratio to its baseline beside its
 // target, and where the CPU went.
 func (f *Figures) WriteReport(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "baselines (concurrency %d, %d cores, %.0f s phases)\n", f.Concurrency, f.Cores, f.PhaseSeconds)
-	fmt.Fprintf(tw, "  Firestore emulator creates\t%.0f/s\t(best over the sweep)\n", f.RawCreatePerSec)
-	fmt.Fprintf(tw, "  Firestore emulator read-then-update transactions\t%.0f/s\n", f.RawTxPerSec)
-	if f.RawCommitPerSec != nil {
-		fmt.Fprintf(tw, "  Firestore emulator commits in a message's mix\t%.0f/s\t(1 create + %.2f transactions)\n", *f.RawCommitPerSec, *f.CommitsPerMessage-1)
-	}
-	fmt.Fprintf(tw, "  sandbox provider, direct\t%.0f/s\t(%d refused by its per-number limit)\n", f.SandboxPerSec, f.SandboxRefused)
-	tw.Flush()
-
-	fmt.Fprintf(w, "\nthe gateway's Firestore work alone (the store package, no HTTP, Pub/Sub or provider; concurrency %d)\n", f.Concurrency)
-	fmt.Fprintf(w, "  accept (conversation read + one commit) %.0f/s, claim + outcome %.0f/s: %.0f messages/s for both\n",
-		f.StoreAcceptPerSec, f.StoreDispatchPerSec, f.StorePipelinePerSec)
-
-	fmt.Fprintln(w, "\naccept through the front door (dispatch paused)")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "concurrency\taccept/s\traw create/s\tratio\tp50 ms\tp95 ms\tp99 ms\terrors\t")
-	for _, p := range f.AcceptSweep {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t\n", p.Concurrency, p.AcceptPerSec, p.RawCreatePerSec, p.Ratio, p.P50Ms, p.P95Ms, p.P99Ms, p.Errors)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "at %.0f/s open loop (half the raw create rate; %.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
-		f.AcceptHalfLoadPerSec, f.AcceptHalfLoadAchievedPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms)
-	if f.AcceptHalfLoadAchievedPerSec < 0.95*f.AcceptHalfLoadPerSec {
-		fmt.Fprintf(w, "  (overloaded: that rate is above the accept throughput, so requests queue and the latencies grow with the phase)\n")
-	}
-	if f.AcceptOwnHalfLoadPerSec > 0 {
-		fmt.Fprintf(w, "at %.0f/s open loop (half the accept throughput): p50 %.1f ms, p99 %.1f ms\n",
-			f.AcceptOwnHalfLoadPerSec, f.AcceptOwnHalfP50Ms, f.AcceptOwnHalfP99Ms)
-	}
-	if n := len(f.AcceptSweep); n > 0 {
-		top := f.AcceptSweep[n-1]
-		if calls := f.DoorCalls[fmt.Sprintf("accept-%d", top.Concurrency)]; len(calls) > 0 {
-			fmt.Fprintf(w, "Firestore calls per accepted message: %s\n", perMessage(calls, float64(top.Accepted)))
+	var tw *tabwriter.Writer
+	if f.ran("baselines") {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "baselines (concurrency %d, %d cores, %.0f s phases)\n", f.Concurrency, f.Cores, f.PhaseSeconds)
+		fmt.Fprintf(tw, "  Firestore emulator creates\t%.0f/s\t(best over the sweep)\n", f.RawCreatePerSec)
+		fmt.Fprintf(tw, "  Firestore emulator read-then-update transactions\t%.0f/s\n", f.RawTxPerSec)
+		if f.RawCommitPerSec != nil {
+			fmt.Fprintf(tw, "  Firestore emulator commits in a message's mix\t%.0f/s\t(1 create + %.2f transactions)\n", *f.RawCommitPerSec, *f.CommitsPerMessage-1)
 		}
+		fmt.Fprintf(tw, "  sandbox provider, direct\t%.0f/s\t(%d refused by its per-number limit)\n", f.SandboxPerSec, f.SandboxRefused)
+		tw.Flush()
 	}
 
-	fmt.Fprintf(w, "\nend to end to pending (concurrency %d; Pub/Sub delivery: %s", f.Concurrency, f.Delivery)
-	if f.PushPeakInFlight > 0 {
-		fmt.Fprintf(w, ", at most %d to dispatch at once", f.PushPeakInFlight)
+	if f.ran("store") {
+		fmt.Fprintf(w, "\nthe gateway's Firestore work alone (the store package, no HTTP, Pub/Sub or provider; concurrency %d)\n", f.Concurrency)
+		fmt.Fprintf(w, "  accept (conversation read + one commit) %.0f/s, claim + outcome %.0f/s: %.0f messages/s for both\n",
+			f.StoreAcceptPerSec, f.StoreDispatchPerSec, f.StorePipelinePerSec)
 	}
-	if f.PushPullErrors > 0 {
-		fmt.Fprintf(w, ", %d pulls failed, last error: %s", f.PushPullErrors, f.PushLastError)
-	}
-	fmt.Fprintf(w, "): %.0f/s over %d messages (%d failed)", f.E2EPerSec, f.E2EMessages, f.E2EFailed)
-	if f.E2EBoundPerSec != nil {
-		fmt.Fprintf(w, "; the emulator allows %.0f/s at %.2f commits per message", *f.E2EBoundPerSec, *f.CommitsPerMessage)
-	}
-	fmt.Fprintf(w, "\nat %.0f/s open loop (half that): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms to pending", f.E2ELatencyLoadPerSec, f.E2EP50Ms, f.E2EP95Ms, f.E2EP99Ms)
-	if f.PushLagP50Ms > 0 {
-		fmt.Fprintf(w, " (of which publish to pull: p50 %.1f ms, p99 %.1f ms)", f.PushLagP50Ms, f.PushLagP99Ms)
-	}
-	fmt.Fprintln(w)
-	if len(f.CommitCalls) > 0 && f.CommitsPerMessage != nil && *f.CommitsPerMessage > 0 {
-		var commits int64
-		for m, n := range f.CommitCalls {
-			if m == methodCommit || m == methodBatchWrite {
-				commits += n
+
+	if f.ran("accept") {
+		fmt.Fprintln(w, "\naccept through the front door (dispatch paused)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "concurrency\taccept/s\traw create/s\tratio\tp50 ms\tp95 ms\tp99 ms\terrors\t")
+		for _, p := range f.AcceptSweep {
+			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t\n", p.Concurrency, p.AcceptPerSec, p.RawCreatePerSec, p.Ratio, p.P50Ms, p.P95Ms, p.P99Ms, p.Errors)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "at %.0f/s open loop (half the raw create rate; %.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+			f.AcceptHalfLoadPerSec, f.AcceptHalfLoadAchievedPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms)
+		if f.AcceptHalfLoadAchievedPerSec < 0.95*f.AcceptHalfLoadPerSec {
+			fmt.Fprintf(w, "  (overloaded: that rate is above the accept throughput, so requests queue and the latencies grow with the phase)\n")
+		}
+		if f.AcceptOwnHalfLoadPerSec > 0 {
+			fmt.Fprintf(w, "at %.0f/s open loop (half the accept throughput): p50 %.1f ms, p99 %.1f ms\n",
+				f.AcceptOwnHalfLoadPerSec, f.AcceptOwnHalfP50Ms, f.AcceptOwnHalfP99Ms)
+		}
+		if n := len(f.AcceptSweep); n > 0 {
+			top := f.AcceptSweep[n-1]
+			if calls := f.DoorCalls[fmt.Sprintf("accept-%d", top.Concurrency)]; len(calls) > 0 {
+				fmt.Fprintf(w, "Firestore calls per accepted message: %s\n", perMessage(calls, float64(top.Accepted)))
 			}
 		}
-		reached := float64(commits) / *f.CommitsPerMessage
-		fmt.Fprintf(w, "Firestore calls per message to pending: %s\n", perMessage(f.CommitCalls, reached))
 	}
 
-	fmt.Fprintf(w, "\nemkt 50.01 of %d contacts: answered in %.2f s", f.EmktContacts, f.EmktAnswerSeconds)
-	if f.EmktAddedPeakMiB != nil {
-		fmt.Fprintf(w, ", +%.1f MiB peak", *f.EmktAddedPeakMiB)
+	if f.ran("e2e") {
+		fmt.Fprintf(w, "\nend to end to pending (concurrency %d; Pub/Sub delivery: %s", f.Concurrency, f.Delivery)
+		if f.PushPeakInFlight > 0 {
+			fmt.Fprintf(w, ", at most %d to dispatch at once", f.PushPeakInFlight)
+		}
+		if f.PushPullErrors > 0 {
+			fmt.Fprintf(w, ", %d pulls failed, last error: %s", f.PushPullErrors, f.PushLastError)
+		}
+		fmt.Fprintf(w, "): %.0f/s over %d messages (%d failed)", f.E2EPerSec, f.E2EMessages, f.E2EFailed)
+		if f.E2EBoundPerSec != nil {
+			fmt.Fprintf(w, "; the emulator allows %.0f/s at %.2f commits per message", *f.E2EBoundPerSec, *f.CommitsPerMessage)
+		}
+		fmt.Fprintf(w, "\nat %.0f/s open loop (half that): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms to pending", f.E2ELatencyLoadPerSec, f.E2EP50Ms, f.E2EP95Ms, f.E2EP99Ms)
+		if f.PushLagP50Ms > 0 {
+			fmt.Fprintf(w, " (of which publish to pull: p50 %.1f ms, p99 %.1f ms)", f.PushLagP50Ms, f.PushLagP99Ms)
+		}
+		fmt.Fprintln(w)
+		if len(f.CommitCalls) > 0 && f.CommitsPerMessage != nil && *f.CommitsPerMessage > 0 {
+			var commits int64
+			for m, n := range f.CommitCalls {
+				if m == methodCommit || m == methodBatchWrite {
+					commits += n
+				}
+			}
+			reached := float64(commits) / *f.CommitsPerMessage
+			fmt.Fprintf(w, "Firestore calls per message to pending: %s\n", perMessage(f.CommitCalls, reached))
+		}
 	}
-	fmt.Fprintf(w, "; every contact at the provider after %.1f s (%.0f/s), %d provider calls", f.EmktDispatchSeconds, f.EmktDispatchPerSec, f.EmktProviderCalls)
-	if f.EmktCommitsPerMessage != nil {
-		fmt.Fprintf(w, ", %.2f commits per message", *f.EmktCommitsPerMessage)
+
+	if f.ran("emkt") {
+		fmt.Fprintf(w, "\nemkt 50.01 of %d contacts: answered in %.2f s", f.EmktContacts, f.EmktAnswerSeconds)
+		if f.EmktAddedPeakMiB != nil {
+			fmt.Fprintf(w, ", +%.1f MiB peak", *f.EmktAddedPeakMiB)
+		}
+		fmt.Fprintf(w, "; every contact at the provider after %.1f s (%.0f/s), %d provider calls", f.EmktDispatchSeconds, f.EmktDispatchPerSec, f.EmktProviderCalls)
+		if f.EmktCommitsPerMessage != nil {
+			fmt.Fprintf(w, ", %.2f commits per message", *f.EmktCommitsPerMessage)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
+
+	if p := f.PacingFigures; p != nil {
+		fmt.Fprintf(w, "\npacing (%d dispatch processes, each with its own pacer; one number the provider limits to %d/s): %d messages at %.1f/s, %.2f × the limit; %d failed, %d unknown, %d unsettled; %d provider calls, %.1f %% refused with 130429\n",
+			p.PaceInstances, p.PaceRate, p.PaceMessages, p.PaceAchievedPerSec, p.PaceAchievedRatio, p.PaceFailed, p.PaceUnknown, p.PaceUnsettled, p.PaceProviderCalls, 100*p.Pace130429Share)
+	}
+	if q := f.FairnessFigures; q != nil {
+		fmt.Fprintf(w, "\nfairness (a %d-contact broadcast through the same processes and number, drained in %.0f s): %d single sends, one every 200 ms, 202 to pending p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d refused, %d not pending)\n",
+			q.FairnessContacts, q.FairnessBulkSeconds, q.FairnessSingles, q.SingleDuringBulkP50Ms, q.SingleDuringBulkP99Ms, q.SingleDuringBulkMaxMs, q.FairnessSendErrors, q.FairnessNotPending)
+	}
 
 	fmt.Fprintln(w, "\nDESIGN §8")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -333,7 +426,7 @@ func phaseOrder(p string) int {
 			name = p[:i]
 		}
 	}
-	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "emkt-answer", "emkt-dispatch"}
+	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "emkt-answer", "emkt-dispatch", "pacing", "fairness"}
 	if i := slices.Index(order, name); i >= 0 {
 		return i*10000 + c
 	}
