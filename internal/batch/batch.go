@@ -87,8 +87,9 @@ type Item struct {
 	Raw    string // as the client wrote it
 	Status domain.Status
 	Reason string // why it failed (its problem, or the provider's error)
-	// Refused is true when the gateway refused it before sending, for a
-	// plan's limit: it was never handed to Meta.
+	// Refused is true when the gateway refused it before sending, for the
+	// plan's limit or the contact's marketing opt-out: it was never handed
+	// to Meta.
 	Refused bool
 }
 
