@@ -180,7 +180,9 @@ func TestEveryInboundTypeIsStored(t *testing.T) {
 		want := c.want
 		want.ID, want.Channel, want.Phone, want.ProfileName = wamid, demo.ChannelID, "5511987650503", "Maria"
 		want.At, want.ConversationID = at.UTC(), got.ConversationID
-		got.At = got.At.UTC()
+		// Kept for the tenant's default retention, then removed by TTL.
+		want.ExpireAt = at.UTC().AddDate(0, 0, domain.DefaultRetentionDays)
+		got.At, got.ExpireAt = got.At.UTC(), got.ExpireAt.UTC()
 		if !reflect.DeepEqual(got, want) || got.ConversationID == "" {
 			t.Errorf("%s: stored\n%+v\nwant\n%+v", c.want.Type, got, want)
 		}
