@@ -12,6 +12,7 @@ import (
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/batches"
 	"github.com/templategw/templategw/internal/demo"
@@ -76,13 +77,7 @@ func TestBatchesCommands(t *testing.T) {
 			t.Fatalf("batches %s: %s, want %s", c.args[0], v.State, c.want)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for handedBack.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("resume published no fan-out event")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 30*time.Second, "resume to publish a fan-out event", func() bool { return handedBack.Load() > 0 })
 	if r, err := e.Store.BatchByCode(ctx, e.Tenant, "LOTECLI"); err != nil || r.State != domain.BatchCancelled {
 		t.Fatalf("stored %+v %v, want cancelled", r.BatchLifecycle, err)
 	}

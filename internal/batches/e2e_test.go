@@ -13,6 +13,7 @@ import (
 
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/batches"
 	"github.com/templategw/templategw/internal/dispatch"
@@ -192,18 +193,6 @@ func (l *live) post(t *testing.T, path string) batches.View {
 	return v
 }
 
-// waitFor polls cond until it holds, failing t past the deadline.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // items are the broadcast's recipients' states, in order.
 func (l *live) items(t *testing.T, code string) []domain.Status {
 	t.Helper()
@@ -226,14 +215,14 @@ func TestCancelMidwaySendsEachOnceOrNever(t *testing.T) {
 	l := newLive(t)
 	b := create(t, l.svc, authenticate(t, l.e, apptest.Token), "CANCELA", recipients, time.Time{})
 	l.permit(40)
-	waitFor(t, time.Minute, "40 sends", func() bool { return len(l.sends()) >= 40 })
+	wait.Until(t, time.Minute, "40 sends", func() bool { return len(l.sends()) >= 40 })
 
 	if v := l.post(t, "/CANCELA/cancel"); v.State != domain.BatchCancelled {
 		t.Fatalf("cancel: %+v", v)
 	}
 	l.release() // what dispatch had claimed goes out; nothing else may
 	var v batches.View
-	waitFor(t, time.Minute, "the cancellation to settle", func() bool {
+	wait.Until(t, time.Minute, "the cancellation to settle", func() bool {
 		v = progressOf(t, l.h, "/CANCELA")
 		return v.Counts.Accepted+v.Counts.Held+v.Counts.Dispatching == 0
 	})
@@ -272,13 +261,13 @@ func TestPauseHoldsTheRestUntilResume(t *testing.T) {
 	l := newLive(t)
 	b := create(t, l.svc, authenticate(t, l.e, apptest.Token), "PAUSA", recipients, time.Time{})
 	l.permit(40)
-	waitFor(t, time.Minute, "40 sends", func() bool { return len(l.sends()) >= 40 })
+	wait.Until(t, time.Minute, "40 sends", func() bool { return len(l.sends()) >= 40 })
 
 	if v := l.post(t, "/PAUSA/pause"); v.State != domain.BatchPaused {
 		t.Fatalf("pause: %+v", v)
 	}
 	l.release()
-	waitFor(t, time.Minute, "dispatch to handle every job published", func() bool {
+	wait.Until(t, time.Minute, "dispatch to handle every job published", func() bool {
 		v := progressOf(t, l.h, "/PAUSA")
 		return v.Counts.Dispatching == 0 && l.handled.covers(&l.published)
 	})
@@ -292,7 +281,7 @@ func TestPauseHoldsTheRestUntilResume(t *testing.T) {
 		t.Fatalf("resume: %+v", v)
 	}
 	defer func() { t.Logf("last progress: %s %+v", v.State, v.Counts) }()
-	waitFor(t, 2*time.Minute, "every recipient sent", func() bool {
+	wait.Until(t, 2*time.Minute, "every recipient sent", func() bool {
 		v = progressOf(t, l.h, "/PAUSA")
 		return v.Counts.Pending == recipients
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/templategw/templategw/emulator/emulatortest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/domain"
@@ -125,18 +126,6 @@ func (p *pipeline) deadLettered(t *testing.T) []*pubsubpb.ReceivedMessage {
 	return resp.ReceivedMessages
 }
 
-// waitFor polls until cond holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(settleTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s waiting for %s", settleTimeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // quietPeriod is how long a test watches for deliveries that must not
 // come: past the longest backoff plus the emulator's own push delay.
 const quietPeriod = 3*maxBackoff + time.Second
@@ -159,7 +148,7 @@ func TestEndToEndRetriesUntilDelivered(t *testing.T) {
 	m := callbackMessage(rcv.URL + "/hook?key=receiver-secret")
 	p.notifier.Notify(quiet(), m)
 
-	waitFor(t, "a 2xx answer", func() bool {
+	wait.Until(t, settleTimeout, "a 2xx answer", func() bool {
 		got := rcv.requests()
 		return len(got) > 0 && got[len(got)-1].code == http.StatusOK
 	})
@@ -209,7 +198,7 @@ func TestEndToEndDeadLetter(t *testing.T) {
 	p.notifier.Notify(quiet(), m)
 
 	var dead []*pubsubpb.ReceivedMessage
-	waitFor(t, "the dead-letter topic", func() bool {
+	wait.Until(t, settleTimeout, "the dead-letter topic", func() bool {
 		dead = p.deadLettered(t)
 		return len(dead) > 0
 	})

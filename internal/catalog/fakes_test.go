@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/store"
@@ -150,13 +151,7 @@ func (k *keys) count() int {
 // waitListening waits until the catalog's listener is current.
 func waitListening(t *testing.T, c *catalog.Catalog) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.Stats().Listening {
-		if time.Now().After(deadline) {
-			t.Fatal("the key listener never became current")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.Until(t, 5*time.Second, "the key listener to be current", func() bool { return c.Stats().Listening })
 }
 
 // clock is a settable clock.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
@@ -105,7 +106,7 @@ func TestConversationLimitReached(t *testing.T) {
 	code := wantCode(t, g.post(t, strings.NewReader(sendXML("LIM1", "alerta1",
 		contact{"11987651301", []string{"Ana"}}, contact{"11987651302", []string{"Bia"}}, contact{"11987651303", []string{"Cy"}}))))
 	var items []struct{ Telefone, Status, Motivo string }
-	waitFor(t, 30*time.Second, "every recipient settled", func() bool {
+	wait.Until(t, 30*time.Second, "every recipient settled", func() bool {
 		a := decode(t, g.post(t, strings.NewReader(statusXML(code))))
 		items = items[:0]
 		for _, it := range a.Emkt.Items {

@@ -211,18 +211,6 @@ func count(t testing.TB, g *gateway, coll string) int {
 	return len(docs)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // generated streams a 50.01 of n contacts through a pipe, as a client
 // uploading a large batch would: the body never exists whole.
 func generated(id string, n int) io.Reader {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/sandbox"
@@ -46,7 +47,7 @@ func TestSendFewContactsEndToEnd(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	waitFor(t, 60*time.Second, "three sends settled", func() bool {
+	wait.Until(t, 60*time.Second, "three sends settled", func() bool {
 		reqs := g.e.Sandbox.Requests()
 		if len(reqs) < 3 {
 			return false
@@ -230,7 +231,7 @@ func TestSingleByteEncodings(t *testing.T) {
 	wantCode(t, g.post(t, strings.NewReader(body)))
 	body = `<?xml version="1.0" encoding="windows-1252"?>` + "\n" + sendXML("", "alerta1", contact{"11987651131", []string{"\x93Ol\xe1\x94 \x80"}})
 	wantCode(t, g.post(t, strings.NewReader(body)))
-	waitFor(t, 30*time.Second, "the sends", func() bool { return len(accepted(g.e.Sandbox)) == 2 })
+	wait.Until(t, 30*time.Second, "the sends", func() bool { return len(accepted(g.e.Sandbox)) == 2 })
 	got := map[string]string{}
 	for _, r := range accepted(g.e.Sandbox) {
 		got[r.To] = r.Template.Components[0].Parameters[0].Text

@@ -5,19 +5,9 @@ import (
 	"errors"
 	"testing"
 	"time"
-)
 
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+	"github.com/templategw/templategw/internal/apptest/wait"
+)
 
 // fullChannel is a store where another instance holds all of a channel's
 // 80/s for an hour, so nothing is left for a newcomer.
@@ -91,7 +81,7 @@ func TestACancelledAcquireLeavesTheQueue(t *testing.T) {
 		_, _, err := p.Acquire(ctx, key, Bulk, "t", time.Minute)
 		got <- err
 	}()
-	eventually(t, "the acquisition waits", func() bool { return p.queued() == 1 })
+	wait.Until(t, 10*time.Second, "the acquisition waits", func() bool { return p.queued() == 1 })
 	cancel()
 	if err := <-got; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Acquire returned %v, want context.Canceled", err)
@@ -114,8 +104,8 @@ func TestCloseRefusesWaitersAndGivesTheLeasesBack(t *testing.T) {
 		_, _, err := p.Acquire(context.Background(), key, Single, "t", time.Minute)
 		got <- err
 	}()
-	eventually(t, "the acquisition waits", func() bool { return p.queued() == 1 })
-	eventually(t, "the pacer holds a lease", func() bool {
+	wait.Until(t, 10*time.Second, "the acquisition waits", func() bool { return p.queued() == 1 })
+	wait.Until(t, 10*time.Second, "the pacer holds a lease", func() bool {
 		ls, _ := store.Leases(context.Background(), "t", "c")
 		return len(ls) == 2
 	})
@@ -142,14 +132,14 @@ func TestATenantOverItsWaitingSlotsIsToldToRetryAtOnce(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		go p.Acquire(ctx, key, Bulk, "big", time.Minute)
 	}
-	eventually(t, "big's two acquisitions wait", func() bool { return p.queued() == 2 })
+	wait.Until(t, 10*time.Second, "big's two acquisitions wait", func() bool { return p.queued() == 2 })
 	start := time.Now()
 	ok, retry, err := p.Acquire(ctx, key, Bulk, "big", time.Minute)
 	if ok || err != nil || retry <= 0 || time.Since(start) > time.Second {
 		t.Fatalf("a third waiting acquisition of big: %v, %v, %v after %v; want an immediate retry", ok, retry, err, time.Since(start))
 	}
 	go p.Acquire(ctx, key, Bulk, "small", time.Minute)
-	eventually(t, "small's acquisition waits beside big's", func() bool { return p.queued() == 3 })
+	wait.Until(t, 10*time.Second, "small's acquisition waits beside big's", func() bool { return p.queued() == 3 })
 }
 
 func TestAnIdleChannelsLeaseIsGivenBack(t *testing.T) {
@@ -159,7 +149,7 @@ func TestAnIdleChannelsLeaseIsGivenBack(t *testing.T) {
 	if ok, _, err := p.Acquire(context.Background(), key, Single, "t", 2*time.Second); !ok || err != nil {
 		t.Fatalf("Acquire: %v %v", ok, err)
 	}
-	eventually(t, "the idle lease is released", func() bool {
+	wait.Until(t, 10*time.Second, "the idle lease is released", func() bool {
 		ls, _ := store.Leases(context.Background(), "t", "c")
 		return len(ls) == 0
 	})

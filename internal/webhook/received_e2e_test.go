@@ -2,11 +2,13 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
@@ -71,13 +73,9 @@ func TestRepliesReachTheTenantSigned(t *testing.T) {
 			t.Fatalf("reply %d (%s): %v", i, in.Type, err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(rcv.received()) < len(replies) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %d of %d message.received events", len(rcv.received()), len(replies))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 30*time.Second, fmt.Sprintf("%d message.received events", len(replies)), func() bool {
+		return len(rcv.received()) >= len(replies)
+	})
 	got := rcv.received()
 	for i, in := range replies {
 		ev, ok := got[wamids[i]]
