@@ -191,7 +191,9 @@ func (s *Service) send(ctx context.Context, tok domain.Token, req Request, idem 
 		return Answer{}, err
 	}
 	logging.Transition(ctx, logging.Moved(logging.SourceAccept, p.Message, ""))
-	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: p.Message.ID})
+	// The job names its channel so dispatch paces it without first
+	// reading the message.
+	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: p.Message.ID, Channel: p.Message.Channel})
 	if wait {
 		if r, ok := s.await(ctx, p.Message); ok {
 			ans = render(r)

@@ -555,7 +555,7 @@ func TestSendPublishesTheJob(t *testing.T) {
 	svc := accept.New(e.Catalog, e.Store, rec, accept.Options{})
 	h := atom.New(e.Catalog, e.Store, svc).Handler()
 	id := wantPending(t, send(t, h, apptest.Token, body(nil)), http.StatusAccepted)
-	if len(got) != 1 || got[0] != (queue.Job{Tenant: e.Tenant, Message: id}) {
+	if len(got) != 1 || got[0] != (queue.Job{Tenant: e.Tenant, Message: id, Channel: demo.ChannelID}) {
 		t.Fatalf("published %+v, want one job for %s/%s", got, e.Tenant, id)
 	}
 }
