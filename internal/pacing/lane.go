@@ -74,8 +74,9 @@ func (l *lane) setShare(now int64, share float64, until int64) {
 // admit decides an acquisition: go now (a token is there and nothing it
 // must let go first is waiting), wait (the returned waiter, until at most
 // maxWait), or try again after retry milliseconds when the wait would be
-// longer than maxWait or canWait forbids waiting. With no share yet the
-// acquisition waits, since one may come within maxWait.
+// longer than maxWait even at the channel's whole rate, or canWait forbids
+// waiting. With no share yet the acquisition waits, since one may come
+// within maxWait.
 func (l *lane) admit(now int64, c Class, tenant string, maxWait int64, canWait bool) (w *waiter, ok bool, retry int64) {
 	l.lastUse = now
 	l.d.arrive(c)
@@ -83,9 +84,15 @@ func (l *lane) admit(now int64, c Class, tenant string, maxWait int64, canWait b
 	if l.q.queued(Single) == 0 && (c == Single || l.q.len() == 0) && l.b.take() {
 		return nil, true, 0
 	}
-	r := l.pace(now)
-	wait := l.b.after(float64(l.q.ahead(c, tenant)+1), r)
-	if !canWait || maxWait <= 0 || wait > maxWait {
+	ahead := float64(l.q.ahead(c, tenant) + 1)
+	wait := l.b.after(ahead, l.pace(now))
+	// Refused at once is only a wait that would pass maxWait even were
+	// this instance to hold the channel's whole rate. The share is only
+	// settled at renewals (it starts near nothing while instances join),
+	// and a refusal costs the message a redelivery after Pub/Sub's
+	// backoff, 10 s or more: far longer than a wait that turns out to fit.
+	// A waiter the share does not reach is refused at its deadline.
+	if !canWait || maxWait <= 0 || l.b.after(ahead, float64(l.rate)) > maxWait {
 		if c == Bulk {
 			l.d.hungry = true
 		}

@@ -146,22 +146,36 @@ func TestRateOverASimulatedMinuteMatchesTheShare(t *testing.T) {
 func TestAWaitLongerThanMaxWaitIsRefusedAtOnce(t *testing.T) {
 	l := testLane(10)
 	drain(t, l, 0)
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 20; i++ {
 		l.admit(0, Bulk, "t", 10_000, true)
 	}
-	// Five ahead at 10/s: the sixth would wait 600 ms.
+	// Twenty ahead: the next would wait 2.1 s at the share of 10/s, and
+	// 263 ms even at the channel's whole 80/s.
 	w, ok, retry := l.admit(0, Bulk, "t", 200, true)
 	if w != nil || ok {
-		t.Fatalf("queued or granted with a 600 ms wait and maxWait 200 ms")
+		t.Fatalf("queued or granted with a 263 ms wait at the whole rate and maxWait 200 ms")
 	}
-	if retry < 500 || retry > 700 {
-		t.Fatalf("retry after %d ms, want about the 600 ms the queue needs", retry)
+	if retry != 2000 {
+		t.Fatalf("retry after %d ms, want the renewal period (the queue needs 2.1 s at the share)", retry)
 	}
 	if !l.d.hungry {
 		t.Fatal("a refused bulk send did not mark the lane as having more work than its share")
 	}
 	if _, ok, _ := l.admit(0, Bulk, "t", 0, true); ok {
 		t.Fatal("maxWait 0 granted with nothing in the bucket")
+	}
+}
+
+func TestAWaitThatFitsAtTheWholeRateWaits(t *testing.T) {
+	l := testLane(10)
+	drain(t, l, 0)
+	for i := 0; i < 5; i++ {
+		l.admit(0, Bulk, "t", 10_000, true)
+	}
+	// Five ahead: 600 ms at the share of 10/s, 75 ms at the channel's
+	// 80/s. The share may grow at the next renewal, so it waits.
+	if w, _, _ := l.admit(0, Bulk, "t", 200, true); w == nil {
+		t.Fatal("refused at once although the wait fits maxWait at the channel's whole rate")
 	}
 }
 
@@ -200,10 +214,14 @@ func TestALapsedShareSendsNothing(t *testing.T) {
 	l := newLane(ChannelKey{Tenant: "t", Channel: "c"}, 0, 250, 2000)
 	l.setShare(0, 100, 1000)
 	drain(t, l, 0)
-	for i := 0; i < 500; i++ {
-		l.admit(0, Bulk, "t", 5_000, true)
-	}
 	granted, refused, last := 0, 0, int64(0)
+	for i := 0; i < 500; i++ {
+		// Past 400 even the channel's whole 80/s would not reach them
+		// within 5 s: those are refused at once.
+		if w, _, _ := l.admit(0, Bulk, "t", 5_000, true); w == nil {
+			refused++
+		}
+	}
 	for now := int64(1); now <= 5000; now++ {
 		for _, w := range l.step(now) {
 			if (<-w.done).ok {
@@ -215,7 +233,7 @@ func TestALapsedShareSendsNothing(t *testing.T) {
 		}
 	}
 	// 100/s for the second the lease lasted, then nothing: the waiters
-	// left are refused at their deadline.
+	// left are refused at their deadline, the rest were at once.
 	if granted < 99 || granted > 101 || last > 1000 {
 		t.Fatalf("%d granted, the last at %d ms; want 100 within the lease's second", granted, last)
 	}
