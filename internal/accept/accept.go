@@ -35,8 +35,7 @@ type Store interface {
 	KeyStore
 	Accept(ctx context.Context, a store.Acceptance) error
 	SetIdempotencyAnswer(ctx context.Context, tenant, key string, code int, body []byte) error
-	Conversation(ctx context.Context, tenant, channel, phone string) (domain.Conversation, error)
-	Contact(ctx context.Context, tenant, phone string) (domain.Contact, error)
+	Recipient(ctx context.Context, tenant, channel, phone string) (store.Recipient, error)
 	WatchMessage(ctx context.Context, tenant, id string, done func(domain.Message) bool) (domain.Message, error)
 }
 

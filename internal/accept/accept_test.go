@@ -274,3 +274,35 @@ func TestMessagesExpireAfterTheTenantsRetention(t *testing.T) {
 		t.Errorf("7 days: expireAt %s", at)
 	}
 }
+
+// TestTheContactIsWrittenOnlyWhenItChanges: a repeat send that tells the
+// stored contact nothing new writes no contact; a new name does.
+func TestTheContactIsWrittenOnlyWhenItChanges(t *testing.T) {
+	f := newFixture(t, 0)
+	send := func(first string) {
+		t.Helper()
+		req := welcome(phone(1))
+		req.FirstName = first
+		if _, err := f.svc.Send(context.Background(), tok, req, nil, render); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		first  string
+		writes int
+	}{
+		{"Maria", 1}, // a new contact
+		{"Maria", 1}, // nothing new
+		{"", 1},      // a send without a name keeps the stored one
+		{"Mariana", 2},
+	} {
+		send(step.first)
+		if f.store.ContactWrites != step.writes {
+			t.Fatalf("after a send with first name %q: %d contact writes, want %d", step.first, f.store.ContactWrites, step.writes)
+		}
+	}
+	c, err := f.store.Contact(context.Background(), demo.TenantID, phone(1))
+	if err != nil || c.FirstName != "Mariana" {
+		t.Fatalf("contact = %+v, %v; want first name Mariana", c, err)
+	}
+}

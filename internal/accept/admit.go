@@ -21,13 +21,15 @@ type Plan struct {
 	// at admission; Open reports whether it was open then.
 	Conversation domain.Conversation
 	Open         bool
-	Now          time.Time
+	// KeepContact says the stored contact already has all Contact says.
+	KeepContact bool
+	Now         time.Time
 }
 
 // acceptance is what committing the plan writes. Under a limited plan the
 // store reserves the conversation in the same commit, or refuses it.
 func (p Plan) acceptance() store.Acceptance {
-	a := store.Acceptance{Message: p.Message, Contact: p.Contact, Now: p.Now}
+	a := store.Acceptance{Message: p.Message, Contact: p.Contact, KeepContact: p.KeepContact, Now: p.Now}
 	if !p.Open {
 		a.Limit = p.Tenant.ConversationLimit
 	}
@@ -46,17 +48,29 @@ func (s *Service) Admit(ctx context.Context, tok domain.Token, req Request) (Pla
 	}
 	now := s.opt.Now().UTC()
 	p := Plan{Tenant: tenant, Now: now}
+	var tpl domain.Template
+	if req.Text == "" {
+		// The template's refusals come before any read of the contact.
+		if tpl, err = s.template(ctx, tok.Tenant, req.TemplateID, req.TemplateName); err != nil {
+			return Plan{}, err
+		}
+	}
+	// The contact and its conversation in one read: the window and the
+	// opt-out rules need the one, the immediate answer the other, and
+	// the commit skips the contact when it learns nothing new.
+	rcpt, err := s.store.Recipient(ctx, tok.Tenant, ch.ID, req.Phone)
+	if err != nil {
+		return Plan{}, err
+	}
 	if req.Text != "" {
-		p.Message, err = s.admitText(ctx, tok.Tenant, ch, req, now)
+		p.Message, err = admitText(tok.Tenant, rcpt.Contact, ch, req, now)
 	} else {
-		p.Message, err = s.admitTemplate(ctx, tok.Tenant, ch, req, now)
+		p.Message, err = admitTemplate(tok.Tenant, tpl, rcpt.Contact, ch, req, now)
 	}
 	if err != nil {
 		return Plan{}, err
 	}
-	if p.Conversation, err = s.store.Conversation(ctx, tok.Tenant, ch.ID, req.Phone); err != nil {
-		return Plan{}, err
-	}
+	p.Conversation = rcpt.Conversation
 	p.Open = p.Conversation.Open(now)
 	p.Message.ClientRef = req.ClientRef
 	p.Message.ExpireAt = tenant.ExpireAt(now)
@@ -66,25 +80,18 @@ func (s *Service) Admit(ctx context.Context, tok domain.Token, req Request) (Pla
 		Name:      domain.ContactName(req.ClientName, req.FirstName, req.LastName, ""),
 		UpdatedAt: now,
 	}
+	p.KeepContact = !p.Contact.Learns(rcpt.Contact, rcpt.Known)
 	return p, nil
 }
 
-func (s *Service) admitTemplate(ctx context.Context, tenant string, ch domain.Channel, req Request, now time.Time) (domain.Message, error) {
-	tpl, err := s.template(ctx, tenant, req.TemplateID, req.TemplateName)
-	if err != nil {
-		return domain.Message{}, err
-	}
+// admitTemplate renders tpl for the stored contact; opting out stops
+// marketing, never a receipt or a code.
+func admitTemplate(tenant string, tpl domain.Template, contact domain.Contact, ch domain.Channel, req Request, now time.Time) (domain.Message, error) {
 	rendered, err := domain.Render(tpl, req.Params)
 	if err != nil {
 		return domain.Message{}, err
 	}
 	if tpl.Marketing() {
-		// Only marketing sends pay for the contact's read: opting out
-		// stops marketing, never a receipt or a code.
-		contact, err := s.store.Contact(ctx, tenant, req.Phone)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return domain.Message{}, err
-		}
 		if err := domain.CheckMarketing(contact, tpl, cmp.Or(req.PhoneField, "phoneNumber")); err != nil {
 			return domain.Message{}, err
 		}
@@ -92,11 +99,7 @@ func (s *Service) admitTemplate(ctx context.Context, tenant string, ch domain.Ch
 	return domain.NewMessage(store.NewID(), tenant, ch.ID, req.Phone, tpl.ID, rendered, now), nil
 }
 
-func (s *Service) admitText(ctx context.Context, tenant string, ch domain.Channel, req Request, now time.Time) (domain.Message, error) {
-	contact, err := s.store.Contact(ctx, tenant, req.Phone)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return domain.Message{}, err
-	}
+func admitText(tenant string, contact domain.Contact, ch domain.Channel, req Request, now time.Time) (domain.Message, error) {
 	if err := domain.CheckServiceWindow(contact, ch.ID, now); err != nil {
 		return domain.Message{}, err
 	}

@@ -101,6 +101,18 @@ type Contact struct {
 	UpdatedAt time.Time `firestore:"updatedAt" json:"updatedAt"`
 }
 
+// Learns reports whether a send's contact c tells the stored one
+// anything new, known saying whether there is a stored one at all. A send
+// merges only its non-empty names, so a contact that already has them is
+// not written again: one Firestore write less on every repeat send.
+func (c Contact) Learns(stored Contact, known bool) bool {
+	if !known {
+		return true
+	}
+	differs := func(sent, have string) bool { return sent != "" && sent != have }
+	return differs(c.FirstName, stored.FirstName) || differs(c.LastName, stored.LastName) || differs(c.Name, stored.Name)
+}
+
 // WindowOpen reports whether the contact may get free-form messages from
 // channel at now: it wrote to that channel within domain.ServiceWindow.
 func (c Contact) WindowOpen(channel string, now time.Time) bool {

@@ -41,7 +41,9 @@ func (s *Store) Accept(ctx context.Context, a Acceptance) error {
 			}
 		}
 		b.Create(s.message(m.Tenant, m.ID), m)
-		b.Set(s.sub(m.Tenant, "contacts").Doc(a.Contact.Phone), sendContactFields(a.Contact), firestore.MergeAll)
+		if !a.KeepContact {
+			b.Set(s.sub(m.Tenant, "contacts").Doc(a.Contact.Phone), sendContactFields(a.Contact), firestore.MergeAll)
+		}
 		if a.IdempotencyKey != "" {
 			b.Update(s.idempotency(m.Tenant, a.IdempotencyKey), a.Idempotency.updates(), firestore.LastUpdateTime(a.Idempotency.Version))
 		}

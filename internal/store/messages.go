@@ -20,6 +20,9 @@ import (
 type Acceptance struct {
 	Message domain.Message
 	Contact domain.Contact
+	// KeepContact says the stored contact already has all Contact says
+	// (domain.Contact.Learns): it is not written.
+	KeepContact bool
 	// IdempotencyKey is "" when the request carried none; otherwise
 	// Idempotency is the record to leave under it, and its Version the
 	// claim this request holds.

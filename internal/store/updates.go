@@ -143,6 +143,36 @@ func readConversation(tx *firestore.Transaction, ref *firestore.DocumentRef) (do
 	return c, snap.DataTo(&c)
 }
 
+// Recipient is what admission reads of a send's contact: the stored
+// contact, if there is one, and its conversation on the sending channel.
+type Recipient struct {
+	Contact      domain.Contact
+	Known        bool // the contact is stored
+	Conversation domain.Conversation
+}
+
+// Recipient reads a send's contact and its conversation on channel in one
+// call; a missing conversation is the zero Conversation (closed).
+func (s *Store) Recipient(ctx context.Context, tenant, channel, phone string) (Recipient, error) {
+	var r Recipient
+	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{s.contact(tenant, phone), s.conversation(tenant, channel, phone)})
+	if err != nil {
+		return r, fmt.Errorf("read recipient %s of %s: %w", domain.MaskPhone(phone), tenant, masked(err))
+	}
+	if snaps[0].Exists() {
+		if r.Contact, err = decodeContact(snaps[0]); err != nil {
+			return r, err
+		}
+		r.Known = true
+	}
+	if snaps[1].Exists() {
+		if err := snaps[1].DataTo(&r.Conversation); err != nil {
+			return r, fmt.Errorf("decode conversation of %s: %w", domain.MaskPhone(phone), masked(err))
+		}
+	}
+	return r, nil
+}
+
 // Conversation returns the contact's conversation on a channel; a missing
 // one is the zero Conversation (closed).
 func (s *Store) Conversation(ctx context.Context, tenant, channel, phone string) (domain.Conversation, error) {

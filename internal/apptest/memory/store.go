@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -27,6 +28,8 @@ type Store struct {
 	Messages      map[string]domain.Message
 	Contacts      map[string]domain.Contact
 	Conversations map[string]domain.Conversation
+	// ContactWrites counts the commits that wrote a contact.
+	ContactWrites int
 	shards        map[string]int // month/shard → count
 }
 
@@ -136,7 +139,17 @@ func (s *Store) Accept(_ context.Context, a store.Acceptance) error {
 		return errors.New("message exists")
 	}
 	s.Messages[m.ID] = m
-	s.Contacts[m.Tenant+"/"+a.Contact.Phone] = a.Contact
+	if !a.KeepContact {
+		// Merged as the store's commit merges: only what the send carries.
+		k := m.Tenant + "/" + a.Contact.Phone
+		c := s.Contacts[k]
+		c.Phone, c.UpdatedAt = a.Contact.Phone, a.Contact.UpdatedAt
+		c.FirstName = cmp.Or(a.Contact.FirstName, c.FirstName)
+		c.LastName = cmp.Or(a.Contact.LastName, c.LastName)
+		c.Name = cmp.Or(a.Contact.Name, c.Name)
+		s.Contacts[k] = c
+		s.ContactWrites++
+	}
 	if a.IdempotencyKey != "" {
 		rec := a.Idempotency
 		rec.Version = s.version()
@@ -186,6 +199,14 @@ func (s *Store) Contact(_ context.Context, tenant, phone string) (domain.Contact
 		return c, store.ErrNotFound
 	}
 	return c, nil
+}
+
+// Recipient returns a send's contact and its conversation on a channel.
+func (s *Store) Recipient(_ context.Context, tenant, channel, phone string) (store.Recipient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.Contacts[tenant+"/"+phone]
+	return store.Recipient{Contact: c, Known: ok, Conversation: s.Conversations[tenant+"/"+domain.ConversationKey(channel, phone)]}, nil
 }
 
 // WatchMessage answers the message once done holds for it, or when ctx
