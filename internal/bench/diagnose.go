@@ -13,7 +13,7 @@ import (
 
 // storeWork measures the gateway's own Firestore work per message, without
 // HTTP, Pub/Sub or the provider: the store's Accept (the conversation read
-// and the one commit accept makes), then its Claim and Settle (dispatch's
+// and the one commit accept makes), then its Claim and SettleClaimed (dispatch's
 // two transactions), driven from this process through the proxy at the
 // highest concurrency. Set beside the raw baselines it tells how much of a
 // gap is the gateway's Firestore writes and how much everything else.
@@ -60,7 +60,7 @@ func (b *Bench) storeWork(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = st.Settle(ctx, tenant, id, m.Attempts, func(msg *domain.Message, conv domain.Conversation) error {
+		_, err = st.SettleClaimed(ctx, m, func(msg *domain.Message, conv domain.Conversation) error {
 			msg.ProviderMessageID = "wamid.bench-" + id
 			return msg.Move(domain.StatusPending, time.Now().UTC())
 		})

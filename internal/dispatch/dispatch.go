@@ -33,7 +33,9 @@ import (
 type Store interface {
 	Message(ctx context.Context, tenant, id string) (domain.Message, error)
 	Claim(ctx context.Context, tenant, id string, now time.Time, lease time.Duration) (domain.Message, error)
-	Settle(ctx context.Context, tenant, id string, attempt int, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error)
+	// SettleClaimed writes the outcome of the attempt that claimed m,
+	// only while the message is still as claimed; otherwise ErrStale.
+	SettleClaimed(ctx context.Context, claimed domain.Message, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error)
 	HoldMessage(ctx context.Context, tenant, id string, attempt int, now time.Time, refusal *domain.Hold) (store.Held, error)
 }
 

@@ -119,6 +119,12 @@ func (s *memStore) Settle(ctx context.Context, tenant, id string, attempt int, a
 	return clone(m), nil
 }
 
+// SettleClaimed settles as Settle does: the store's conditional write and
+// its transaction end alike.
+func (s *memStore) SettleClaimed(ctx context.Context, claimed domain.Message, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
+	return s.Settle(ctx, claimed.Tenant, claimed.ID, claimed.Attempts, apply)
+}
+
 // HoldMessage holds a claimed message with its channel, as the store's
 // transaction does: a refusal holds the channel unless it is held
 // already, and without one the channel's own hold decides (ErrNotHeld when

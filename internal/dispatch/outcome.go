@@ -39,7 +39,7 @@ func (d *Dispatcher) settle(ctx context.Context, log *slog.Logger, m domain.Mess
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
 	defer cancel()
 	now := d.opt.Now().UTC()
-	got, err := d.store.Settle(ctx, m.Tenant, m.ID, m.Attempts, func(msg *domain.Message, conv domain.Conversation) error {
+	got, err := d.store.SettleClaimed(ctx, m, func(msg *domain.Message, conv domain.Conversation) error {
 		to := o.status
 		if o.accepted {
 			to = domain.StatusPending

@@ -46,6 +46,11 @@ type Message struct {
 	// ExpireAt is when Firestore's TTL removes the message (the tenant's
 	// retention); zero keeps it.
 	ExpireAt time.Time `firestore:"expireAt,omitempty"`
+
+	// Version is the stored document's update time as the store last read
+	// or wrote it, not stored itself: a later write conditioned on it
+	// lands only if no one changed the message in between.
+	Version time.Time `firestore:"-" json:"-"`
 }
 
 // Move changes the message's state when the state machine allows it and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -20,31 +21,52 @@ const txAttempts = 30
 // operation expects: another delivery claimed it, or sweep expired its lease.
 var ErrStale = errors.New("message is not in the expected state")
 
-// Claim moves a message from accepted to dispatching with a lease, in a
-// transaction, so exactly one of many concurrent deliveries gets it. It
-// returns ErrStale (wrapped) when the message is in any other state.
+// Claim moves a message from accepted to dispatching with a lease, so
+// exactly one of many concurrent deliveries gets it. It returns ErrStale
+// (wrapped) when the message is in any other state.
+//
+// It is a read and an update conditioned on the read's update time, not
+// a transaction: two calls instead of three, and no lock for the
+// duplicate deliveries that race for the message on purpose. A loser's
+// update fails its precondition; it reads again and finds the message
+// dispatching. The message returned carries the claim's own update time
+// (Version), on which SettleClaimed conditions the outcome.
 func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lease time.Duration) (domain.Message, error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return domain.Message{}, fmt.Errorf("claim message %q: %w", id, ErrNotFound)
 	}
 	ref := s.message(tenant, id)
-	var m domain.Message
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		var err error
-		if m, err = readMessage(tx, ref); err != nil {
-			return err
+	for range txAttempts {
+		snap, err := ref.Get(ctx)
+		if notFound(err) {
+			return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, ErrNotFound)
 		}
+		if err != nil {
+			return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, masked(err))
+		}
+		var read domain.Message
+		if err := snap.DataTo(&read); err != nil {
+			return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, masked(err))
+		}
+		read.ID = id
+		m := read
+		m.History = slices.Clone(read.History)
 		if err := m.Move(domain.StatusDispatching, now); err != nil {
-			return fmt.Errorf("%w: %s", ErrStale, m.Status)
+			return read, fmt.Errorf("claim message %s/%s: %w: %s", tenant, id, ErrStale, read.Status)
 		}
 		m.Attempts++
 		m.LeaseUntil = now.Add(lease)
-		return tx.Set(ref, m)
-	}, firestore.MaxAttempts(txAttempts))
-	if err != nil {
-		return m, fmt.Errorf("claim message %s/%s: %w", tenant, id, err)
+		res, err := ref.Update(ctx, fieldChanges(read, m), firestore.LastUpdateTime(snap.UpdateTime))
+		if conflict(err) {
+			continue // another writer moved it since the read: look again
+		}
+		if err != nil {
+			return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, masked(err))
+		}
+		m.Version = res.UpdateTime
+		return m, nil
 	}
-	return m, nil
+	return domain.Message{}, fmt.Errorf("claim message %s/%s: still contended after %d reads", tenant, id, txAttempts)
 }
 
 // readMessage reads a message inside a transaction.
@@ -115,6 +137,53 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 	if err != nil {
 		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, masked(err))
 	}
+	return m, nil
+}
+
+// SettleClaimed writes the outcome of the attempt that claimed claimed (a
+// message as Claim returned it) without reading it again: apply changes
+// the claimed message, given the contact's conversation on its channel,
+// and the change is written conditioned on the claim's own update time,
+// with the provider message id's index in the same commit. Two calls, a
+// read of the conversation and the commit, where Settle's transaction
+// takes four. When the message changed since the claim (sweep expired the
+// lease, a webhook outran the outcome), or the outcome must give back a
+// conversation reservation, which needs the transaction, it is Settle's
+// to decide on what is stored; apply may then run twice.
+func (s *Store) SettleClaimed(ctx context.Context, claimed domain.Message, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
+	tenant, id := claimed.Tenant, claimed.ID
+	if claimed.Version.IsZero() {
+		return s.Settle(ctx, tenant, id, claimed.Attempts, apply)
+	}
+	var conv domain.Conversation
+	if err := get(ctx, s.conversation(tenant, claimed.Channel, claimed.PhoneNumber), &conv); err != nil && !errors.Is(err, ErrNotFound) {
+		return claimed, fmt.Errorf("settle message %s/%s: %w", tenant, id, err)
+	}
+	m := claimed
+	m.History = slices.Clone(claimed.History)
+	if err := apply(&m, conv); err != nil {
+		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, err)
+	}
+	if m.Status == domain.StatusFailed && m.ProviderMessageID == "" && conv.ReservedBy == id {
+		return s.Settle(ctx, tenant, id, claimed.Attempts, apply)
+	}
+	ups := fieldChanges(claimed, m)
+	if len(ups) == 0 {
+		return m, nil
+	}
+	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write, conditioned by a precondition
+	b.Update(s.message(tenant, id), ups, firestore.LastUpdateTime(claimed.Version))
+	if m.ProviderMessageID != "" && m.ProviderMessageID != claimed.ProviderMessageID {
+		b.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt, ExpireAt: m.ExpireAt})
+	}
+	res, err := b.Commit(ctx)
+	if conflict(err) {
+		return s.Settle(ctx, tenant, id, claimed.Attempts, apply)
+	}
+	if err != nil {
+		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, masked(err))
+	}
+	m.Version = res[0].UpdateTime
 	return m, nil
 }
 

@@ -62,10 +62,11 @@ func TestReservationsHoldTheLimitOnFirestore(t *testing.T) {
 	}
 
 	// The first send fails before Meta took it: its reservation comes back.
-	if _, err := s.Claim(ctx, "t1", first.ID, now, time.Minute); err != nil {
+	claimed, err := s.Claim(ctx, "t1", first.ID, now, time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Settle(ctx, "t1", first.ID, 1, func(m *domain.Message, _ domain.Conversation) error {
+	if _, err := s.SettleClaimed(ctx, claimed, func(m *domain.Message, _ domain.Conversation) error {
 		m.Error = &domain.MessageError{Code: 132001, Title: "Template does not exist"}
 		return m.Move(domain.StatusFailed, now)
 	}); err != nil {

@@ -1,0 +1,84 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/store"
+)
+
+// TestSettleClaimedWritesTheOutcomeWithoutARead: the outcome lands on the
+// claimed message, the wamid is indexed in the same commit, the fields
+// the outcome does not touch stay, and an emptied field is removed.
+func TestSettleClaimedWritesTheOutcomeWithoutARead(t *testing.T) {
+	s, fs := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	m := msg("t1", "5511987650400", now)
+	m.ClientRef = "order-7"
+	if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.Claim(ctx, "t1", m.ID, now, time.Minute)
+	if err != nil || claimed.Version.IsZero() {
+		t.Fatalf("claim = %+v, %v; want a version", claimed, err)
+	}
+	got, err := s.SettleClaimed(ctx, claimed, func(m *domain.Message, _ domain.Conversation) error {
+		m.ProviderMessageID = "wamid.settle1"
+		return m.Move(domain.StatusPending, now)
+	})
+	if err != nil || got.Status != domain.StatusPending {
+		t.Fatalf("settle = %+v, %v", got, err)
+	}
+	stored, err := s.Message(ctx, "t1", m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != domain.StatusPending || stored.ProviderMessageID != "wamid.settle1" || stored.ClientRef != "order-7" ||
+		stored.Attempts != 1 || len(stored.History) != 3 || stored.Template.Name != "welcome" {
+		t.Fatalf("stored = %+v", stored)
+	}
+	snap, err := fs.Doc("tenants/t1/messages/" + m.ID).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.Data()["leaseUntil"]; ok {
+		t.Error("the lease is still stored after the outcome")
+	}
+	if idx, err := fs.Doc("wamids/wamid.settle1").Get(ctx); err != nil || idx.Data()["message"] != m.ID {
+		t.Fatalf("wamid index = %v, %v", idx, err)
+	}
+}
+
+// TestSettleClaimedAfterTheMessageMovedOn: a message that changed since
+// its claim (here sweep found the lease expired) is not overwritten: the
+// outcome is ErrStale and the stored state stays.
+func TestSettleClaimedAfterTheMessageMovedOn(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	at := time.Now().UTC().Add(-2 * time.Minute)
+	m := msg("t1", "5511987650401", at)
+	if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.Claim(ctx, "t1", m.ID, at, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ExpireLease(ctx, "t1", m.ID, time.Now().UTC(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SettleClaimed(ctx, claimed, func(m *domain.Message, _ domain.Conversation) error {
+		m.ProviderMessageID = "wamid.late"
+		return m.Move(domain.StatusPending, time.Now())
+	})
+	if !errors.Is(err, store.ErrStale) {
+		t.Fatalf("settle after the lease expired: %v, want ErrStale", err)
+	}
+	if stored, _ := s.Message(ctx, "t1", m.ID); stored.Status != domain.StatusUnknown || stored.ProviderMessageID != "" {
+		t.Fatalf("stored = %s %q, want unknown without a wamid", stored.Status, stored.ProviderMessageID)
+	}
+}
