@@ -32,6 +32,10 @@ locals {
     SWEEP_TOPIC          = google_pubsub_topic.sweep.name
     SWEEP_ACCEPTED_AFTER = var.sweep_accepted_after
     SWEEP_BATCH          = tostring(var.sweep_batch)
+    # A minute below the function's timeout, whatever function_limits
+    # makes it: a run stops republishing on its own and finishes its
+    # publishes in flight before Cloud Run cuts it off.
+    SWEEP_BUDGET = "${local.limits.sweep.timeout_seconds - 60}s"
 
     CALLBACK_TOPIC             = google_pubsub_topic.callbacks.name
     CALLBACK_DEAD_LETTER_TOPIC = google_pubsub_topic.callbacks_dead.name

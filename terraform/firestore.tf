@@ -562,6 +562,17 @@ resource "google_firestore_field" "idempotency_body" {
   index_config {}
 }
 
+# A dead letter's job (store.DeadLetter): JSON bytes replayed as they
+# are, never queried. The console lists dead letters by at descending
+# alone, which at's automatic single-field index serves.
+resource "google_firestore_field" "deadletters_job" {
+  database   = google_firestore_database.default.name
+  collection = "deadletters"
+  field      = "job"
+
+  index_config {}
+}
+
 # TTL policies; expireAt is never queried, so it is not indexed either.
 
 # Idempotency-Key records: 24 h.
@@ -598,6 +609,18 @@ resource "google_firestore_field" "wamids_expireAt" {
 resource "google_firestore_field" "inbound_expireAt" {
   database   = google_firestore_database.default.name
   collection = "inbound"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+# Dead letters (tenants/{t}/deadletters/{eventId}, the callbacks a
+# tenant's console lists and replays): the tenant's retention, as its
+# messages.
+resource "google_firestore_field" "deadletters_expireAt" {
+  database   = google_firestore_database.default.name
+  collection = "deadletters"
   field      = "expireAt"
 
   ttl_config {}

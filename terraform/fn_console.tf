@@ -30,6 +30,21 @@ resource "google_pubsub_topic_iam_member" "console_publishes_fanout" {
   member = google_service_account.console.member
 }
 
+# Resolving an unknown message as resend hands it to dispatch, as the
+# CLI's messages resolve does.
+resource "google_pubsub_topic_iam_member" "console_publishes_dispatch" {
+  topic  = google_pubsub_topic.dispatch.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.console.member
+}
+
+# Replaying a dead letter puts its callback back on the callbacks topic.
+resource "google_pubsub_topic_iam_member" "console_publishes_callbacks" {
+  topic  = google_pubsub_topic.callbacks.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.console.member
+}
+
 resource "google_cloudfunctions2_function" "console" {
   name        = "console"
   location    = var.region

@@ -25,6 +25,14 @@ resource "google_pubsub_topic_iam_member" "sweep_publishes_dispatch" {
   member = google_service_account.sweep.member
 }
 
+# A broadcast's lost jobs go back to the bulk topic, paced behind single
+# sends as the fan-out's are.
+resource "google_pubsub_topic_iam_member" "sweep_publishes_dispatch_bulk" {
+  topic  = google_pubsub_topic.dispatch_bulk.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.sweep.member
+}
+
 resource "google_pubsub_topic_iam_member" "sweep_publishes_fanout" {
   topic  = google_pubsub_topic.fanout.id
   role   = "roles/pubsub.publisher"

@@ -7,6 +7,7 @@
 //	go run ./cmd/bench --json /tmp/bench.json
 //	go run ./cmd/bench --duration 1s --contacts 5000   # a quick look
 //	go run ./cmd/bench --only pacing,fairness --json /tmp/pacing.json
+//	go run ./cmd/bench --only recovery --json /tmp/recovery.json
 //
 // docs/benchmarks.md explains each figure.
 package main
@@ -66,6 +67,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	only := fl.String("only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ",")+" (accept and e2e bring the baselines)")
 	paceMessages := fl.Int("pace-messages", bench.DefaultPaceMessages, "messages in the pacing phase's broadcast")
 	fairnessContacts := fl.Int("fairness-contacts", bench.DefaultFairnessContacts, "contacts in the broadcast the fairness phase's single sends compete with")
+	recoveryMessages := fl.Int("recovery-messages", bench.DefaultRecoveryMessages, "accepted, never-published messages in the backlog the recovery phase's one sweep run republishes")
 	logs := fl.String("logs", "", "write the functions' and emulators' output to this file")
 	fl.Usage = func() {
 		fmt.Fprintln(stdout, "usage: go run ./cmd/bench [flags]\n\nMeasures templategw against DESIGN §8, each figure as a ratio to a baseline of the same run.\n\nflags:")
@@ -91,7 +93,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	opts := bench.Options{
 		Base: *base, SandboxURL: *sandboxURL, Token: *token, Duration: *duration, Concurrency: concs,
 		Contacts: *contacts, Progress: os.Stderr, ProfileDir: *profile, EmulatorPush: *emulatorPush, Lanes: *lanes, SweepEvery: *sweepEvery, EmktLimit: *emktLimit,
-		PaceMessages: *paceMessages, FairnessContacts: *fairnessContacts,
+		PaceMessages: *paceMessages, FairnessContacts: *fairnessContacts, RecoveryMessages: *recoveryMessages,
 	}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")

@@ -232,10 +232,16 @@ func (e *Env) Console(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A dead letter the console replays goes back to the callbacks topic,
+	// as the notifier first published it.
+	callbacks, err := e.Publisher(ctx, e.Config.Callback.Topic)
+	if err != nil {
+		return nil, err
+	}
 	meta := provider.New(provider.Config{BaseURL: e.Config.Meta.BaseURL, Version: e.Config.Meta.APIVersion, Timeout: e.Config.Meta.Timeout}, nil)
 	c, err := console.New(console.Config{
 		SessionKey: []byte(e.Config.Console.SessionKey), SessionIdle: e.Config.Console.SessionIdle, SessionMax: e.Config.Console.SessionMax,
-	}, console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e.Store, meta}, Dispatch: pub})
+	}, console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e.Store, meta}, Dispatch: pub, Callbacks: callbacks})
 	if err != nil {
 		return nil, err
 	}
@@ -276,9 +282,14 @@ func (e *Env) Dispatcher(ctx context.Context) (*dispatch.Dispatcher, error) {
 	}), nil
 }
 
-// Sweeper builds the sweep function.
+// Sweeper builds the sweep function. A broadcast's lost jobs go back on
+// the bulk topic, where the fan-out put them first.
 func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 	pub, err := e.Publisher(ctx, e.Config.DispatchTopic)
+	if err != nil {
+		return nil, err
+	}
+	bulk, err := e.Publisher(ctx, e.Config.DispatchBulkTopic)
 	if err != nil {
 		return nil, err
 	}
@@ -291,9 +302,9 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 		return nil, err
 	}
 	return sweep.New(e.Store, pub, sweep.Options{
-		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Notifier: n, Batches: b,
-		PublishTimeout: e.Config.PublishTimeout,
-		HoldLimit:      e.Config.Dispatch.HoldLimit, UnknownWait: e.Config.Dispatch.UnknownWait,
+		AcceptedAfter: e.Config.Sweep.AcceptedAfter, Batch: e.Config.Sweep.Batch, Budget: e.Config.Sweep.Budget,
+		Notifier: n, Batches: b, Bulk: bulk, PublishTimeout: e.Config.PublishTimeout,
+		HoldLimit: e.Config.Dispatch.HoldLimit, UnknownWait: e.Config.Dispatch.UnknownWait,
 	}), nil
 }
 
@@ -306,6 +317,7 @@ func (e *Env) Deliverer(context.Context) (*callback.Deliverer, error) {
 	return callback.NewDeliverer(e.Catalog, callback.Options{
 		AllowLoopback: e.Config.Callback.AllowLoopback, AllowPrivate: e.Config.Callback.AllowPrivate,
 		AllowRanges: ranges, Timeout: e.Config.Callback.Timeout,
+		MaxAttempts: e.Config.Callback.MaxAttempts, DeadLetters: e.Store,
 	}), nil
 }
 

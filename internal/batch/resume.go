@@ -9,6 +9,7 @@ import (
 
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/logging"
+	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -18,10 +19,11 @@ type SweepReport struct {
 	Chunks    int // fan-out events published: started batches' and lost ones
 	Cancelled int // messages of cancelled batches cancelled here
 	Closed    int // batches with nothing left to do
-	// Stale are ids of running batches' messages accepted and untouched
-	// since before: their dispatch job was lost. The caller republishes
-	// them (sweep, which spaces its republishes).
-	Stale []string
+	// Stale are the dispatch jobs of running batches' messages accepted
+	// and untouched since before: their job was lost. They are built as
+	// the fan-out builds them (bulk, naming the batch's channel), and the
+	// caller republishes them (sweep, on the bulk topic).
+	Stale []queue.Job
 }
 
 // errMoved refuses a sweep's change to a batch whose state changed since
@@ -134,7 +136,9 @@ func (s *Service) sweepOne(ctx context.Context, log *slog.Logger, tenant string,
 		return s.close(ctx, tenant, b, now, r)
 	}
 	stale, err := s.store.BatchMessageIDs(ctx, tenant, b.ID, []domain.Status{domain.StatusAccepted}, before, limit)
-	r.Stale = append(r.Stale, stale...)
+	for _, id := range stale {
+		r.Stale = append(r.Stale, queue.Job{Tenant: tenant, Message: id, Channel: b.Channel, Bulk: true})
+	}
 	return err
 }
 

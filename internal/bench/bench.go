@@ -96,6 +96,10 @@ type Options struct {
 	// FairnessContacts is the size of the broadcast the fairness phase's
 	// single sends compete with; default DefaultFairnessContacts.
 	FairnessContacts int
+	// RecoveryMessages is the recovery phase's backlog; default
+	// DefaultRecoveryMessages. SweepEvery's sweep would see it too, and
+	// hand it to dispatch.
+	RecoveryMessages int
 	// ProfileDir, when set, receives CPU profiles of each function and of
 	// the benchmark's own process for the main phases. The functions must
 	// run a binary that calls ServeProfiling.
@@ -168,6 +172,12 @@ func New(opts Options) (*Bench, error) {
 	if opts.FairnessContacts == 0 {
 		opts.FairnessContacts = DefaultFairnessContacts
 	}
+	if opts.RecoveryMessages == 0 {
+		opts.RecoveryMessages = DefaultRecoveryMessages
+	}
+	if opts.RecoveryMessages < 1 || opts.RecoveryMessages > 10*DefaultRecoveryMessages {
+		return nil, fmt.Errorf("recovery messages %d: want 1 to %d", opts.RecoveryMessages, 10*DefaultRecoveryMessages)
+	}
 	if opts.PaceMessages < 1 || opts.PaceMessages > MaxContacts {
 		return nil, fmt.Errorf("pace messages %d: want 1 to %d (one 50.01's limit)", opts.PaceMessages, MaxContacts)
 	}
@@ -206,7 +216,7 @@ func New(opts Options) (*Bench, error) {
 
 // Phases are the phases a run can measure, in the order they run: what
 // Options.Only and cmd/bench's --only name.
-var Phases = []string{"baselines", "store", "accept", "e2e", "emkt", "pacing", "fairness"}
+var Phases = []string{"baselines", "store", "accept", "e2e", "emkt", "pacing", "fairness", "recovery"}
 
 // selectPhases is only, in run order, with what the chosen phases need;
 // every phase when only is empty.
@@ -282,6 +292,9 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 	if b.runs("fairness") {
 		weights["fairness"] = 10 + float64(b.opts.FairnessContacts)/PaceRate
 	}
+	if b.runs("recovery") {
+		weights["recovery-write"], weights["recovery"] = 2+float64(b.opts.RecoveryMessages)/5000, 5+float64(b.opts.RecoveryMessages)/500
+	}
 	b.prog = newProgress(b.opts.Progress, weights)
 	defer b.prog.finish()
 	b.fig = &Figures{
@@ -296,7 +309,7 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 	}
 	steps := map[string]func(context.Context) error{
 		"baselines": b.baselines, "store": b.storeWork, "accept": b.accept, "e2e": b.endToEnd, "emkt": b.emkt,
-		"pacing": b.pacingPhase, "fairness": b.fairnessPhase,
+		"pacing": b.pacingPhase, "fairness": b.fairnessPhase, "recovery": b.recoveryPhase,
 	}
 	var run []func(context.Context) error
 	if b.runs("baselines") {

@@ -15,7 +15,8 @@ import (
 
 // TestBenchRunsEndToEnd runs the whole benchmark on a tiny scale (1 s
 // phases, concurrencies 1 and 4, a 500-contact batch, 200 messages paced
-// at 80/s, single sends beside a 1,000-contact batch) against a stack of
+// at 80/s, single sends beside a 1,000-contact batch, a 2,000-message
+// backlog for sweep to recover) against a stack of
 // its own, and checks that every figure is there and sane. It starts
 // two emulators and ten function processes and warms the JVMs up, which
 // takes about two minutes on two cores: -short skips it.
@@ -36,7 +37,7 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	var progress, logs bytes.Buffer
 	b, err := bench.New(bench.Options{
 		Exe: exe, Duration: time.Second, Concurrency: []int{4, 1}, Contacts: 500, PaceMessages: 200, FairnessContacts: 1000,
-		Progress: &progress, Logs: &logs,
+		RecoveryMessages: 2000, Progress: &progress, Logs: &logs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +91,20 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if sweep, _ := got["acceptSweep"].([]any); len(sweep) != 2 {
 		t.Errorf("acceptSweep has %d points, want one per concurrency (2)", len(sweep))
 	}
-	if checks, _ := got["checks"].([]any); len(checks) != 9 {
-		t.Errorf("%d checks, want the 9 of DESIGN §8 the benchmark measures", len(checks))
+	if checks, _ := got["checks"].([]any); len(checks) != 10 {
+		t.Errorf("%d checks, want the 9 of DESIGN §8 the benchmark measures and sweep's recovery", len(checks))
+	}
+	if n := num("sweepRecoveryMessages"); n != 2000 {
+		t.Errorf("sweepRecoveryMessages = %v, want 2000", n)
+	}
+	// Every backlog message republished, once, within the one run.
+	for _, key := range []string{"sweepRepublishedTwice", "sweepRecoveryMissing"} {
+		if v := num(key); v != 0 {
+			t.Errorf("%s = %v, want 0", key, v)
+		}
+	}
+	if s, small := num("sweepRecoverySeconds"), num("sweepSmallTenantLastSeconds"); s <= 0 || small <= 0 || small > s {
+		t.Errorf("recovered in %v s, the small tenant's last after %v s: want both positive, the small tenant's within the run", s, small)
 	}
 	for _, key := range []string{"pacingAchievedRatio", "pacingAchievedPerSec", "singleDuringBulkP99Ms", "fairnessSingles"} {
 		if v := num(key); v <= 0 {

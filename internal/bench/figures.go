@@ -118,10 +118,11 @@ type Figures struct {
 	// phase, by method (a started stack only).
 	DoorCalls map[string]map[string]int64 `json:"doorCalls,omitempty"`
 
-	// The pacing and fairness phases' figures; absent from a run that
-	// does not measure them.
+	// The pacing, fairness and recovery phases' figures; absent from a
+	// run that does not measure them.
 	*PacingFigures
 	*FairnessFigures
+	*RecoveryFigures
 
 	// Phases are the phases the run measured (Phases, or what
 	// Options.Only chose).
@@ -256,6 +257,9 @@ func (f *Figures) check() {
 			fmt.Sprintf("p99 %.0f ms to pending (%d sends, %d not pending, %d refused)", q.SingleDuringBulkP99Ms, q.FairnessSingles, q.FairnessNotPending, q.FairnessSendErrors),
 			"p99 ≤ 3 s", pass(q.SingleDuringBulkP99Ms <= TargetSingleP99Ms && q.FairnessNotPending == 0 && q.FairnessSendErrors == 0))
 	}
+	if q := f.RecoveryFigures; q != nil {
+		f.Checks = append(f.Checks, q.check())
+	}
 }
 
 // Passed reports whether every measured figure met its target.
@@ -372,6 +376,9 @@ func (f *Figures) WriteReport(w io.Writer) error {
 		fmt.Fprintf(w, "\nfairness (a %d-contact broadcast through the same processes and number, drained in %.0f s): %d single sends, one every 200 ms, 202 to pending p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d refused, %d not pending)\n",
 			q.FairnessContacts, q.FairnessBulkSeconds, q.FairnessSingles, q.SingleDuringBulkP50Ms, q.SingleDuringBulkP99Ms, q.SingleDuringBulkMaxMs, q.FairnessSendErrors, q.FairnessNotPending)
 	}
+	if q := f.RecoveryFigures; q != nil {
+		q.report(w)
+	}
 
 	fmt.Fprintln(w, "\nDESIGN §8")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -426,7 +433,7 @@ func phaseOrder(p string) int {
 			name = p[:i]
 		}
 	}
-	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "emkt-answer", "emkt-dispatch", "pacing", "fairness"}
+	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "emkt-answer", "emkt-dispatch", "pacing", "fairness", "recovery-write", "recovery"}
 	if i := slices.Index(order, name); i >= 0 {
 		return i*10000 + c
 	}

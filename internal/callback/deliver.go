@@ -45,8 +45,24 @@ type Options struct {
 	// (default DefaultTimeout). It must stay below the subscription's ack
 	// deadline, or Pub/Sub redelivers while a delivery is still running.
 	Timeout time.Duration
-	// Now is the clock that timestamps signatures (default time.Now).
+	// Now is the clock that timestamps signatures and dead letters
+	// (default time.Now).
 	Now func() time.Time
+	// MaxAttempts is the callbacks subscription's max_delivery_attempts
+	// (CALLBACK_MAX_ATTEMPTS): a delivery that fails on that attempt is
+	// Pub/Sub's to dead-letter, so it is recorded in DeadLetters first. 0
+	// records none (a subscription without a dead-letter policy counts no
+	// attempts).
+	MaxAttempts int
+	// DeadLetters keeps the callbacks given up on under their tenant, for
+	// its console to show and replay; nil keeps none.
+	DeadLetters DeadLetters
+}
+
+// DeadLetters records a tenant's callbacks given up on; *store.Store is
+// one.
+type DeadLetters interface {
+	RecordDeadLetter(ctx context.Context, tenant string, d store.DeadLetter) error
 }
 
 // DefaultTimeout is Options.Timeout's default.
@@ -94,6 +110,12 @@ func (d *Deliverer) HandleEvent(ctx context.Context, e event.Event) error {
 		return nil
 	}
 	if err := d.Deliver(ctx, j); err != nil {
+		if d.lastAttempt(msg.Attempt) {
+			log.Warn("callback not delivered on its last attempt; Pub/Sub dead-letters it", "tenant", j.Tenant, "eventId", j.Event.ID,
+				"attempt", msg.Attempt, "error", err.Error())
+			d.recordDeadLetter(ctx, j, msg.Attempt, err)
+			return err
+		}
 		log.Warn("callback not delivered; Pub/Sub will retry", "tenant", j.Tenant, "eventId", j.Event.ID,
 			"attempt", msg.Attempt, "error", err.Error())
 		return err
@@ -157,16 +179,30 @@ func (d *Deliverer) Deliver(ctx context.Context, j Job) error {
 			log.Error("dropping a callback: its host resolves to a refused address", "error", err.Error())
 			return nil
 		}
-		return fmt.Errorf("deliver callback %s to %s: %w", j.Event.ID, origin, err)
+		return &failedAttempt{event: j.Event.ID, origin: origin, err: err}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("deliver callback %s to %s: answered %s", j.Event.ID, origin, resp.Status)
+		return &failedAttempt{event: j.Event.ID, origin: origin, err: fmt.Errorf("answered %s", resp.Status)}
 	}
 	log.Debug("callback delivered", "code", resp.StatusCode)
 	return nil
 }
+
+// failedAttempt is a delivery that reached for the receiver and failed:
+// a network error, a timeout or an answer other than 2xx. Its cause, the
+// receiver's side of it, is what a dead letter shows.
+type failedAttempt struct {
+	event, origin string
+	err           error
+}
+
+func (f *failedAttempt) Error() string {
+	return "deliver callback " + f.event + " to " + f.origin + ": " + f.err.Error()
+}
+
+func (f *failedAttempt) Unwrap() error { return f.err }
 
 // unwrapURL drops url.Error's wrapping, whose text repeats the whole URL.
 func unwrapURL(err error) error {

@@ -83,8 +83,15 @@ type Sweep struct {
 	// AcceptedAfter is how long a message may stay accepted before sweep
 	// republishes it.
 	AcceptedAfter time.Duration `env:"SWEEP_ACCEPTED_AFTER, default=2m"`
-	// Batch bounds each step's work per tenant and run.
+	// Batch bounds each step's work per tenant and run, and is the page
+	// size of the republishing of lost accepts, which pages on.
 	Batch int `env:"SWEEP_BATCH, default=500"`
+	// Budget bounds how long a run republishes lost accepts, counted from
+	// the run's start: a backlog left when it ends waits for the next
+	// run. It stays below the sweep function's timeout (540 s in
+	// terraform/functions.tf; Terraform sets it a minute below), so a run
+	// ends on its own rather than being cut off mid-publish.
+	Budget time.Duration `env:"SWEEP_BUDGET, default=8m"`
 }
 
 // Callback configures tenant status callbacks.
@@ -214,8 +221,8 @@ func (c *Config) Validate() error {
 	if c.Sweep.Topic == "" || c.Callback.Topic == "" || c.Callback.DeadLetterTopic == "" {
 		errs = append(errs, errors.New("SWEEP_TOPIC, CALLBACK_TOPIC and CALLBACK_DEAD_LETTER_TOPIC must not be empty"))
 	}
-	if c.Sweep.AcceptedAfter <= 0 || c.Sweep.Batch < 1 {
-		errs = append(errs, errors.New("SWEEP_ACCEPTED_AFTER must be positive and SWEEP_BATCH at least 1"))
+	if c.Sweep.AcceptedAfter <= 0 || c.Sweep.Budget <= 0 || c.Sweep.Batch < 1 {
+		errs = append(errs, errors.New("SWEEP_ACCEPTED_AFTER and SWEEP_BUDGET must be positive and SWEEP_BATCH at least 1"))
 	}
 	if c.Callback.MaxAttempts < 5 || c.Callback.MaxAttempts > 100 {
 		errs = append(errs, fmt.Errorf("CALLBACK_MAX_ATTEMPTS %d is outside Pub/Sub's 5 to 100", c.Callback.MaxAttempts))

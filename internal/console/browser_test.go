@@ -146,7 +146,7 @@ func title(t *testing.T, ctx context.Context) string {
 // reach read on its page, opens its contact and opts it out of
 // marketing, resolves an unknown message as failed, walks every page
 // (each audited with axe-core, as is every state an action leaves),
-// pauses and cancels a broadcast and reads its counts, exports one,
+// replays a dead letter from the problems page, pauses and cancels a broadcast and reads its counts, exports one,
 // syncs templates, signs out and is refused with the old cookie.
 func TestConsoleInABrowser(t *testing.T) {
 	axe := axeScript(t)
@@ -221,6 +221,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	audit(t, ctx, axe, "message-resolved")
 
+	// A dead letter fills the problems page's last table for its audit.
+	dead := s.deadLetter(t, id, 9, time.Now())
 	code := s.broadcast(t, []string{"5511987650801", "5511987650802", "55119"}, time.Time{})
 	// Scheduled an hour out, this one makes no message before it is
 	// cancelled: its counts are known exactly.
@@ -240,6 +242,13 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		audit(t, ctx, axe, p.name)
 	}
+
+	do(t, ctx, "replay the dead letter", chromedp.Navigate(s.console+"channels"),
+		chromedp.Click(chromedp.CSS(`form.replay button`)), chromedp.WaitVisible(chromedp.CSS(`#dead-letters ~ p.done`)))
+	if page := value(t, ctx, "read the problems page", chromedp.Text(chromedp.CSS("main"))); strings.Contains(page, dead.Event.ID) || !strings.Contains(page, "No dead letters.") {
+		t.Errorf("after its replay the problems page says:\n%s", page)
+	}
+	audit(t, ctx, axe, "channels-replayed")
 
 	do(t, ctx, "pause the broadcast", chromedp.Navigate(s.console+"broadcasts/"+later),
 		chromedp.Click(chromedp.CSS(`form[action$="/pause"] button`)), chromedp.WaitVisible(chromedp.CSS(`p.done[data-done="paused"]`)))

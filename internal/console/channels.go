@@ -8,7 +8,8 @@ import (
 )
 
 // channelsView answers "can my numbers send, and what needs me": each
-// number's state and pace, and the messages a person must look at.
+// number's state and pace, and the messages and callbacks a person must
+// look at.
 type channelsView struct {
 	page
 	Channels []domain.Channel
@@ -17,6 +18,8 @@ type channelsView struct {
 	Unknown     []domain.Message
 	UnknownMore bool
 	Held        int
+	// Dead are the callbacks given up on; see deadLetters.
+	Dead deadLetters
 }
 
 // problemsShown bounds the unknown messages listed; the link under them
@@ -39,6 +42,10 @@ func (c *Console) channels(w http.ResponseWriter, r *http.Request) {
 		},
 		func() (err error) {
 			v.Held, err = c.deps.Store.CountMessages(ctx, tenant, store.MessageFilter{Status: domain.StatusHeld})
+			return err
+		},
+		func() (err error) {
+			v.Dead, err = c.deadLetters(r, tenant)
 			return err
 		},
 	)

@@ -59,11 +59,22 @@ type Store interface {
 
 	SetMarketingOptOut(ctx context.Context, tenant, phone string, out bool, at time.Time, source string) (domain.Contact, bool, error)
 	SettleUnknown(ctx context.Context, tenant, id string, as domain.Settlement, now time.Time) (domain.Message, error)
+
+	DeadLetters(ctx context.Context, tenant string, limit int, pageToken string) ([]store.DeadLetter, string, error)
+	DeadLetter(ctx context.Context, tenant, id string) (store.DeadLetter, error)
+	DeleteDeadLetter(ctx context.Context, tenant, id string) error
 }
 
 // Dispatch hands a message to dispatch, as the accept path publishes it.
 type Dispatch interface {
 	Publish(ctx context.Context, j queue.Job) error
+}
+
+// Callbacks publishes to the callbacks topic, where a replayed dead
+// letter's job goes back as the notifier first published it;
+// *queue.Publisher is one.
+type Callbacks interface {
+	PublishJSON(ctx context.Context, v any, attrs map[string]string) error
 }
 
 // TemplateSync pulls a tenant's templates from Meta into its catalog.
@@ -82,13 +93,15 @@ type SyncResult struct {
 // Deps are the console's connections; Sync may be nil, and then the
 // templates page has no sync button. Dispatch may be nil too: a message
 // resolved as resend is then accepted again and left for sweep, which
-// republishes accepted messages within SWEEP_ACCEPTED_AFTER.
+// republishes accepted messages within SWEEP_ACCEPTED_AFTER. Without
+// Callbacks the problems page lists dead letters but offers no replay.
 type Deps struct {
 	Auth       Auth
 	Store      Store
 	Broadcasts Broadcasts
 	Sync       TemplateSync
 	Dispatch   Dispatch
+	Callbacks  Callbacks
 }
 
 // Console serves the console function.
@@ -144,6 +157,7 @@ func (c *Console) Handler() http.Handler {
 		r.Get("/contacts/{phone}", c.contact)
 		r.Post("/contacts/{phone}/{action}", c.setMarketing)
 		r.Get("/channels", c.channels)
+		r.Post("/deadletters/{id}/replay", c.replayDeadLetter)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "There is no such page.")

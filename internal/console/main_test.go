@@ -31,11 +31,14 @@ func TestMain(m *testing.M) { emulatortest.Main(m) }
 // sessionKey signs the test consoles' cookies.
 var sessionKey = []byte("console-test-session-key-32-bytes-long")
 
+// callbacksTopic is where the stack's console replays dead letters.
+const callbacksTopic = "callbacks"
+
 // stack is the gateway's real parts on one test's emulator project, as
 // the dev stack wires them: the Atom API and accept path, Pub/Sub push to
 // dispatch and fanout, the sandbox posting signed webhooks to the
 // whatsapp handler, and the console mounted at /console/ as the front
-// door mounts it.
+// door mounts it, replaying dead letters to the callbacks topic.
 type stack struct {
 	*apptest.Env
 	batches *batch.Service
@@ -58,8 +61,9 @@ func newStack(t *testing.T) *stack {
 
 	send := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: -1})
 	b := batch.New(send, e.Store, fanout, batch.Options{})
+	callbacks := e.TopicPublisher(t, callbacksTopic)
 	c, err := console.New(console.Config{SessionKey: sessionKey, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour},
-		console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e}, Dispatch: e.Publisher})
+		console.Deps{Auth: e.Catalog, Store: e.Store, Broadcasts: b, Sync: templateSync{e}, Dispatch: e.Publisher, Callbacks: callbacks})
 	if err != nil {
 		t.Fatal(err)
 	}

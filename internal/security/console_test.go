@@ -1,6 +1,7 @@
 package security_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"github.com/templategw/templategw/internal/accept"
 	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/console"
+	"github.com/templategw/templategw/internal/store"
 )
 
 // fnConsole is the web console, as function.go registers it.
@@ -25,7 +27,7 @@ func withConsole(t *testing.T, g *gateway) {
 	t.Helper()
 	bulk := batch.New(accept.New(g.cat, g.st, g.Publisher, accept.Options{}), g.st, g.TopicPublisher(t, batch.DefaultTopic), batch.Options{})
 	c, err := console.New(console.Config{SessionKey: consoleKey, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour},
-		console.Deps{Auth: g.cat, Store: g.st, Broadcasts: bulk})
+		console.Deps{Auth: g.cat, Store: g.st, Broadcasts: bulk, Callbacks: g.TopicPublisher(t, "callbacks")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +74,32 @@ func formCSRF(t *testing.T, page string) string {
 	return v
 }
 
+// victimDeadLetter is the id of the victim's dead letter: the event id of
+// its first message's first status change.
+func victimDeadLetter(v victimData) string { return v.messageIDs[0] + ".1" }
+
+// seedVictimDeadLetters gives the victim two dead letters, as the
+// callbacks function records them on a job's last attempt, and returns
+// the page token of the second in the victim's own listing.
+func seedVictimDeadLetters(t *testing.T, g *gateway, v victimData) string {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for i, id := range []string{v.messageIDs[1] + ".1", victimDeadLetter(v)} {
+		job := `{"tenant":"` + victim + `","url":"https://hooks.example.com/in?key=` + victimClient + `","event":{"id":"` + id + `"}}`
+		err := g.Store.RecordDeadLetter(ctx, victim, store.DeadLetter{ID: id, Kind: store.DeadLetterCallback, EventType: "message.status",
+			Host: "https://hooks.example.com", Error: "answered 500", Attempts: 10, At: now.Add(time.Duration(i) * time.Second), Job: []byte(job)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, next, err := g.Store.DeadLetters(ctx, victim, 1, "")
+	if err != nil || next == "" {
+		t.Fatalf("the victim's dead letters have one page: %v", err)
+	}
+	return next
+}
+
 // consoleRoutes are every route of the console that shows or changes a
 // tenant's data, each naming the victim's ids where it takes one.
 func consoleRoutes(v victimData) []struct{ method, path string } {
@@ -97,6 +125,8 @@ func consoleRoutes(v victimData) []struct{ method, path string } {
 		{http.MethodPost, "/messages/" + v.messageIDs[0] + "/resolve"},
 		{http.MethodPost, "/broadcasts/" + victimBatch + "/resume"},
 		{http.MethodGet, "/channels"},
+		{http.MethodGet, "/channels?deadletters=" + v.deadLetterPage},
+		{http.MethodPost, "/deadletters/" + victimDeadLetter(v) + "/replay"},
 		{http.MethodPost, "/signout"},
 	}
 }
@@ -111,6 +141,7 @@ func TestConsoleShowsAnotherTenantNothing(t *testing.T) {
 	g := newGateway(t, gatewayOptions{})
 	withConsole(t, g)
 	v := seedVictim(t, g)
+	v.deadLetterPage = seedVictimDeadLetters(t, g, v)
 	routes := consoleRoutes(v)
 	attackers := seedAttackers(t, g, len(routes))
 	before := victimSnapshot(t, g, v)

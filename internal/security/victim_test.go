@@ -56,6 +56,8 @@ type victimData struct {
 	wamid      string   // Meta's id of the Atom send
 	conv       string   // the gateway's id of the conversation Meta's sent opened
 	pageToken  string   // the victim's messages list, page 2
+	// deadLetterPage is the victim's dead letters, page 2 (console tests).
+	deadLetterPage string
 }
 
 // markers are strings only the victim's data holds.

@@ -177,11 +177,12 @@ func conversationUpdates(c domain.Conversation) []firestore.Update {
 	}
 }
 
-// countConversation counts, in tx, a conversation that opened without a
-// reservation (an unlimited plan, or the contact wrote first).
-func (s *Store) countConversation(tx *firestore.Transaction, tenant string, at time.Time) error {
+// conversationCount is the merge that counts a conversation that opened
+// without a reservation (an unlimited plan, or the contact wrote first),
+// in a random shard.
+func (s *Store) conversationCount(tenant string, at time.Time) (*firestore.DocumentRef, map[string]any) {
 	ref := s.conversationCounter(tenant, domain.MonthKey(at)).Doc(domain.ShardID(rand.IntN(domain.LimitShards)))
-	return tx.Set(ref, map[string]any{"count": firestore.Increment(1)}, firestore.MergeAll)
+	return ref, map[string]any{"count": firestore.Increment(1)}
 }
 
 // releaseReservation gives back, in tx, the reservation m holds on conv.

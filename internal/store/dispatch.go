@@ -130,7 +130,7 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 			}
 		}
 		if m.ProviderMessageID != "" {
-			return s.indexWAMID(tx, m)
+			return tx.Set(s.wamidEntry(m))
 		}
 		return nil
 	}, firestore.MaxAttempts(txAttempts))
@@ -174,7 +174,7 @@ func (s *Store) SettleClaimed(ctx context.Context, claimed domain.Message, apply
 	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write, conditioned by a precondition
 	b.Update(s.message(tenant, id), ups, firestore.LastUpdateTime(claimed.Version))
 	if m.ProviderMessageID != "" && m.ProviderMessageID != claimed.ProviderMessageID {
-		b.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt, ExpireAt: m.ExpireAt})
+		b.Set(s.wamidEntry(m))
 	}
 	res, err := b.Commit(ctx)
 	if conflict(err) {
@@ -187,9 +187,10 @@ func (s *Store) SettleClaimed(ctx context.Context, claimed domain.Message, apply
 	return m, nil
 }
 
-// indexWAMID records, in tx, which message a provider message id is.
-func (s *Store) indexWAMID(tx *firestore.Transaction, m domain.Message) error {
-	return tx.Set(s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt, ExpireAt: m.ExpireAt})
+// wamidEntry is the index entry saying which message m's provider
+// message id is.
+func (s *Store) wamidEntry(m domain.Message) (*firestore.DocumentRef, WAMID) {
+	return s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt, ExpireAt: m.ExpireAt}
 }
 
 // PutConversation creates or replaces a conversation window.

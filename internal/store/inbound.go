@@ -105,7 +105,8 @@ func (s *Store) RecordInbound(ctx context.Context, tenant string, in Inbound) (s
 			return err
 		}
 		if count {
-			return s.countConversation(tx, tenant, in.At)
+			ref, v := s.conversationCount(tenant, in.At)
+			return tx.Set(ref, v, firestore.MergeAll)
 		}
 		return nil
 	}, firestore.MaxAttempts(txAttempts))

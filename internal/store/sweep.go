@@ -12,21 +12,56 @@ import (
 	"github.com/templategw/templategw/internal/domain"
 )
 
-// TenantIDs lists every tenant's id. Only sweep walks all tenants, one at a
-// time; no query reads across them.
+// TenantIDs lists every tenant's id. Only sweep walks all tenants; each
+// of its queries still reads one tenant's documents, none across them.
 func (s *Store) TenantIDs(ctx context.Context) ([]string, error) {
 	return s.ids(ctx, s.fs.Collection("tenants").Query, "tenants")
 }
 
-// StaleAccepted returns up to limit ids of a tenant's single sends that
-// have been accepted and untouched since before: their publish was lost,
-// or their redelivery is late. A broadcast's messages are left to its own
-// sweep (batch.Service.Sweep), which knows whether it is paused. Uses the
-// composite index (status, batch, updatedAt).
-func (s *Store) StaleAccepted(ctx context.Context, tenant string, before time.Time, limit int) ([]string, error) {
+// StaleMessage is a single send sweep republishes: what its dispatch job
+// needs to be paced without a read (its channel), and where the next page
+// of stale messages starts (its updatedAt and id).
+type StaleMessage struct {
+	ID        string
+	Channel   string
+	UpdatedAt time.Time
+}
+
+// StaleAccepted returns up to limit of a tenant's single sends that have
+// been accepted and untouched since before, oldest first: their publish
+// was lost, or their redelivery is late. A broadcast's messages are left
+// to its own sweep (batch.Service.Sweep), which knows whether it is
+// paused.
+//
+// It pages: after is the last message of the previous page, and the zero
+// StaleMessage starts at the oldest. Pages follow (updatedAt, document
+// id), so messages written in the same instant are neither skipped nor
+// repeated at a page's edge. The query reads only channel and updatedAt: a
+// projection costs one read per document like the ids alone. Uses the
+// composite index (status, batch, updatedAt), whose entries end in the
+// document id in the same ascending order.
+func (s *Store) StaleAccepted(ctx context.Context, tenant string, before time.Time, after StaleMessage, limit int) ([]StaleMessage, error) {
 	q := s.sub(tenant, "messages").Where("status", "==", string(domain.StatusAccepted)).Where("batch", "==", "").
-		Where("updatedAt", "<", before).OrderBy("updatedAt", firestore.Asc).Limit(limit)
-	return s.ids(ctx, q, "stale accepted messages of "+tenant)
+		Where("updatedAt", "<", before).OrderBy("updatedAt", firestore.Asc).OrderBy(firestore.DocumentID, firestore.Asc)
+	if after.ID != "" {
+		q = q.StartAfter(after.UpdatedAt, after.ID)
+	}
+	docs, err := q.Limit(limit).Select("channel", "updatedAt").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list stale accepted messages of %s: %w", tenant, err)
+	}
+	out := make([]StaleMessage, len(docs))
+	for i, d := range docs {
+		var f struct {
+			Channel   string    `firestore:"channel"`
+			UpdatedAt time.Time `firestore:"updatedAt"`
+		}
+		if err := d.DataTo(&f); err != nil {
+			return nil, fmt.Errorf("read stale message %s/%s: %w", tenant, d.Ref.ID, err)
+		}
+		out[i] = StaleMessage{ID: d.Ref.ID, Channel: f.Channel, UpdatedAt: f.UpdatedAt}
+	}
+	return out, nil
 }
 
 // ExpiredLeases returns up to limit ids of a tenant's messages still

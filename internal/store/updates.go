@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -17,97 +18,148 @@ func (s *Store) WAMIDOf(ctx context.Context, wamid string) (WAMID, error) {
 	return w, err
 }
 
-// ApplyUpdate applies a provider update to a message in one transaction:
-// the message moves forward only (domain.Message.Apply) and a provider id
-// it learns is indexed under wamids/. The first status that proves Meta
-// took a template (sent, or a later one that outran it) opens the
-// contact's conversation on the message's channel, the gateway's own, for
-// the tenant's conversation period, unless one is open; the message
-// records the conversation's id. A conversation the send reserved was
-// counted at admission; one that opens without a reservation is counted
-// now. changed reports whether the message's status moved. The
-// conversation is recorded even when the status did not move, because the
-// status that proves the send ("sent") may arrive after a later one
-// ("read"); so is the update's pricing (domain.Message.RecordPricing).
-// The update that first makes the message billable counts it, in the same
-// transaction, in its month's usage (countBillable): the message's stored
-// pricing says it was counted, so a replayed webhook never counts twice.
-// A duplicate writes nothing.
+// ApplyUpdate applies a provider update to a message in one commit: the
+// message moves forward only (domain.Message.Apply) and a provider id it
+// learns is indexed under wamids/. The first status that proves Meta took
+// a template (sent, or a later one that outran it) opens the contact's
+// conversation on the message's channel, the gateway's own, for the
+// tenant's conversation period, unless one is open; the message records
+// the conversation's id. A conversation the send reserved was counted at
+// admission; one that opens without a reservation is counted now.
+// changed reports whether the message's status moved. The conversation
+// is recorded even when the status did not move, because the status that
+// proves the send ("sent") may arrive after a later one ("read"); so is
+// the update's pricing (domain.Message.RecordPricing). The update that
+// first makes the message billable counts it, in the same commit, in its
+// month's usage: the message's stored pricing says it was counted, so a
+// replayed webhook never counts twice. A duplicate writes nothing.
+//
+// It is not a transaction: the message is read (with, only for the status
+// that opens its conversation, the conversation and the tenant's period,
+// in the same call), and the commit is conditioned on the update times
+// read, so a writer in between makes it read again. A delivered or read
+// status costs two calls.
 func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (m domain.Message, changed bool, err error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return m, false, fmt.Errorf("update message %q: %w", id, ErrNotFound)
 	}
-	ref := s.message(tenant, id)
-	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		changed = false
-		var err error
-		if m, err = readMessage(tx, ref); err != nil {
-			return err
+	for range txAttempts {
+		m, changed, err = s.applyOnce(ctx, tenant, id, u)
+		if !conflict(err) {
+			break
 		}
-		hadID := m.ProviderMessageID
-		opens := u.Status != domain.StatusFailed && m.Type != domain.MessageText && m.ConversationID == "" && m.Status != domain.StatusFailed
-		var convRef *firestore.DocumentRef
-		var conv domain.Conversation
-		var period time.Duration
-		if opens && m.Owns(u) {
-			convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
-			if conv, err = readConversation(tx, convRef); err != nil {
-				return err
-			}
-			if period, err = s.conversationPeriod(tx, tenant, conv, u.At); err != nil {
-				return err
-			}
-		}
-		if changed, err = m.Apply(u); err != nil || !m.Owns(u) {
-			return err
-		}
-		priced, billed := m.RecordPricing(u.Pricing)
-		var opened, count bool
-		if convRef != nil && m.Status != domain.StatusFailed {
-			conv.Channel, conv.Phone = m.Channel, m.PhoneNumber
-			opened, count = conv.OpenBy(NewID(), u.At, period)
-			m.ConversationID = conv.ID
-		}
-		if changed || priced || m.ConversationID != "" && convRef != nil {
-			if err := tx.Set(ref, m); err != nil {
-				return err
-			}
-		}
-		if billed {
-			if err := s.countBillable(tx, tenant, m.Channel, *m.Pricing, u.At); err != nil {
-				return err
-			}
-		}
-		if hadID == "" && m.ProviderMessageID != "" {
-			if err := s.indexWAMID(tx, m); err != nil {
-				return err
-			}
-		}
-		if !opened {
-			return nil
-		}
-		if err := tx.Set(convRef, conv); err != nil {
-			return err
-		}
-		if count {
-			return s.countConversation(tx, tenant, u.At)
-		}
-		return nil
-	}, firestore.MaxAttempts(txAttempts))
+	}
 	if err != nil {
 		return m, false, fmt.Errorf("update message %s/%s to %s: %w", tenant, id, u.Status, masked(err))
 	}
 	return m, changed, nil
 }
 
-// conversationPeriod reads, in tx, how long the tenant's conversations
-// last, only when conv is not open at at (and would be opened).
-func (s *Store) conversationPeriod(tx *firestore.Transaction, tenant string, conv domain.Conversation, at time.Time) (time.Duration, error) {
-	if conv.Open(at) {
-		return 0, nil
+// applyOnce is one read and commit of ApplyUpdate; a conflict (another
+// writer came between) is for the caller to try again.
+func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Update) (domain.Message, bool, error) {
+	ref := s.message(tenant, id)
+	snap, err := ref.Get(ctx)
+	if notFound(err) {
+		return domain.Message{}, false, ErrNotFound
 	}
-	t, err := s.tenantIn(tx, tenant)
-	return t.ConversationPeriod(), err
+	if err != nil {
+		return domain.Message{}, false, err
+	}
+	var read domain.Message
+	if err := snap.DataTo(&read); err != nil {
+		return read, false, err
+	}
+	read.ID = id
+	m := read
+	m.History = slices.Clone(read.History)
+	opens := u.Status != domain.StatusFailed && m.Type != domain.MessageText && m.ConversationID == "" && m.Status != domain.StatusFailed
+	var (
+		convRef  *firestore.DocumentRef
+		convSnap *firestore.DocumentSnapshot
+		conv     domain.Conversation
+		period   time.Duration
+	)
+	if opens && m.Owns(u) {
+		convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
+		if convSnap, conv, period, err = s.conversationAndPeriod(ctx, tenant, convRef, u.At); err != nil {
+			return m, false, err
+		}
+	}
+	changed, err := m.Apply(u)
+	if err != nil || !m.Owns(u) {
+		return m, changed, err
+	}
+	priced, billed := m.RecordPricing(u.Pricing)
+	var opened, count bool
+	if convRef != nil && m.Status != domain.StatusFailed {
+		conv.Channel, conv.Phone = m.Channel, m.PhoneNumber
+		opened, count = conv.OpenBy(NewID(), u.At, period)
+		m.ConversationID = conv.ID
+	}
+	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write, conditioned by preconditions
+	writes := 0
+	if ups := fieldChanges(read, m); len(ups) > 0 && (changed || priced || m.ConversationID != "" && convRef != nil) {
+		b.Update(ref, ups, firestore.LastUpdateTime(snap.UpdateTime))
+		writes++
+	}
+	if billed {
+		ref, v := s.billableCount(tenant, m.Channel, *m.Pricing, u.At)
+		b.Set(ref, v, firestore.MergeAll)
+		writes++
+	}
+	if read.ProviderMessageID == "" && m.ProviderMessageID != "" {
+		b.Set(s.wamidEntry(m))
+		writes++
+	}
+	if opened {
+		if convSnap.Exists() {
+			b.Update(convRef, conversationUpdates(conv), firestore.LastUpdateTime(convSnap.UpdateTime))
+		} else {
+			b.Create(convRef, conv)
+		}
+		writes++
+		if count {
+			ref, v := s.conversationCount(tenant, u.At)
+			b.Set(ref, v, firestore.MergeAll)
+		}
+	}
+	if writes == 0 {
+		return m, changed, nil
+	}
+	res, err := b.Commit(ctx)
+	if err != nil {
+		return m, false, err
+	}
+	m.Version = res[0].UpdateTime
+	return m, changed, nil
+}
+
+// conversationAndPeriod reads, in one call, the conversation at convRef
+// and the tenant's conversation period (which matters only when the
+// conversation is not open at at, and would be opened).
+func (s *Store) conversationAndPeriod(ctx context.Context, tenant string, convRef *firestore.DocumentRef, at time.Time) (*firestore.DocumentSnapshot, domain.Conversation, time.Duration, error) {
+	var conv domain.Conversation
+	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{convRef, s.tenant(tenant)})
+	if err != nil {
+		return nil, conv, 0, err
+	}
+	if snaps[0].Exists() {
+		if err := snaps[0].DataTo(&conv); err != nil {
+			return nil, conv, 0, err
+		}
+	}
+	if conv.Open(at) {
+		return snaps[0], conv, 0, nil
+	}
+	// A tenant that no longer exists has the defaults.
+	var t domain.Tenant
+	if snaps[1].Exists() {
+		if err := snaps[1].DataTo(&t); err != nil {
+			return nil, conv, 0, err
+		}
+	}
+	return snaps[0], conv, t.ConversationPeriod(), nil
 }
 
 // tenantIn reads a tenant's settings in tx; a tenant that no longer

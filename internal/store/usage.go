@@ -25,15 +25,13 @@ func (s *Store) usageCounters(tenant, month string) *firestore.CollectionRef {
 	return s.sub(tenant, "usage").Doc(month).Collection("counters")
 }
 
-// countBillable counts, in tx, one billable message of channel in p's
-// category in at's month, in a random shard.
-func (s *Store) countBillable(tx *firestore.Transaction, tenant, channel string, p domain.Pricing, at time.Time) error {
+// billableCount is the merge that counts one billable message of channel
+// in p's category in at's month, in a random shard.
+func (s *Store) billableCount(tenant, channel string, p domain.Pricing, at time.Time) (*firestore.DocumentRef, map[string]any) {
 	shard := rand.IntN(UsageShards)
 	id := channel + "." + p.Category + "." + strconv.Itoa(shard)
 	ref := s.usageCounters(tenant, domain.MonthKey(at)).Doc(id)
-	return tx.Set(ref, map[string]any{
-		"channel": channel, "category": p.Category, "count": firestore.Increment(1),
-	}, firestore.MergeAll)
+	return ref, map[string]any{"channel": channel, "category": p.Category, "count": firestore.Increment(1)}
 }
 
 // Usage returns a tenant's billable messages in month (YYYY-MM) per

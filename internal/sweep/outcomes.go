@@ -80,10 +80,9 @@ func (s *Sweeper) outcomes(ctx context.Context, log *slog.Logger, tenant string,
 		logging.Transition(ctx, logging.Moved(logging.SourceSweep, m, domain.StatusUnknown))
 		r.Resent++
 		// Accepted now: if this publish is lost, the accepted step
-		// republishes it like any other.
-		pctx, cancel := context.WithTimeout(ctx, s.opt.PublishTimeout)
-		err = s.pub.Publish(pctx, queue.Job{Tenant: tenant, Message: id})
-		cancel()
+		// republishes it like any other. The job names the channel, so
+		// dispatch paces it without a read, and a broadcast's goes bulk.
+		err = s.publish(ctx, queue.Job{Tenant: tenant, Message: id, Channel: m.Channel, Bulk: m.Batch != ""})
 		if err != nil {
 			errs = append(errs, err)
 			break // Pub/Sub is down: the rest wait for the next run
