@@ -306,3 +306,24 @@ func TestTheContactIsWrittenOnlyWhenItChanges(t *testing.T) {
 		t.Fatalf("contact = %+v, %v; want first name Mariana", c, err)
 	}
 }
+
+// TestASendIntoAnOpenConversationSaysSo: the message carries the
+// conversation admission found open, for dispatch to send it into
+// without reading the conversation again.
+func TestASendIntoAnOpenConversationSaysSo(t *testing.T) {
+	f := newFixture(t, 0)
+	f.store.PutConversation(demo.TenantID, domain.Conversation{ID: "conv-1", Channel: demo.ChannelID, Phone: phone(2), ExpiresAt: f.now.Add(time.Hour)})
+	for _, p := range []string{phone(2), phone(3)} {
+		if _, err := f.svc.Send(context.Background(), tok, welcome(p), nil, render); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range f.store.Messages {
+		switch {
+		case m.PhoneNumber == phone(2) && (m.Admitted == nil || m.Admitted.ID != "conv-1"):
+			t.Errorf("a send into conv-1 carries %+v", m.Admitted)
+		case m.PhoneNumber == phone(3) && m.Admitted != nil:
+			t.Errorf("a send with no open conversation carries %+v", m.Admitted)
+		}
+	}
+}

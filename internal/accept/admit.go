@@ -72,6 +72,9 @@ func (s *Service) Admit(ctx context.Context, tok domain.Token, req Request) (Pla
 	}
 	p.Conversation = rcpt.Conversation
 	p.Open = p.Conversation.Open(now)
+	if p.Open {
+		p.Message.Admitted = &domain.AdmittedConversation{ID: p.Conversation.ID, ExpiresAt: p.Conversation.ExpiresAt}
+	}
 	p.Message.ClientRef = req.ClientRef
 	p.Message.ExpireAt = tenant.ExpireAt(now)
 	p.Message.CallbackURL = callbackURL(tok, tenant)

@@ -140,6 +140,12 @@ func TestDecideConversation(t *testing.T) {
 				r.st.putConversation(tenant, tc.conv)
 			}
 			m := r.accepted("m1", phone)
+			if tc.conv.ID != "" && tc.conv.Channel == channel {
+				// Admission found it on the message's channel, a minute
+				// before the dispatch.
+				m.Admitted = &domain.AdmittedConversation{ID: tc.conv.ID, ExpiresAt: tc.conv.ExpiresAt}
+				r.st.put(m)
+			}
 			if err := r.dispatch(m.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -154,6 +160,22 @@ func TestDecideConversation(t *testing.T) {
 // TestDecideClaimLostSendsNothing: a delivery whose message another
 // delivery holds or has finished, or that no longer exists, is acked
 // without a call to Meta and changes nothing.
+// TestDecideAConversationOpenedAfterAdmission: a conversation that opened
+// after the send was admitted is not read by dispatch: the message is
+// pending, and Meta's sent status joins it to the conversation.
+func TestDecideAConversationOpenedAfterAdmission(t *testing.T) {
+	const phone = "5511987650011"
+	r := newRig(t)
+	r.st.putConversation(tenant, domain.Conversation{ID: "conv-1", Channel: channel, Phone: phone, ExpiresAt: now.Add(time.Hour)})
+	m := r.accepted("m1", phone)
+	if err := r.dispatch(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.message(m.ID); got.Status != domain.StatusPending || got.ConversationID != "" {
+		t.Fatalf("message %s in conversation %q, want pending in none", got.Status, got.ConversationID)
+	}
+}
+
 func TestDecideClaimLostSendsNothing(t *testing.T) {
 	for _, path := range [][]domain.Status{
 		{domain.StatusDispatching}, // another delivery holds it

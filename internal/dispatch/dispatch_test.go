@@ -23,6 +23,13 @@ func TestMain(m *testing.M) { emulatortest.Main(m) }
 // accepted writes an accepted message to phone, as the accept path does.
 func accepted(t *testing.T, e *apptest.Env, phone string) domain.Message {
 	t.Helper()
+	return acceptedInto(t, e, phone, nil)
+}
+
+// acceptedInto is accepted, admitted into conversation conv (nil: none
+// was open).
+func acceptedInto(t *testing.T, e *apptest.Env, phone string, conv *domain.AdmittedConversation) domain.Message {
+	t.Helper()
 	tpl, err := e.Catalog.Template(context.Background(), e.Tenant, "welcome")
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +39,7 @@ func accepted(t *testing.T, e *apptest.Env, phone string) domain.Message {
 		t.Fatal(err)
 	}
 	m := domain.NewMessage(store.NewID(), e.Tenant, "main", phone, tpl.ID, rendered, time.Now().UTC())
+	m.Admitted = conv
 	if err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +96,8 @@ func TestOpenConversationBecomesSent(t *testing.T) {
 	if err := e.Store.PutConversation(context.Background(), e.Tenant, conv); err != nil {
 		t.Fatal(err)
 	}
-	m := accepted(t, e, phone)
+	// Admission found the conversation open: the message says so.
+	m := acceptedInto(t, e, phone, &domain.AdmittedConversation{ID: conv.ID, ExpiresAt: conv.ExpiresAt})
 	if err := newDispatcher(e, e.Provider).Dispatch(context.Background(), queue.Job{Tenant: e.Tenant, Message: m.ID}); err != nil {
 		t.Fatal(err)
 	}

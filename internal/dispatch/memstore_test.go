@@ -119,10 +119,12 @@ func (s *memStore) Settle(ctx context.Context, tenant, id string, attempt int, a
 	return clone(m), nil
 }
 
-// SettleClaimed settles as Settle does: the store's conditional write and
-// its transaction end alike.
+// SettleClaimed settles as the store's conditional write does: on the
+// conversation admission found open, not the stored one.
 func (s *memStore) SettleClaimed(ctx context.Context, claimed domain.Message, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
-	return s.Settle(ctx, claimed.Tenant, claimed.ID, claimed.Attempts, apply)
+	return s.Settle(ctx, claimed.Tenant, claimed.ID, claimed.Attempts, func(m *domain.Message, _ domain.Conversation) error {
+		return apply(m, claimed.AdmittedConversation())
+	})
 }
 
 // HoldMessage holds a claimed message with its channel, as the store's

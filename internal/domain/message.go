@@ -26,6 +26,10 @@ type Message struct {
 	// (the integration's, else the tenant's); "" sends none.
 	CallbackURL       string        `firestore:"callbackUrl,omitempty"`
 	ConversationID    string        `firestore:"conversationId,omitempty"`
+	// Admitted is the contact's conversation on the channel as admission
+	// found it open, nil when none was: dispatch tells sent from pending
+	// by it without reading the conversation again.
+	Admitted *AdmittedConversation `firestore:"admitted,omitempty"`
 	ProviderMessageID string        `firestore:"providerMessageId,omitempty"`
 	Attempts          int           `firestore:"attempts"`
 	Error             *MessageError `firestore:"error,omitempty"`
@@ -51,6 +55,21 @@ type Message struct {
 	// or wrote it, not stored itself: a later write conditioned on it
 	// lands only if no one changed the message in between.
 	Version time.Time `firestore:"-" json:"-"`
+}
+
+// AdmittedConversation is the open conversation a send was admitted into.
+type AdmittedConversation struct {
+	ID        string    `firestore:"id"`
+	ExpiresAt time.Time `firestore:"expiresAt"`
+}
+
+// AdmittedConversation is the contact's conversation as admission found
+// it: the zero Conversation (closed) when none was open.
+func (m Message) AdmittedConversation() Conversation {
+	if m.Admitted == nil {
+		return Conversation{}
+	}
+	return Conversation{ID: m.Admitted.ID, Channel: m.Channel, Phone: m.PhoneNumber, ExpiresAt: m.Admitted.ExpiresAt}
 }
 
 // Move changes the message's state when the state machine allows it and

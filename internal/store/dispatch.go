@@ -141,30 +141,27 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 }
 
 // SettleClaimed writes the outcome of the attempt that claimed claimed (a
-// message as Claim returned it) without reading it again: apply changes
-// the claimed message, given the contact's conversation on its channel,
-// and the change is written conditioned on the claim's own update time,
-// with the provider message id's index in the same commit. Two calls, a
-// read of the conversation and the commit, where Settle's transaction
-// takes four. When the message changed since the claim (sweep expired the
-// lease, a webhook outran the outcome), or the outcome must give back a
-// conversation reservation, which needs the transaction, it is Settle's
-// to decide on what is stored; apply may then run twice.
+// message as Claim returned it) in one commit, reading nothing: apply
+// changes the claimed message, given the conversation admission found
+// open (domain.Message.AdmittedConversation), and the change is written
+// conditioned on the claim's own update time, with the provider message
+// id's index in the same commit. A conversation that opened after
+// admission is the status webhook's to join. When the message changed
+// since the claim (sweep expired the lease, a webhook outran the
+// outcome), or the send failed before Meta took it and may have to give
+// back a conversation reservation, it is Settle's transaction that
+// decides, on what is stored; apply may then run twice.
 func (s *Store) SettleClaimed(ctx context.Context, claimed domain.Message, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
 	tenant, id := claimed.Tenant, claimed.ID
 	if claimed.Version.IsZero() {
 		return s.Settle(ctx, tenant, id, claimed.Attempts, apply)
 	}
-	var conv domain.Conversation
-	if err := get(ctx, s.conversation(tenant, claimed.Channel, claimed.PhoneNumber), &conv); err != nil && !errors.Is(err, ErrNotFound) {
-		return claimed, fmt.Errorf("settle message %s/%s: %w", tenant, id, err)
-	}
 	m := claimed
 	m.History = slices.Clone(claimed.History)
-	if err := apply(&m, conv); err != nil {
+	if err := apply(&m, claimed.AdmittedConversation()); err != nil {
 		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, err)
 	}
-	if m.Status == domain.StatusFailed && m.ProviderMessageID == "" && conv.ReservedBy == id {
+	if m.Status == domain.StatusFailed && m.ProviderMessageID == "" {
 		return s.Settle(ctx, tenant, id, claimed.Attempts, apply)
 	}
 	ups := fieldChanges(claimed, m)

@@ -17,11 +17,13 @@ import (
 // and written to logs: Meta's titles are a few words.
 const maxTitle = 512
 
-// status applies one status. The message is found by its provider id
-// (wamids/, one read) or, when dispatch never learnt that id (a timeout
-// after the request left), by the gateway id Meta echoes back. Whether the
-// recipient is a number (recipient_id) or a business-scoped user id
-// (recipient_user_id) plays no part.
+// status applies one status. The message is found by the gateway id Meta
+// echoes back (biz_opaque_callback_data), which costs no read of its
+// own; the provider id's index (wamids/, one read) is the fallback, for
+// a status without it or naming no message of the tenant's. Either way
+// the message takes only its own send's statuses (domain.Message.Owns).
+// Whether the recipient is a number (recipient_id) or a business-scoped
+// user id (recipient_user_id) plays no part.
 func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, st status, received time.Time) error {
 	// Meta's wamid embeds the recipient's number (base64): the lines carry
 	// its fingerprint, which dispatch's lines share.
@@ -36,34 +38,19 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 		log.Warn("status with an unusable wamid ignored")
 		return nil
 	}
-	id := st.CallbackData
-	w, err := s.store.WAMIDOf(ctx, st.ID)
-	switch {
-	case err == nil && w.Tenant == line.Tenant:
-		id = w.Message
-	case err == nil:
-		log.Warn("status for another tenant's message ignored")
-		return nil
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("find message of wamid %s: %w", logging.Fingerprint(st.ID), err)
-	}
-	if id == "" {
-		log.Warn("status for an unknown message ignored")
-		return nil
-	}
 	u := domain.Update{ProviderMessageID: st.ID, Status: to, At: eventTime(log, st.Timestamp, received)}
 	u.Error = statusError(log, st.Errors)
 	u.Pricing = statusPricing(log, st.Pricing)
-	m, changed, err := s.store.ApplyUpdate(ctx, line.Tenant, id, u)
+	m, changed, err := s.applyStatus(ctx, log, line, st, u)
 	if errors.Is(err, store.ErrNotFound) {
-		log.Warn("status for an unknown message ignored", "messageId", domain.Clip(id, 64))
+		log.Warn("status for an unknown message ignored")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if !changed {
-		log.Debug("duplicate or late status ignored", "messageId", id, "current", string(m.Status))
+		log.Debug("duplicate or late status ignored", "messageId", m.ID, "current", string(m.Status))
 		return nil
 	}
 	logging.Transition(ctx, logging.Moved(logging.SourceWebhook, m, logging.PreviousStatus(m)))
@@ -74,6 +61,29 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 		return s.stoppedMarketing(ctx, log, m, u.At)
 	}
 	return nil
+}
+
+// applyStatus applies u to the message st is about: the one its callback
+// data names, else the one its wamid is indexed under. ErrNotFound when
+// neither is the tenant's.
+func (s *Server) applyStatus(ctx context.Context, log *slog.Logger, line store.Line, st status, u domain.Update) (domain.Message, bool, error) {
+	if id := st.CallbackData; store.ValidID(id) {
+		m, changed, err := s.store.ApplyUpdate(ctx, line.Tenant, id, u)
+		if !errors.Is(err, store.ErrNotFound) {
+			return m, changed, err
+		}
+	}
+	w, err := s.store.WAMIDOf(ctx, st.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return domain.Message{}, false, err
+	case err != nil:
+		return domain.Message{}, false, fmt.Errorf("find message of wamid %s: %w", logging.Fingerprint(st.ID), err)
+	case w.Tenant != line.Tenant:
+		log.Warn("status for another tenant's message ignored")
+		return domain.Message{}, false, store.ErrNotFound
+	}
+	return s.store.ApplyUpdate(ctx, line.Tenant, w.Message, u)
 }
 
 // statusError is the first of a status's errors, nil when it has none or
