@@ -1,13 +1,14 @@
 // Command bench measures templategw against DESIGN §8 in one run: it
 // starts the dev stack (or reuses one), measures the emulators' and the
 // sandbox's own rates as baselines, then the gateway, and prints each
-// gateway figure as a ratio to its baseline beside its target.
+// gateway figure beside its DESIGN §8 target.
 //
 //	go run ./cmd/bench                       # the default run, about ten minutes
 //	go run ./cmd/bench --json /tmp/bench.json
 //	go run ./cmd/bench --duration 1s --contacts 5000   # a quick look
 //	go run ./cmd/bench --only pacing,fairness --json /tmp/pacing.json
 //	go run ./cmd/bench --only recovery --json /tmp/recovery.json
+//	go run ./cmd/bench --only life --json /tmp/life.json   # costs per message, about two minutes
 //
 // docs/benchmarks.md explains each figure.
 package main
@@ -68,6 +69,8 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	paceMessages := fl.Int("pace-messages", bench.DefaultPaceMessages, "messages in the pacing phase's broadcast")
 	fairnessContacts := fl.Int("fairness-contacts", bench.DefaultFairnessContacts, "contacts in the broadcast the fairness phase's single sends compete with")
 	recoveryMessages := fl.Int("recovery-messages", bench.DefaultRecoveryMessages, "accepted, never-published messages in the backlog the recovery phase's one sweep run republishes")
+	lifeMessages := fl.Int("life-messages", bench.DefaultLifeMessages, "messages one repetition of the life phase sends through their whole life")
+	repetitions := fl.Int("repetitions", bench.DefaultRepetitions, "how many times the life phase repeats (its figures are the median and the range)")
 	logs := fl.String("logs", "", "write the functions' and emulators' output to this file")
 	fl.Usage = func() {
 		fmt.Fprintln(stdout, "usage: go run ./cmd/bench [flags]\n\nMeasures templategw against DESIGN §8, each figure as a ratio to a baseline of the same run.\n\nflags:")
@@ -94,6 +97,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		Base: *base, SandboxURL: *sandboxURL, Token: *token, Duration: *duration, Concurrency: concs,
 		Contacts: *contacts, Progress: os.Stderr, ProfileDir: *profile, EmulatorPush: *emulatorPush, Lanes: *lanes, SweepEvery: *sweepEvery, EmktLimit: *emktLimit,
 		PaceMessages: *paceMessages, FairnessContacts: *fairnessContacts, RecoveryMessages: *recoveryMessages,
+		LifeMessages: *lifeMessages, Repetitions: *repetitions,
 	}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")

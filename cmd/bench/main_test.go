@@ -12,7 +12,7 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 	if err := realMain(context.Background(), []string{"--help"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-emulator-push", "-sweep-every", "-only", "-pace-messages", "-fairness-contacts"} {
+	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-emulator-push", "-sweep-every", "-only", "-pace-messages", "-fairness-contacts", "-life-messages", "-repetitions"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("usage does not mention %s:\n%s", flag, out.String())
 		}
@@ -32,6 +32,7 @@ func TestBadArgumentsAreRefused(t *testing.T) {
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"--only", "pacing,nope"}, `unknown phase "nope"`},
 		{[]string{"--pace-messages", "-1"}, "pace messages -1"},
+		{[]string{"--repetitions", "-1"}, "repetitions -1"},
 	} {
 		t.Setenv("FIRESTORE_EMULATOR_HOST", "")
 		var out bytes.Buffer

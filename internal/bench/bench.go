@@ -1,15 +1,17 @@
-// Package bench measures the gateway against the emulators it runs on, in
-// one run, as DESIGN §8 states its figures: every gateway figure is a
-// ratio to a baseline measured on the same machine, minutes apart, with
-// the same concurrency, so a busy or slow machine moves both sides.
+// Package bench measures the gateway against DESIGN §8 on the emulators
+// it runs on, in one run: costs per message (Firestore calls and billed
+// operations, Pub/Sub traffic, function invocations and the dollars they
+// come to) and latencies at a share of the gateway's own measured
+// capacity, with baselines of the same machine beside them.
 //
 // It starts the dev stack (or reuses a running one), with a gRPC proxy
-// between the functions and the Firestore emulator that counts commits,
-// and measures: the emulator's raw create and transaction rates and the
-// sandbox provider's direct send rate; accept throughput and latency
-// through the front door; the end-to-end rate and latency to pending; the
-// commits each message costs; and a large emkt 50.01's answer time, added
-// peak memory and exactly-once dispatch.
+// between the functions and the Firestore emulator that counts calls and
+// billed operations, and measures: the emulator's raw create and
+// transaction rates and the sandbox provider's direct send rate; accept
+// throughput and latency through the front door; the end-to-end rate and
+// latency to pending; a message's whole life, webhooks and callbacks on,
+// and its cost; a large emkt 50.01's answer time, added peak memory and
+// exactly-once dispatch; pacing, fairness and sweep's recovery.
 package bench
 
 import (
@@ -100,6 +102,12 @@ type Options struct {
 	// DefaultRecoveryMessages. SweepEvery's sweep would see it too, and
 	// hand it to dispatch.
 	RecoveryMessages int
+	// LifeMessages is what one repetition of the life phase sends
+	// through its whole life; default DefaultLifeMessages.
+	LifeMessages int
+	// Repetitions is how many times the life phase repeats; default
+	// DefaultRepetitions.
+	Repetitions int
 	// ProfileDir, when set, receives CPU profiles of each function and of
 	// the benchmark's own process for the main phases. The functions must
 	// run a binary that calls ServeProfiling.
@@ -184,6 +192,18 @@ func New(opts Options) (*Bench, error) {
 	if opts.FairnessContacts < 1 || opts.FairnessContacts > MaxContacts {
 		return nil, fmt.Errorf("fairness contacts %d: want 1 to %d (one 50.01's limit)", opts.FairnessContacts, MaxContacts)
 	}
+	if opts.LifeMessages == 0 {
+		opts.LifeMessages = DefaultLifeMessages
+	}
+	if opts.Repetitions == 0 {
+		opts.Repetitions = DefaultRepetitions
+	}
+	if opts.LifeMessages < 1 || opts.LifeMessages > 100_000 {
+		return nil, fmt.Errorf("life messages %d: want 1 to 100000", opts.LifeMessages)
+	}
+	if opts.Repetitions < 1 || opts.Repetitions > 100 {
+		return nil, fmt.Errorf("repetitions %d: want 1 to 100", opts.Repetitions)
+	}
 	phases, err := selectPhases(opts.Only)
 	if err != nil {
 		return nil, err
@@ -216,7 +236,7 @@ func New(opts Options) (*Bench, error) {
 
 // Phases are the phases a run can measure, in the order they run: what
 // Options.Only and cmd/bench's --only name.
-var Phases = []string{"baselines", "store", "accept", "e2e", "emkt", "pacing", "fairness", "recovery"}
+var Phases = []string{"baselines", "store", "accept", "e2e", "life", "emkt", "pacing", "fairness", "recovery"}
 
 // selectPhases is only, in run order, with what the chosen phases need;
 // every phase when only is empty.
@@ -282,6 +302,11 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 	if b.runs("e2e") {
 		weights["e2e"], weights["e2e-latency"] = d+10, d+3
 	}
+	if b.runs("life") {
+		// Each repetition: the sends, the last statuses and callbacks, and
+		// a small round to pending.
+		weights["life"] = 15 + float64(b.opts.Repetitions)*(float64(b.opts.LifeMessages)/LifeRate+10)
+	}
 	if b.runs("emkt") {
 		weights["emkt-answer"] = 5 + float64(b.opts.Contacts)/20000
 		weights["emkt-dispatch"] = float64(b.opts.Contacts) / 150
@@ -308,7 +333,7 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 		return nil, err
 	}
 	steps := map[string]func(context.Context) error{
-		"baselines": b.baselines, "store": b.storeWork, "accept": b.accept, "e2e": b.endToEnd, "emkt": b.emkt,
+		"baselines": b.baselines, "store": b.storeWork, "accept": b.accept, "e2e": b.endToEnd, "life": b.lifePhase, "emkt": b.emkt,
 		"pacing": b.pacingPhase, "fairness": b.fairnessPhase, "recovery": b.recoveryPhase,
 	}
 	var run []func(context.Context) error
@@ -319,7 +344,7 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 		run = append(run, steps[p])
 	}
 	for _, step := range run {
-		if err := step(ctx); errors.Is(err, errNoPaceRig) {
+		if err := step(ctx); errors.Is(err, errNoPaceRig) || errors.Is(err, errNoLifeRig) {
 			b.prog.note("%v: left out", err)
 			continue
 		} else if err != nil {

@@ -14,9 +14,10 @@ import (
 )
 
 // TestBenchRunsEndToEnd runs the whole benchmark on a tiny scale (1 s
-// phases, concurrencies 1 and 4, a 500-contact batch, 200 messages paced
-// at 80/s, single sends beside a 1,000-contact batch, a 2,000-message
-// backlog for sweep to recover) against a stack of
+// phases, concurrencies 1 and 4, one repetition of 50 messages' whole
+// life, a 500-contact batch, 200 messages paced at 80/s, single sends
+// beside a 1,000-contact batch, a 2,000-message backlog for sweep to
+// recover) against a stack of
 // its own, and checks that every figure is there and sane. It starts
 // two emulators and ten function processes and warms the JVMs up, which
 // takes about two minutes on two cores: -short skips it.
@@ -37,12 +38,12 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	var progress, logs bytes.Buffer
 	b, err := bench.New(bench.Options{
 		Exe: exe, Duration: time.Second, Concurrency: []int{4, 1}, Contacts: 500, PaceMessages: 200, FairnessContacts: 1000,
-		RecoveryMessages: 2000, Progress: &progress, Logs: &logs,
+		RecoveryMessages: 2000, LifeMessages: 50, Repetitions: 1, Progress: &progress, Logs: &logs,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	fig, err := b.Run(ctx)
@@ -75,11 +76,37 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if c := num("commitsPerMessage"); c < 1 || c > 10 {
 		t.Errorf("commitsPerMessage = %v, want between 1 and 10", c)
 	}
-	for _, key := range []string{"acceptPerSec", "rawCreatePerSec", "rawTxPerSec", "sandboxPerSec", "acceptRatio",
-		"acceptP50Ms", "acceptP99Ms", "acceptOwnHalfLoadPerSec", "acceptOwnHalfP99Ms", "e2ePerSec", "e2eRatio", "e2eP99Ms", "storeAcceptPerSec", "storeDispatchPerSec",
+	for _, key := range []string{"acceptPerSec", "rawCreatePerSec", "rawTxPerSec", "sandboxPerSec",
+		"acceptP50Ms", "acceptP99Ms", "acceptOwnHalfLoadPerSec", "acceptRawHalfP99Ms", "e2ePerSec", "e2eP99Ms", "storeAcceptPerSec", "storeDispatchPerSec",
+		"lifeRpcsPerMessage", "pendingRpcsPerMessage", "lifeReadsPerMessage", "lifeWritesPerMessage", "costPer1MUSD", "costPer1MRegionalUSD",
+		"lifePublishesPerMessage", "lifeFunctionCpuMsPerMessage",
 		"emkt100kAnswerSeconds", "emkt100kAddedPeakMiB", "emkt100kDispatchSeconds"} {
 		if v := num(key); v <= 0 {
 			t.Errorf("%s = %v, want > 0", key, v)
+		}
+	}
+	for _, key := range []string{"acceptRatio", "e2eRatio"} {
+		if _, ok := got[key]; ok {
+			t.Errorf("%s is still in the JSON", key)
+		}
+	}
+	// Every message of the life phase read, every callback of its status
+	// changes received and signed; the pending round's all pending.
+	if n := num("lifeMessages"); n != 50 {
+		t.Errorf("lifeMessages = %v, want 50", n)
+	}
+	num("lifeDeletesPerMessage")
+	for _, key := range []string{"lifeNotRead", "lifeCallbacksMissing", "lifeCallbacksUnsigned", "pendingNotReached"} {
+		if v := num(key); v != 0 {
+			t.Errorf("%s = %v, want 0", key, v)
+		}
+	}
+	inv, _ := got["lifeInvocationsPerMessage"].(map[string]any)
+	for _, fn := range []string{"templates", "dispatch", "whatsapp", "callbacks"} {
+		// A callback per status change: pending, sent, delivered, read.
+		want := map[string]float64{"templates": 1, "dispatch": 1, "whatsapp": 3, "callbacks": 4}[fn]
+		if v, _ := inv[fn].(float64); v < want {
+			t.Errorf("%s invoked %v times per message, want at least %v", fn, v, want)
 		}
 	}
 	if got["emkt100kDispatchedExactlyOnce"] != true {
@@ -91,8 +118,8 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if sweep, _ := got["acceptSweep"].([]any); len(sweep) != 2 {
 		t.Errorf("acceptSweep has %d points, want one per concurrency (2)", len(sweep))
 	}
-	if checks, _ := got["checks"].([]any); len(checks) != 10 {
-		t.Errorf("%d checks, want the 9 of DESIGN §8 the benchmark measures and sweep's recovery", len(checks))
+	if checks, _ := got["checks"].([]any); len(checks) != 11 {
+		t.Errorf("%d checks, want the 10 of DESIGN §8 the benchmark measures and sweep's recovery", len(checks))
 	}
 	if n := num("sweepRecoveryMessages"); n != 2000 {
 		t.Errorf("sweepRecoveryMessages = %v, want 2000", n)

@@ -53,7 +53,11 @@ type pushBridge struct {
 
 	inflight, peak, delivered, refused atomic.Int64
 	pullErrors                         atomic.Int64
-	lastErr                            atomic.Value // string: the last pull, ack or nack error
+	// busy is the time deliveries spent posted to the function
+	// (nanoseconds), its request time; billedBytes is Pub/Sub's billed
+	// throughput of the messages pulled, each at least 1,000 bytes.
+	busy, billedBytes atomic.Int64
+	lastErr           atomic.Value // string: the last pull, ack or nack error
 
 	lagMu sync.Mutex
 	lags  []time.Duration // publish to pull, since the last takeLags
@@ -224,6 +228,11 @@ func (p *pushBridge) deliver(ctx context.Context, rm *pubsubpb.ReceivedMessage) 
 		p.lags = append(p.lags, lag)
 		p.lagMu.Unlock()
 	}
+	size := len(m.GetData())
+	for k, v := range m.GetAttributes() {
+		size += len(k) + len(v)
+	}
+	p.billedBytes.Add(int64(max(size, pubsubMinBytes)))
 	n := p.inflight.Add(1)
 	defer p.inflight.Add(-1)
 	for {
@@ -242,7 +251,10 @@ func (p *pushBridge) deliver(ctx context.Context, rm *pubsubpb.ReceivedMessage) 
 	actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin := p.b.ps.SubscriptionAdminClient
-	if err := p.post(body); err == nil {
+	t0 := time.Now()
+	err := p.post(body)
+	p.busy.Add(int64(time.Since(t0)))
+	if err == nil {
 		p.delivered.Add(1)
 		if err := admin.Acknowledge(actx, &pubsubpb.AcknowledgeRequest{Subscription: p.name, AckIds: []string{rm.GetAckId()}}); err != nil {
 			p.lastErr.Store(err.Error())

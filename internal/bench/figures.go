@@ -51,21 +51,22 @@ type Figures struct {
 	AcceptSweep       []SweepPoint `json:"acceptSweep"`
 	AcceptPerSec      float64      `json:"acceptPerSec"` // best over the sweep
 	AcceptConcurrency int          `json:"acceptConcurrency"`
-	AcceptRatio       float64      `json:"acceptRatio"` // AcceptPerSec / RawCreatePerSec
-	// AcceptHalfLoadPerSec is the open-loop rate the latencies below were
-	// measured at: half RawCreatePerSec.
+	// AcceptOwnHalfLoadPerSec is the open-loop rate AcceptP50Ms, P95Ms
+	// and P99Ms were measured at: half AcceptPerSec, DESIGN §8's 50 % of
+	// the gateway's measured capacity.
+	AcceptOwnHalfLoadPerSec float64 `json:"acceptOwnHalfLoadPerSec"`
+	AcceptP50Ms             float64 `json:"acceptP50Ms"`
+	AcceptP95Ms             float64 `json:"acceptP95Ms"`
+	AcceptP99Ms             float64 `json:"acceptP99Ms"`
+	// AcceptHalfLoadPerSec is half RawCreatePerSec, offered open loop;
+	// AcceptRawHalf* the latencies at it. On two shared cores it is above
+	// what accept carries, so they measure a queue (docs/benchmarks.md).
 	AcceptHalfLoadPerSec         float64 `json:"acceptHalfLoadPerSec"`
 	AcceptHalfLoadAchievedPerSec float64 `json:"acceptHalfLoadAchievedPerSec"`
-	AcceptP50Ms                  float64 `json:"acceptP50Ms"`
-	AcceptP95Ms                  float64 `json:"acceptP95Ms"`
-	AcceptP99Ms                  float64 `json:"acceptP99Ms"`
-	// AcceptOwnHalf* are the same latencies at half AcceptPerSec, a load
-	// the gateway carries on this machine: what accept costs a request
-	// when it is not queued behind the emulators' limit.
-	AcceptOwnHalfLoadPerSec float64 `json:"acceptOwnHalfLoadPerSec"`
-	AcceptOwnHalfP50Ms      float64 `json:"acceptOwnHalfP50Ms"`
-	AcceptOwnHalfP99Ms      float64 `json:"acceptOwnHalfP99Ms"`
-	AcceptErrors            int     `json:"acceptErrors"`
+	AcceptRawHalfP50Ms           float64 `json:"acceptRawHalfP50Ms"`
+	AcceptRawHalfP95Ms           float64 `json:"acceptRawHalfP95Ms"`
+	AcceptRawHalfP99Ms           float64 `json:"acceptRawHalfP99Ms"`
+	AcceptErrors                 int     `json:"acceptErrors"`
 
 	// End to end, to pending.
 	CommitsPerMessage *float64         `json:"commitsPerMessage"`
@@ -74,7 +75,6 @@ type Figures struct {
 	// E2EBoundPerSec is RawCommitPerSec / CommitsPerMessage: the message
 	// rate the emulator's commits allow.
 	E2EBoundPerSec       *float64 `json:"e2eBoundPerSec"`
-	E2ERatio             *float64 `json:"e2eRatio"`
 	E2EMessages          int      `json:"e2eMessages"`
 	E2EFailed            int      `json:"e2eFailed"`
 	E2ELatencyLoadPerSec float64  `json:"e2eLatencyLoadPerSec"` // half E2EPerSec, open loop
@@ -118,8 +118,9 @@ type Figures struct {
 	// phase, by method (a started stack only).
 	DoorCalls map[string]map[string]int64 `json:"doorCalls,omitempty"`
 
-	// The pacing, fairness and recovery phases' figures; absent from a
-	// run that does not measure them.
+	// The life, pacing, fairness and recovery phases' figures; absent
+	// from a run that does not measure them.
+	*LifeFigures
 	*PacingFigures
 	*FairnessFigures
 	*RecoveryFigures
@@ -194,10 +195,8 @@ type Check struct {
 
 // The targets of DESIGN §8.
 const (
-	TargetCommitsPerMessage = 3
-	TargetAcceptRatio       = 0.7
-	TargetAcceptP99Ms       = 25
-	TargetE2ERatio          = 0.6
+	TargetAcceptP50Ms       = 10
+	TargetAcceptP99Ms       = 30
 	TargetEmktAnswerSeconds = 5
 	TargetEmktAddedPeakMiB  = 64
 	TargetPaceRatio         = 0.9
@@ -213,26 +212,13 @@ func (f *Figures) check() {
 	add := func(figure, value, target string, ok *bool) {
 		f.Checks = append(f.Checks, Check{Figure: figure, Value: value, Target: target, Pass: ok})
 	}
-	if f.ran("e2e") {
-		if f.CommitsPerMessage != nil {
-			add("commits per message", fmt.Sprintf("%.2f", *f.CommitsPerMessage), "≤ 3", pass(*f.CommitsPerMessage <= TargetCommitsPerMessage))
-		} else {
-			add("commits per message", "not measured", "≤ 3", nil)
-		}
-	}
 	if f.ran("accept") {
-		add("accept throughput", fmt.Sprintf("%.2f × raw create (%.0f/s of %.0f/s)", f.AcceptRatio, f.AcceptPerSec, f.RawCreatePerSec),
-			"≥ 0.70 × raw create", pass(f.AcceptRatio >= TargetAcceptRatio))
-		add("accept p99 at half the raw create rate", fmt.Sprintf("%.1f ms at %.0f/s", f.AcceptP99Ms, f.AcceptHalfLoadPerSec),
-			"≤ 25 ms", pass(f.AcceptP99Ms <= TargetAcceptP99Ms))
+		add("accept latency at 50 % of the gateway's measured capacity",
+			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms at %.0f/s (half of %.0f/s)", f.AcceptP50Ms, f.AcceptP99Ms, f.AcceptOwnHalfLoadPerSec, f.AcceptPerSec),
+			"p50 ≤ 10 ms, p99 ≤ 30 ms", pass(f.AcceptP50Ms <= TargetAcceptP50Ms && f.AcceptP99Ms <= TargetAcceptP99Ms))
 	}
-	if f.ran("e2e") {
-		if f.E2ERatio != nil {
-			add("end to end to pending", fmt.Sprintf("%.2f × raw commits ÷ commits per message (%.0f/s of %.0f/s)", *f.E2ERatio, f.E2EPerSec, *f.E2EBoundPerSec),
-				"≥ 0.60 ×", pass(*f.E2ERatio >= TargetE2ERatio))
-		} else {
-			add("end to end to pending", fmt.Sprintf("%.0f/s (no bound: commits not counted)", f.E2EPerSec), "≥ 0.60 ×", nil)
-		}
+	if l := f.LifeFigures; l != nil {
+		f.Checks = append(f.Checks, l.checks()...)
 	}
 	if f.ran("emkt") {
 		add(fmt.Sprintf("emkt %d-contact answer", f.EmktContacts), fmt.Sprintf("%.2f s", f.EmktAnswerSeconds), "≤ 5 s", pass(f.EmktAnswerSeconds <= TargetEmktAnswerSeconds))
@@ -310,14 +296,12 @@ func (f *Figures) WriteReport(w io.Writer) error {
 			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t\n", p.Concurrency, p.AcceptPerSec, p.RawCreatePerSec, p.Ratio, p.P50Ms, p.P95Ms, p.P99Ms, p.Errors)
 		}
 		tw.Flush()
+		fmt.Fprintf(w, "at %.0f/s open loop (half the accept throughput): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+			f.AcceptOwnHalfLoadPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms)
 		fmt.Fprintf(w, "at %.0f/s open loop (half the raw create rate; %.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
-			f.AcceptHalfLoadPerSec, f.AcceptHalfLoadAchievedPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms)
+			f.AcceptHalfLoadPerSec, f.AcceptHalfLoadAchievedPerSec, f.AcceptRawHalfP50Ms, f.AcceptRawHalfP95Ms, f.AcceptRawHalfP99Ms)
 		if f.AcceptHalfLoadAchievedPerSec < 0.95*f.AcceptHalfLoadPerSec {
 			fmt.Fprintf(w, "  (overloaded: that rate is above the accept throughput, so requests queue and the latencies grow with the phase)\n")
-		}
-		if f.AcceptOwnHalfLoadPerSec > 0 {
-			fmt.Fprintf(w, "at %.0f/s open loop (half the accept throughput): p50 %.1f ms, p99 %.1f ms\n",
-				f.AcceptOwnHalfLoadPerSec, f.AcceptOwnHalfP50Ms, f.AcceptOwnHalfP99Ms)
 		}
 		if n := len(f.AcceptSweep); n > 0 {
 			top := f.AcceptSweep[n-1]
@@ -366,6 +350,10 @@ func (f *Figures) WriteReport(w io.Writer) error {
 			fmt.Fprintf(w, ", %.2f commits per message", *f.EmktCommitsPerMessage)
 		}
 		fmt.Fprintln(w)
+	}
+
+	if l := f.LifeFigures; l != nil {
+		l.report(w)
 	}
 
 	if p := f.PacingFigures; p != nil {
@@ -433,7 +421,7 @@ func phaseOrder(p string) int {
 			name = p[:i]
 		}
 	}
-	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "emkt-answer", "emkt-dispatch", "pacing", "fairness", "recovery-write", "recovery"}
+	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "life-warm-up", "life-pending", "life", "emkt-answer", "emkt-dispatch", "pacing", "fairness", "recovery-write", "recovery"}
 	if i := slices.Index(order, name); i >= 0 {
 		return i*10000 + c
 	}

@@ -27,9 +27,10 @@ const (
 )
 
 // Proxy is a gRPC proxy in front of the Firestore emulator that forwards
-// every call unchanged, as raw bytes, and counts the calls by method. It
-// sits where the emulator's door is, so it counts what the gateway's
-// processes actually send, whatever client code sends it.
+// every call unchanged, as raw bytes, and counts the calls by method and
+// the reads, writes and deletes Firestore would bill for them (see
+// Billing). It sits where the emulator's door is, so it counts what the
+// gateway's processes actually send, whatever client code sends it.
 type Proxy struct {
 	lis    net.Listener
 	srv    *grpc.Server
@@ -40,6 +41,8 @@ type Proxy struct {
 	counts map[string]*atomic.Int64
 	conns  map[*upstream]struct{}
 	closed bool
+
+	reads, writes, deletes atomic.Int64
 }
 
 // NewProxy listens on a free loopback port. Calls wait until SetUpstream
@@ -105,6 +108,12 @@ func (p *Proxy) Counts() map[string]int64 {
 		out[m] = c.Load()
 	}
 	return out
+}
+
+// Billed is what Firestore would have billed for the calls forwarded so
+// far.
+func (p *Proxy) Billed() Billing {
+	return Billing{Reads: p.reads.Load(), Writes: p.writes.Load(), Deletes: p.deletes.Load()}
 }
 
 // Close stops the proxy and its connections to the emulator.
@@ -221,6 +230,7 @@ func (p *Proxy) forward(_ any, in grpc.ServerStream) error {
 	if err != nil {
 		return err
 	}
+	bill := newCallBill(method)
 
 	// Client to emulator, until the client has sent everything. A client
 	// that goes away cancels ctx, which ends the call upstream too; an
@@ -235,6 +245,7 @@ func (p *Proxy) forward(_ any, in grpc.ServerStream) error {
 				}
 				return
 			}
+			bill.request(f)
 			if err := out.SendMsg(f); err != nil {
 				f.free()
 				return
@@ -252,14 +263,18 @@ func (p *Proxy) forward(_ any, in grpc.ServerStream) error {
 		f := new(frame)
 		err := out.RecvMsg(f)
 		if err == io.EOF {
+			bill.done(p, true)
 			in.SetTrailer(out.Trailer())
 			return nil
 		}
 		if err != nil {
+			bill.done(p, false)
 			in.SetTrailer(out.Trailer())
 			return err // the emulator's status, passed on as is
 		}
+		bill.response(f)
 		if err := in.SendMsg(f); err != nil {
+			bill.done(p, false)
 			f.free()
 			return err
 		}

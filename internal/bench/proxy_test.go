@@ -2,10 +2,13 @@ package bench_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/templategw/templategw/emulator/emulatortest"
 	"github.com/templategw/templategw/internal/bench"
@@ -103,4 +106,56 @@ func TestProxyRelaysListeners(t *testing.T) {
 	if err != nil || snap.Data()["status"] != "pending" {
 		t.Fatalf("second snapshot: %v %v", snap, err)
 	}
+}
+
+// TestProxyBillsAsFirestoreDoes: the proxy's billed reads, writes and
+// deletes follow Firestore's rules for each kind of call.
+func TestProxyBillsAsFirestoreDoes(t *testing.T) {
+	p, fs := proxied(t)
+	ctx := context.Background()
+	coll := fs.Collection("things")
+	step := func(what string, want bench.Billing, do func() error) {
+		t.Helper()
+		before := p.Billed()
+		if err := do(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := p.Billed().Sub(before); got != want {
+			t.Errorf("%s billed %+v, want %+v", what, got, want)
+		}
+	}
+	a, b := coll.Doc("a"), coll.Doc("b")
+	step("a create", bench.Billing{Writes: 1}, func() error { _, err := a.Create(ctx, map[string]any{"n": 1}); return err })
+	step("a read", bench.Billing{Reads: 1}, func() error { _, err := a.Get(ctx); return err })
+	step("a read of a missing document", bench.Billing{Reads: 1}, func() error {
+		_, err := b.Get(ctx)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		return err
+	})
+	step("a query that matches nothing", bench.Billing{Reads: 1}, func() error {
+		_, err := coll.Where("n", "==", 99).Documents(ctx).GetAll()
+		return err
+	})
+	step("a query that matches one", bench.Billing{Reads: 1}, func() error {
+		_, err := coll.Where("n", "==", 1).Documents(ctx).GetAll()
+		return err
+	})
+	step("a read-then-update transaction", bench.Billing{Reads: 1, Writes: 1}, func() error {
+		return fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			if _, err := tx.Get(a); err != nil {
+				return err
+			}
+			return tx.Update(a, []firestore.Update{{Path: "n", Value: firestore.Increment(1)}})
+		})
+	})
+	step("a conditional update that fails", bench.Billing{}, func() error {
+		_, err := a.Update(ctx, []firestore.Update{{Path: "n", Value: 5}}, firestore.LastUpdateTime(time.Unix(1, 0)))
+		if err == nil {
+			return errors.New("the precondition held")
+		}
+		return nil
+	})
+	step("a delete", bench.Billing{Deletes: 1}, func() error { _, err := a.Delete(ctx); return err })
 }
