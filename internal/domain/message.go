@@ -24,15 +24,15 @@ type Message struct {
 	Batch string `firestore:"batch"`
 	// CallbackURL receives the message's status changes, chosen at accept
 	// (the integration's, else the tenant's); "" sends none.
-	CallbackURL       string        `firestore:"callbackUrl,omitempty"`
-	ConversationID    string        `firestore:"conversationId,omitempty"`
+	CallbackURL    string `firestore:"callbackUrl,omitempty"`
+	ConversationID string `firestore:"conversationId,omitempty"`
 	// Admitted is the contact's conversation on the channel as admission
 	// found it open, nil when none was: dispatch tells sent from pending
 	// by it without reading the conversation again.
-	Admitted *AdmittedConversation `firestore:"admitted,omitempty"`
-	ProviderMessageID string        `firestore:"providerMessageId,omitempty"`
-	Attempts          int           `firestore:"attempts"`
-	Error             *MessageError `firestore:"error,omitempty"`
+	Admitted          *AdmittedConversation `firestore:"admitted,omitempty"`
+	ProviderMessageID string                `firestore:"providerMessageId,omitempty"`
+	Attempts          int                   `firestore:"attempts"`
+	Error             *MessageError         `firestore:"error,omitempty"`
 	// Pricing is Meta's pricing of the message as its statuses report it
 	// (RecordPricing); nil until one does.
 	Pricing    *Pricing       `firestore:"pricing,omitempty"`
