@@ -16,6 +16,10 @@ type Update struct {
 	// recorded whether or not the status moves the message
 	// (RecordPricing).
 	Pricing *Pricing
+	// ConversationPeriod is how long a conversation this update opens
+	// lasts, the tenant's setting as the caller knows it (its cache); 0
+	// has the store read the tenant.
+	ConversationPeriod time.Duration
 }
 
 // webhookStatuses are the states a provider update may report.

@@ -82,7 +82,7 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 	)
 	if opens && m.Owns(u) {
 		convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
-		if convSnap, conv, period, err = s.conversationAndPeriod(ctx, tenant, convRef, u.At); err != nil {
+		if convSnap, conv, period, err = s.conversationAndPeriod(ctx, tenant, convRef, u); err != nil {
 			return m, false, err
 		}
 	}
@@ -135,12 +135,17 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 	return m, changed, nil
 }
 
-// conversationAndPeriod reads, in one call, the conversation at convRef
-// and the tenant's conversation period (which matters only when the
-// conversation is not open at at, and would be opened).
-func (s *Store) conversationAndPeriod(ctx context.Context, tenant string, convRef *firestore.DocumentRef, at time.Time) (*firestore.DocumentSnapshot, domain.Conversation, time.Duration, error) {
+// conversationAndPeriod reads the conversation at convRef and, when u
+// does not carry it, the tenant's conversation period (which matters only
+// when the conversation is not open at u.At, and would be opened), in one
+// call.
+func (s *Store) conversationAndPeriod(ctx context.Context, tenant string, convRef *firestore.DocumentRef, u domain.Update) (*firestore.DocumentSnapshot, domain.Conversation, time.Duration, error) {
 	var conv domain.Conversation
-	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{convRef, s.tenant(tenant)})
+	refs := []*firestore.DocumentRef{convRef}
+	if u.ConversationPeriod <= 0 {
+		refs = append(refs, s.tenant(tenant))
+	}
+	snaps, err := s.fs.GetAll(ctx, refs)
 	if err != nil {
 		return nil, conv, 0, err
 	}
@@ -149,8 +154,8 @@ func (s *Store) conversationAndPeriod(ctx context.Context, tenant string, convRe
 			return nil, conv, 0, err
 		}
 	}
-	if conv.Open(at) {
-		return snaps[0], conv, 0, nil
+	if conv.Open(u.At) || u.ConversationPeriod > 0 {
+		return snaps[0], conv, u.ConversationPeriod, nil
 	}
 	// A tenant that no longer exists has the defaults.
 	var t domain.Tenant

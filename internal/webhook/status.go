@@ -41,6 +41,11 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 	u := domain.Update{ProviderMessageID: st.ID, Status: to, At: eventTime(log, st.Timestamp, received)}
 	u.Error = statusError(log, st.Errors)
 	u.Pricing = statusPricing(log, st.Pricing)
+	// The tenant's conversation period from the catalog's cache spares
+	// the store a read of the tenant; without it, the store reads it.
+	if t, err := s.lines.Tenant(ctx, line.Tenant); err == nil {
+		u.ConversationPeriod = t.ConversationPeriod()
+	}
 	m, changed, err := s.applyStatus(ctx, log, line, st, u)
 	if errors.Is(err, store.ErrNotFound) {
 		log.Warn("status for an unknown message ignored")
