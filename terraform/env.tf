@@ -14,6 +14,7 @@ locals {
     PUBLISH_TIMEOUT      = var.publish_timeout
     SEND_WAIT            = var.send_wait
     TRUSTED_PROXY_HOPS   = tostring(var.trusted_proxy_hops)
+    TENANT_RATE_LIMIT    = tostring(var.tenant_rate_limit)
 
     DISPATCH_TOPIC          = google_pubsub_topic.dispatch.name
     DISPATCH_BULK_TOPIC     = google_pubsub_topic.dispatch_bulk.name

@@ -106,6 +106,17 @@ variable "send_wait" {
   default     = "5s"
 }
 
+variable "tenant_rate_limit" {
+  description = "TENANT_RATE_LIMIT: requests per second a tenant that set none may make on the send routes, all instances together (docs/api.md, Request limits)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.tenant_rate_limit >= 1 && var.tenant_rate_limit <= 10000 && floor(var.tenant_rate_limit) == var.tenant_rate_limit
+    error_message = "tenant_rate_limit must be a whole number from 1 to 10000."
+  }
+}
+
 variable "dispatch_lease" {
   description = "DISPATCH_LEASE: how long one dispatch attempt reserves a message; longer than meta_timeout (Go duration)."
   type        = string

@@ -13,6 +13,7 @@ package accept
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/templategw/templategw/internal/domain"
@@ -42,6 +43,13 @@ type Store interface {
 // Publisher hands a job to dispatch.
 type Publisher interface {
 	Publish(ctx context.Context, j queue.Job) error
+}
+
+// Limiter takes one request of a tenant against its requests per second,
+// all instances together: ok, or not ok and how long the client should
+// wait. err means the limit could not be known (its store is down).
+type Limiter interface {
+	Allow(ctx context.Context, tenant string, limit int) (ok bool, retryAfter time.Duration, err error)
 }
 
 // Request is the one send command every dialect builds: a template (by id,
@@ -100,6 +108,13 @@ type Options struct {
 	// the same either way; 0 is 5 s.
 	Wait time.Duration
 	Now  func() time.Time
+	// Limiter limits each tenant's requests on the send routes; nil
+	// limits nothing.
+	Limiter Limiter
+	// RateLimit is the requests per second of a tenant that set none
+	// (domain.Tenant.RequestLimit): the deployment's TENANT_RATE_LIMIT.
+	// 0 leaves such a tenant unlimited.
+	RateLimit int
 }
 
 // Service runs admission and the accept path.
@@ -140,6 +155,9 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 	if idem != nil && idem.Key == "" {
 		idem = nil
 	}
+	if err := s.Limit(ctx, tok); err != nil {
+		return Answer{}, err
+	}
 	var claim store.IdempotencyRecord
 	if idem != nil {
 		rec, claimed, err := s.keys.Claim(ctx, tok.Tenant, idem.Key, idem.RequestHash)
@@ -159,6 +177,38 @@ func (s *Service) Send(ctx context.Context, tok domain.Token, req Request, idem 
 		return Answer{}, domain.Errorf(domain.KindInFlight, "a request with this Idempotency-Key is still being handled")
 	}
 	return ans, err
+}
+
+// Limit takes one request of the token's tenant against its requests per
+// second on the send routes (docs/api.md, Request limits). Every send route
+// calls it first, before anything is written or any Idempotency-Key is
+// claimed, so a refused request leaves no trace; one request is one token,
+// whatever number of messages it asks for (their pace is dispatch's).
+// Over the limit it is a KindRateLimited error carrying the delay to retry
+// after.
+func (s *Service) Limit(ctx context.Context, tok domain.Token) error {
+	if s.opt.Limiter == nil {
+		return nil
+	}
+	tenant, err := s.cat.Tenant(ctx, tok.Tenant)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", tok.Tenant, err)
+	}
+	ok, retry, err := s.opt.Limiter.Allow(ctx, tok.Tenant, tenant.RequestLimit(s.opt.RateLimit))
+	if err != nil {
+		// The limit protects the gateway; it must not become an outage of
+		// its own. With its store unreachable the request goes ahead
+		// unlimited, as every other rule that needs no lease still holds.
+		logging.FromContext(ctx).Warn("request limit unknown; the request goes ahead", "tenant", tok.Tenant, "error", err.Error())
+		return nil
+	}
+	if !ok {
+		if retry <= 0 {
+			retry = time.Second
+		}
+		return domain.RateLimited(retry)
+	}
+	return nil
 }
 
 func (s *Service) send(ctx context.Context, tok domain.Token, req Request, idem *Idempotency, claim store.IdempotencyRecord, render Render) (Answer, error) {

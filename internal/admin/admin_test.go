@@ -156,6 +156,7 @@ type tenantOut struct {
 	CallbackHost      string `json:"callbackHost"`
 	CallbackSecret    string `json:"callbackSecret"`
 	UnknownPolicy     string `json:"unknownPolicy"`
+	RateLimit         int    `json:"rateLimit"`
 }
 
 type tokenOut struct {

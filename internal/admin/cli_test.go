@@ -267,9 +267,9 @@ func TestTenantOutput(t *testing.T) {
 	}
 	table = e.must(t, "tenant", "list")
 	lines := strings.Split(strings.TrimSpace(table), "\n")
-	if len(lines) != 4 || !regexp.MustCompile(`^ID +NAME +COUNTRY +LIMIT +HOURS +CALLBACK$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`(?m)^acme +Acme +55 +1000 +48 +set \(https://hooks.example.com\)$`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^`+id+` +Beta Ltd +- +unlimited +24 +not set$`).MatchString(table) {
+	if len(lines) != 4 || !regexp.MustCompile(`^ID +NAME +COUNTRY +LIMIT +HOURS +RATE +CALLBACK$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`(?m)^acme +Acme +55 +1000 +48 +default +set \(https://hooks.example.com\)$`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^`+id+` +Beta Ltd +- +unlimited +24 +default +not set$`).MatchString(table) {
 		t.Errorf("tenant list:\n%s", table)
 	}
 	// Columns line up: every row's second column starts where NAME does.

@@ -16,11 +16,12 @@ import (
 type settings struct {
 	name, countryCode, callbackURL *string
 	limit, hours, retention        *int
+	rateLimit                      *int
 	unknownPolicy                  *string
 }
 
 // settingNames are the flags of settings, in the order help lists them.
-var settingNames = []string{"name", "country-code", "conversation-limit", "conversation-hours", "callback-url", "unknown-policy", "retention-days"}
+var settingNames = []string{"name", "country-code", "conversation-limit", "conversation-hours", "callback-url", "unknown-policy", "retention-days", "rate-limit"}
 
 // addSettings declares the settings' flags; create requires a name, and
 // update can empty what create may leave empty.
@@ -42,6 +43,8 @@ func addSettings(f *flags, create bool) *settings {
 		callbackURL: f.fs.String("callback-url", "", cb),
 		retention: f.fs.Int("retention-days", domain.DefaultRetentionDays, fmt.Sprintf(
 			"days messages and inbound messages are kept before Firestore's TTL removes them, up to %d; 0 keeps them", domain.MaxRetentionDays)),
+		rateLimit: f.fs.Int("rate-limit", 0, fmt.Sprintf(
+			"requests per second the tenant may make on the send routes, all instances together, 1 to %d; 0 is the deployment's TENANT_RATE_LIMIT", domain.MaxRateLimit)),
 		unknownPolicy: f.fs.String("unknown-policy", "", fmt.Sprintf(
 			"what becomes of a message whose outcome Meta left unknown past UNKNOWN_WAIT: %s (sent again, once; the default) or %s (left for templategw messages resolve)",
 			domain.UnknownResend, domain.UnknownHold)),
@@ -66,6 +69,9 @@ func (s *settings) check(ctx context.Context, f *flags) error {
 	if *s.retention < 0 || *s.retention > domain.MaxRetentionDays {
 		return f.errorf("--retention-days %d: want 0 (keep) to %d", *s.retention, domain.MaxRetentionDays)
 	}
+	if *s.rateLimit < 0 || *s.rateLimit > domain.MaxRateLimit {
+		return f.errorf("--rate-limit %d: want 1 to %d requests per second, or 0 for the deployment's TENANT_RATE_LIMIT", *s.rateLimit, domain.MaxRateLimit)
+	}
 	if !domain.UnknownPolicy(*s.unknownPolicy).Valid() {
 		return f.errorf("--unknown-policy %q: want %s or %s", *s.unknownPolicy, domain.UnknownResend, domain.UnknownHold)
 	}
@@ -85,6 +91,7 @@ func (s *settings) check(ctx context.Context, f *flags) error {
 func (s *settings) apply(t *domain.Tenant) {
 	t.Name, t.CountryCode, t.CallbackURL = strings.TrimSpace(*s.name), *s.countryCode, *s.callbackURL
 	t.ConversationLimit, t.ConversationHours = *s.limit, *s.hours
+	t.RateLimit = *s.rateLimit
 	t.UnknownPolicy = domain.UnknownPolicy(*s.unknownPolicy)
 	days := *s.retention
 	t.RetentionDays = &days
@@ -115,6 +122,9 @@ func (s *settings) change(f *flags) store.TenantChange {
 	}
 	if f.given("retention-days") {
 		c.RetentionDays = s.retention
+	}
+	if f.given("rate-limit") {
+		c.RateLimit = s.rateLimit
 	}
 	return c
 }

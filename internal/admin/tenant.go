@@ -34,6 +34,9 @@ type tenantView struct {
 	CallbackHost      string `json:"callbackHost,omitempty"`
 	// UnknownPolicy is the policy in force, the default included.
 	UnknownPolicy domain.UnknownPolicy `json:"unknownPolicy"`
+	// RateLimit is the tenant's requests per second on the send routes;
+	// 0 is the deployment's TENANT_RATE_LIMIT, which the CLI cannot see.
+	RateLimit int `json:"rateLimit"`
 	// CallbackSecret is filled only by tenant create, the one time it is
 	// shown.
 	CallbackSecret string `json:"callbackSecret,omitempty"`
@@ -42,7 +45,8 @@ type tenantView struct {
 func viewTenant(t domain.Tenant) tenantView {
 	v := tenantView{ID: t.ID, Name: t.Name, CountryCode: t.CountryCode, ConversationLimit: t.ConversationLimit,
 		ConversationHours: int(t.ConversationPeriod() / time.Hour),
-		CallbackURLSet:    t.CallbackURL != "", CallbackHost: urlHost(t.CallbackURL), UnknownPolicy: domain.UnknownHold}
+		CallbackURLSet:    t.CallbackURL != "", CallbackHost: urlHost(t.CallbackURL), UnknownPolicy: domain.UnknownHold,
+		RateLimit: t.RateLimit}
 	if t.ResendsUnknown() {
 		v.UnknownPolicy = domain.UnknownResend
 	}
@@ -58,6 +62,15 @@ func tenantRows(tw *tabwriter.Writer, v tenantView) {
 	row(tw, "conversation hours", v.ConversationHours)
 	row(tw, "callback url", callbackText(v))
 	row(tw, "unknown policy", v.UnknownPolicy)
+	row(tw, "rate limit", rateText(v.RateLimit))
+}
+
+// rateText is a tenant's request limit as the tables show it.
+func rateText(n int) string {
+	if n == 0 {
+		return "default (TENANT_RATE_LIMIT)"
+	}
+	return fmt.Sprintf("%d/s", n)
 }
 
 // urlHost is a URL's scheme and host, what logs show of a callback URL.
@@ -185,7 +198,7 @@ func newSecret() string {
 }
 
 func (c *CLI) tenantList(ctx context.Context, args []string, out io.Writer) error {
-	f := newFlags("tenant list", "list every tenant: id, name, plan limit, conversation hours and whether a callback URL is set")
+	f := newFlags("tenant list", "list every tenant: id, name, plan limit, conversation hours, request limit and whether a callback URL is set")
 	if err := f.parse(args, out); err != nil {
 		return err
 	}
@@ -205,9 +218,13 @@ func (c *CLI) tenantList(ctx context.Context, args []string, out io.Writer) erro
 	return emit(out, f.json, struct {
 		Tenants []tenantView `json:"tenants"`
 	}{views}, func(tw *tabwriter.Writer) {
-		row(tw, "ID", "NAME", "COUNTRY", "LIMIT", "HOURS", "CALLBACK")
+		row(tw, "ID", "NAME", "COUNTRY", "LIMIT", "HOURS", "RATE", "CALLBACK")
 		for _, v := range views {
-			row(tw, v.ID, v.Name, v.CountryCode, limitText(v.ConversationLimit), v.ConversationHours, callbackText(v))
+			rate := "default"
+			if v.RateLimit > 0 {
+				rate = fmt.Sprintf("%d/s", v.RateLimit)
+			}
+			row(tw, v.ID, v.Name, v.CountryCode, limitText(v.ConversationLimit), v.ConversationHours, rate, callbackText(v))
 		}
 	})
 }

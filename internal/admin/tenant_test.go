@@ -70,3 +70,42 @@ func TestTenantUpdate(t *testing.T) {
 		t.Errorf("updating acme changed %s: %+v, was %+v (%v)", demo.TenantID, after, other, err)
 	}
 }
+
+// tenant update --rate-limit sets the tenant's requests per second, 0 goes
+// back to the deployment's default (the field is removed, as create leaves
+// it), and anything else is refused naming the flag and its range.
+func TestTenantRateLimit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.must(t, "tenant", "create", "--id", "rated", "--name", "Rated")
+	var got tenantOut
+	e.mustJSON(t, &got, "tenant", "update", "--id", "rated", "--rate-limit", "5")
+	if got.RateLimit != 5 {
+		t.Errorf("tenant update --rate-limit 5 shows %d", got.RateLimit)
+	}
+	if stored, err := e.Store.Tenant(ctx, "rated"); err != nil || stored.RateLimit != 5 || stored.RequestLimit(100) != 5 {
+		t.Errorf("stored %+v, %v; want rateLimit 5", stored, err)
+	}
+	if table := e.must(t, "tenant", "list"); !strings.Contains(table, "5/s") {
+		t.Errorf("tenant list does not show the limit:\n%s", table)
+	}
+
+	table := e.must(t, "tenant", "update", "--id", "rated", "--rate-limit", "0")
+	if got := field(t, table, "rate limit"); !strings.HasPrefix(got, "default") {
+		t.Errorf("tenant update --rate-limit 0: rate limit is %q, want the default", got)
+	}
+	doc, err := e.Firestore.Collection("tenants").Doc("rated").Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc.Data()["rateLimit"]; ok {
+		t.Errorf("rate limit 0 is stored: %v", doc.Data())
+	}
+
+	for _, bad := range []string{"-1", "10001"} {
+		_, err := e.run("tenant", "update", "--id", "rated", "--rate-limit", bad)
+		if err == nil || !strings.Contains(err.Error(), "--rate-limit "+bad+": want 1 to 10000") {
+			t.Errorf("--rate-limit %s: err = %v, want it refused with the range", bad, err)
+		}
+	}
+}

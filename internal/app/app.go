@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
@@ -52,6 +53,7 @@ type Env struct {
 	pubsub *pubsub.Client
 	pubs   map[string]*queue.Publisher
 	pacer  *pacing.Pacer
+	limit  *pacing.Requests
 }
 
 // NewEnv connects to Firestore (and, lazily, Pub/Sub) for cfg. The clients
@@ -109,6 +111,44 @@ func (e *Env) Pacer() *pacing.Pacer {
 	return e.pacer
 }
 
+// Limiter is the process's limiter of tenants' requests per second on the
+// send routes, shared by the send functions. It leases shares of each
+// tenant's limit in Firestore as Pacer leases shares of a channel's rate,
+// so the instances together keep to the limit (docs/pacing.md).
+func (e *Env) Limiter() *pacing.Requests {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.limit == nil {
+		e.limit = pacing.NewRequests(pacing.NewFirestoreLeases(e.Store.Client()), pacing.Options{Log: e.Logger})
+	}
+	return e.limit
+}
+
+// Close gives back the leases of the pacers the process built, so that
+// other instances take their room at their next renewal rather than
+// after the leases expire.
+func (e *Env) Close() error {
+	e.mu.Lock()
+	p, l := e.pacer, e.limit
+	e.pacer, e.limit = nil, nil
+	e.mu.Unlock()
+	var errs []error
+	if p != nil {
+		errs = append(errs, p.Close())
+	}
+	if l != nil {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// acceptOptions are the accept path's options every send function shares;
+// wait is Options.Wait.
+func (e *Env) acceptOptions(wait time.Duration) accept.Options {
+	return accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: wait,
+		Limiter: e.Limiter(), RateLimit: e.Config.TenantRateLimit}
+}
+
 // Notifier publishes tenant status callbacks.
 func (e *Env) Notifier(ctx context.Context) (*callback.Notifier, error) {
 	pub, err := e.Publisher(ctx, e.Config.Callback.Topic)
@@ -126,7 +166,7 @@ func (e *Env) Accept(ctx context.Context) (*accept.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: e.Config.SendWait}), nil
+	return accept.New(e.Catalog, e.Store, pub, e.acceptOptions(e.Config.SendWait)), nil
 }
 
 // Templates builds the templates function (Atom API).
@@ -181,7 +221,7 @@ func (e *Env) Wati(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := accept.New(e.Catalog, e.Store, pub, accept.Options{PublishTimeout: e.Config.PublishTimeout, Wait: -1})
+	svc := accept.New(e.Catalog, e.Store, pub, e.acceptOptions(-1))
 	return e.http(wati.New(e.Catalog, e.Store, svc, b, wati.Options{}).Handler()), nil
 }
 

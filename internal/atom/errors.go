@@ -32,6 +32,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
 	domain.KindForbidden:           http.StatusForbidden,
+	domain.KindRateLimited:         http.StatusTooManyRequests,
 }
 
 // writeError answers err in Atom's envelope; code, when not 0, overrides
@@ -55,6 +56,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, code int) {
 	if len(de.Fields) > 0 {
 		e.Data = map[string]any{"fields": de.Fields}
 	}
+	request.SetRetryAfter(w, err)
 	writeJSON(w, r, code, e)
 }
 

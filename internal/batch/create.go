@@ -13,7 +13,9 @@ import (
 	"github.com/templategw/templategw/internal/store"
 )
 
-// Create validates spec for the token's tenant (template, channel: a
+// Create takes one request of the tenant's request limit (over it:
+// KindRateLimited, nothing stored), validates spec for the
+// token's tenant (template, channel: a
 // domain error refuses the whole batch before anything is stored), then
 // stores the recipients next yields as chunks and publishes one fan-out
 // event per chunk.
@@ -29,6 +31,12 @@ import (
 func (s *Service) Create(ctx context.Context, tok domain.Token, spec Spec, next Next) (Batch, error) {
 	if spec.Code != "" && (len(spec.Code) > maxCode || !store.ValidID(spec.Code)) {
 		return Batch{}, domain.Errorf(domain.KindInvalid, fmt.Sprintf("batch code must be 1 to %d characters, without '/'", maxCode), "code")
+	}
+	// The whole broadcast is one request against the tenant's limit, taken
+	// before its key is claimed or a chunk stored; its messages are paced
+	// by dispatch.
+	if err := s.admit.Limit(ctx, tok); err != nil {
+		return Batch{}, err
 	}
 	if spec.IdempotencyKey == "" {
 		return s.create(ctx, tok, spec, next, store.IdempotencyRecord{})

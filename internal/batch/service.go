@@ -14,10 +14,11 @@ import (
 // DefaultTopic is the fan-out topic: one event per stored chunk.
 const DefaultTopic = "fanout"
 
-// Admitter is the accept path's admission: the rules a bulk send's
-// recipients share, and Idempotency-Key handling as every send route has
-// it.
+// Admitter is the accept path's admission: the tenant's request limit,
+// the rules a bulk send's recipients share, and Idempotency-Key handling
+// as every send route has them.
 type Admitter interface {
+	Limit(ctx context.Context, tok domain.Token) error
 	AdmitBulk(ctx context.Context, tok domain.Token, req accept.BulkRequest) (accept.BulkPlan, error)
 	Keys() accept.Keys
 }

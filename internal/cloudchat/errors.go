@@ -36,6 +36,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
 	domain.KindForbidden:           http.StatusForbidden,
+	domain.KindRateLimited:         http.StatusTooManyRequests,
 }
 
 // writeError answers err Chatwoot's way. Anything that is not a domain
@@ -59,6 +60,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, code, unauthorizedBody{Errors: []string{"Invalid Access Token"}})
 		return
 	}
+	request.SetRetryAfter(w, err)
 	writeJSON(w, code, errorBody{Error: de.Message})
 }
 
@@ -69,7 +71,7 @@ func translate(err error, templateName string) error {
 	if !errors.As(err, &de) {
 		return err
 	}
-	out := &domain.Error{Kind: de.Kind, Message: de.Message, Fields: make([]string, len(de.Fields))}
+	out := &domain.Error{Kind: de.Kind, Message: de.Message, Fields: make([]string, len(de.Fields)), RetryAfter: de.RetryAfter}
 	for i, f := range de.Fields {
 		out.Fields[i] = bodyKey(f)
 	}

@@ -41,6 +41,14 @@ type Config struct {
 	// client's to write. 1 is Google's front end alone; 0 ignores the
 	// header.
 	TrustedProxyHops int `env:"TRUSTED_PROXY_HOPS, default=1"`
+	// TenantRateLimit is the requests per second a tenant that set none
+	// (templategw tenant update --rate-limit) may make on the send routes,
+	// all instances together. 100 is above the 80 messages a second Meta
+	// takes from a number by default, so an integration sending one
+	// message per request as fast as its number goes never meets it; a
+	// runaway loop or retry storm does, and is refused before it costs a
+	// write.
+	TenantRateLimit int `env:"TENANT_RATE_LIMIT, default=100"`
 
 	Meta     Meta
 	Dispatch Dispatch
@@ -63,6 +71,10 @@ type Console struct {
 	// SessionMax ends a session that long after its sign-in, used or not.
 	SessionMax time.Duration `env:"CONSOLE_SESSION_MAX, default=12h"`
 }
+
+// MaxTenantRateLimit bounds TENANT_RATE_LIMIT as the CLI bounds a
+// tenant's own setting (domain.MaxRateLimit; config imports no domain).
+const MaxTenantRateLimit = 10_000
 
 // MinSessionKey is the shortest session key the console accepts, in
 // bytes: HMAC-SHA256's own block of strength.
@@ -238,6 +250,9 @@ func (c *Config) Validate() error {
 	}
 	if k := c.Console.SessionKey; k != "" && len(k) < MinSessionKey {
 		errs = append(errs, fmt.Errorf("CONSOLE_SESSION_KEY has %d bytes, want at least %d", len(k), MinSessionKey))
+	}
+	if c.TenantRateLimit < 1 || c.TenantRateLimit > MaxTenantRateLimit {
+		errs = append(errs, fmt.Errorf("TENANT_RATE_LIMIT %d: want 1 to %d requests per second", c.TenantRateLimit, MaxTenantRateLimit))
 	}
 	if c.TrustedProxyHops < 0 {
 		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_HOPS %d must not be negative", c.TrustedProxyHops))

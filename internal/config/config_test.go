@@ -81,3 +81,17 @@ func TestPaceWaitStaysBelowTheLease(t *testing.T) {
 		}
 	}
 }
+
+// A tenant's default request limit is a limit: neither off nor past what
+// the CLI lets a tenant set.
+func TestTenantRateLimitIsBounded(t *testing.T) {
+	if d := Defaults(); d.TenantRateLimit != 100 {
+		t.Errorf("TENANT_RATE_LIMIT default = %d, want 100", d.TenantRateLimit)
+	}
+	for _, v := range []string{"0", "-1", "10001"} {
+		_, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "TENANT_RATE_LIMIT": v}))
+		if err == nil || !strings.Contains(err.Error(), "TENANT_RATE_LIMIT") {
+			t.Errorf("TENANT_RATE_LIMIT=%s: err = %v, want it refused", v, err)
+		}
+	}
+}

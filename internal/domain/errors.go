@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Kind classifies a domain error; each dialect maps kinds to its own status
@@ -24,6 +25,7 @@ const (
 	KindKeyReused                       // same idempotency key, different request
 	KindForbidden                       // a valid key outside its scopes or channels
 	KindConflict                        // the resource's state does not allow the operation (a cancelled broadcast resumed)
+	KindRateLimited                     // the tenant's requests per second on the send routes: 429 with Retry-After
 )
 
 // Error is a domain error: a kind, a human message naming the problem and,
@@ -32,6 +34,9 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Fields  []string
+	// RetryAfter, when positive, is how long the client should wait
+	// before trying again; dialects send it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -39,6 +44,22 @@ func (e *Error) Error() string { return e.Message }
 // Errorf builds a domain error of kind k.
 func Errorf(k Kind, msg string, fields ...string) *Error {
 	return &Error{Kind: k, Message: msg, Fields: fields}
+}
+
+// RateLimited is the refusal of a request over its tenant's requests per
+// second, telling the client to come back after retry.
+func RateLimited(retry time.Duration) *Error {
+	return &Error{Kind: KindRateLimited, Message: "too many requests: over this tenant's requests per second; retry later", RetryAfter: retry}
+}
+
+// RetryAfter returns how long err asks the client to wait before trying
+// again, and whether it asks at all.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return 0, false
 }
 
 // KindOf returns the kind of err, KindInternal when it is not a domain error.

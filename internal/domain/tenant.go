@@ -31,6 +31,23 @@ type Tenant struct {
 	// DefaultOptOutKeywords and DefaultOptInKeywords.
 	OptOutKeywords []string `firestore:"optOutKeywords,omitempty" json:"optOutKeywords,omitempty"`
 	OptInKeywords  []string `firestore:"optInKeywords,omitempty" json:"optInKeywords,omitempty"`
+	// RateLimit is how many requests a second the tenant may make on the
+	// send routes, all instances together; 0 is the deployment's
+	// TENANT_RATE_LIMIT (RequestLimit).
+	RateLimit int `firestore:"rateLimit,omitempty" json:"rateLimit,omitempty"`
+}
+
+// MaxRateLimit bounds a tenant's requests per second: far above what one
+// integration sends, so a larger value is a typo, not a plan.
+const MaxRateLimit = 10_000
+
+// RequestLimit is the tenant's requests per second on the send routes:
+// its own setting, else def, the deployment's default.
+func (t Tenant) RequestLimit(def int) int {
+	if t.RateLimit > 0 {
+		return t.RateLimit
+	}
+	return def
 }
 
 // DefaultRetentionDays is how long a tenant that set none keeps its

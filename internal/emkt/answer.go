@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/templategw/templategw/internal/request"
 )
 
 // exchange is one request and its answer.
@@ -62,6 +64,9 @@ func (a *exchange) fail(err error) {
 		a.log.Error("emkt internal error", "trans", a.trans, "error", err.Error())
 	default:
 		a.log.Info("emkt request refused", "trans", a.trans, "code", code, "reason", msg)
+	}
+	if code == http.StatusTooManyRequests {
+		request.SetRetryAfter(a.w, err)
 	}
 	enc := a.open(code, a.trans)
 	_ = element(enc, "erro", msg)

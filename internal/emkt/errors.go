@@ -25,6 +25,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
 	domain.KindForbidden:           http.StatusForbidden,
+	domain.KindRateLimited:         http.StatusTooManyRequests,
 }
 
 // elementOf names the batch service's fields as emkt's elements.

@@ -43,6 +43,12 @@ func (l *lane) ask(now int64) want {
 		d.measured = true
 		d.start, d.singles, d.bulk, d.hungry = now, 0, 0, false
 	}
+	if l.even {
+		// Asked as bulk, so that the reserve stays for an instance
+		// that joins: it takes that at once instead of waiting for the
+		// others to shrink.
+		return want{bulk: float64(l.rate)}
+	}
 	queuedBulk := l.q.queued(Bulk)
 	if queuedBulk > 0 && now-l.oldestBulk() >= l.hungerAt(now) {
 		hungry = true

@@ -10,6 +10,7 @@ import "time"
 type lane struct {
 	tenant, channel string
 	rate            int   // the channel's limit, as the last Acquire knew it
+	even            bool  // ask for the whole rate (ChannelKey.Even)
 	burst           int64 // ms of the share the bucket may hold
 	period          int64 // ms between renewals
 

@@ -11,6 +11,8 @@
 // serves single sends first and bulk sends round robin by tenant, and that
 // never keeps an acquisition waiting longer than the caller allows: the
 // caller asks before it claims a message, and a "try later" holds nothing.
+// The same leases limit each tenant's requests per second on the send
+// routes (Requests, under the reserved channel name RequestsChannel).
 // docs/pacing.md tells the whole mechanism and its limits.
 package pacing
 
@@ -36,6 +38,11 @@ type ChannelKey struct {
 	// Rate is the channel's limit in messages per second; 0 means
 	// DefaultRate. The latest Acquire's value is the one used.
 	Rate int
+	// Even has every instance with work ask for the whole rate, whatever
+	// it measured, so the instances holding a lease split it evenly:
+	// for a tenant's request limit, whose requests come in bursts that a
+	// share sized to the measured rate would refuse.
+	Even bool
 }
 
 func (k ChannelKey) rate() int {
@@ -239,7 +246,7 @@ func (p *Pacer) lane(key ChannelKey, now int64) *lane {
 			go p.keep(l)
 		}
 	}
-	l.rate = key.rate()
+	l.rate, l.even = key.rate(), key.Even
 	return l
 }
 

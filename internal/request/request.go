@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/templategw/templategw/internal/domain"
 )
@@ -146,4 +147,16 @@ func Limit(s string, def, max int) (int, error) {
 		return 0, domain.Errorf(domain.KindInvalid, fmt.Sprintf("limit: must be a whole number from 1 to %d", max), "limit")
 	}
 	return n, nil
+}
+
+// SetRetryAfter sets the Retry-After header when err asks the client to
+// wait (a rate limit): whole seconds, rounded up and at least 1, since
+// the header has no finer unit and 0 would invite an immediate retry.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	d, ok := domain.RetryAfter(err)
+	if !ok {
+		return
+	}
+	secs := max(1, int64((d+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 }

@@ -46,6 +46,8 @@ type TenantChange struct {
 	// RetentionDays 0 keeps messages; it applies to messages made from
 	// then on.
 	RetentionDays *int
+	// RateLimit 0 goes back to the deployment's TENANT_RATE_LIMIT.
+	RateLimit *int
 }
 
 // UpdateTenant writes only c's fields of an existing tenant and returns
@@ -95,6 +97,10 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, c TenantChange) (do
 			days := *c.RetentionDays
 			t.RetentionDays = &days
 			ups = append(ups, firestore.Update{Path: "retentionDays", Value: days})
+		}
+		if c.RateLimit != nil {
+			t.RateLimit = *c.RateLimit
+			ups = append(ups, firestore.Update{Path: "rateLimit", Value: orDelete(t.RateLimit, 0)})
 		}
 		if c.UnknownPolicy != nil {
 			t.UnknownPolicy = *c.UnknownPolicy

@@ -29,6 +29,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindInFlight:            http.StatusConflict,
 	domain.KindKeyReused:           http.StatusUnprocessableEntity,
 	domain.KindForbidden:           http.StatusForbidden,
+	domain.KindRateLimited:         http.StatusTooManyRequests,
 }
 
 // shape is how an endpoint words a failure.
@@ -81,6 +82,7 @@ func writeError(w http.ResponseWriter, r *http.Request, sh shape, err error) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wati"`)
 	}
+	request.SetRetryAfter(w, err)
 	writeJSON(w, code, sh.failure(de.Message))
 }
 
