@@ -103,7 +103,7 @@ func TestTwoInstancesKeepOneTenantsRequestLimit(t *testing.T) {
 	}
 	const (
 		limit   = 5
-		offered = 20 // requests a second per instance
+		offered = 20              // requests a second per instance
 		settle  = 5 * time.Second // past the warm-up's 4 s
 		measure = 5 * time.Second
 	)
