@@ -35,6 +35,9 @@ import (
 )
 
 func main() {
+	// The life phase starts this binary again to replay its calls with a
+	// raw client.
+	bench.MaybeReplay()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := realMain(ctx, os.Args[1:], os.Stdout)
 	stop()
@@ -65,7 +68,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	lanes := fl.Int("lanes", bench.DefaultLanes, "the bridge's deliveries in flight per function")
 	emktLimit := fl.Duration("emkt-limit", 15*time.Minute, "how long to wait for the emkt batch to be dispatched before reporting it as not dispatched")
 	sweepEvery := fl.Duration("sweep-every", 0, "fire sweep this often during the run (0: never; see docs/benchmarks.md)")
-	only := fl.String("only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ",")+" (accept and e2e bring the baselines)")
+	only := fl.String("only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ",")+" (accept, e2e and life bring the baselines)")
 	paceMessages := fl.Int("pace-messages", bench.DefaultPaceMessages, "messages in the pacing phase's broadcast")
 	fairnessContacts := fl.Int("fairness-contacts", bench.DefaultFairnessContacts, "contacts in the broadcast the fairness phase's single sends compete with")
 	recoveryMessages := fl.Int("recovery-messages", bench.DefaultRecoveryMessages, "accepted, never-published messages in the backlog the recovery phase's one sweep run republishes")

@@ -90,7 +90,7 @@ type Options struct {
 	SweepEvery time.Duration
 	// Only, when set, runs just these phases (see Phases); the others'
 	// figures are left out. The phases the chosen ones need run too:
-	// accept and e2e need the baselines, which need the warm-up.
+	// accept, e2e and life need the baselines, which need the warm-up.
 	Only []string
 	// PaceMessages is the pacing phase's broadcast size; default
 	// DefaultPaceMessages.
@@ -139,6 +139,9 @@ type Bench struct {
 	bulk      phones // the emkt batch's recipients
 	nextPhone atomic.Int64
 	txPool    []*firestore.DocumentRef
+	// rawCreates and rawCreateTicks are the baselines' creates and the
+	// Firestore emulator's CPU over them, for the life phase's ratio.
+	rawCreates, rawCreateTicks int64
 
 	dispatchBridge, fanoutBridge *pushBridge // nil with EmulatorPush
 	// bulkBridge carries the bulk dispatch lane (dispatchbulk).
@@ -252,8 +255,9 @@ func selectPhases(only []string) ([]string, error) {
 		}
 		want[p] = true
 	}
-	// Their ratios are to the baselines of the same run.
-	if want["accept"] || want["e2e"] {
+	// Their ratios are to the baselines of the same run (life's to the
+	// emulator's CPU per raw create).
+	if want["accept"] || want["e2e"] || want["life"] {
 		want["baselines"] = true
 	}
 	var out []string
@@ -474,7 +478,7 @@ func (b *Bench) up(ctx context.Context) error {
 
 	b.cpu = &cpuWatch{pids: map[string]int{"bench": os.Getpid()}}
 	if pid, err := listenerPID(emulatorHost); err == nil {
-		b.cpu.pids["firestore-emulator"] = pid
+		b.cpu.pids[emulatorProc] = pid
 	}
 	if pid, err := listenerPID(os.Getenv("PUBSUB_EMULATOR_HOST")); err == nil {
 		b.cpu.pids["pubsub-emulator"] = pid

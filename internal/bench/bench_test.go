@@ -80,6 +80,7 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 		"acceptP50Ms", "acceptP99Ms", "acceptOwnHalfLoadPerSec", "acceptRawHalfP99Ms", "e2ePerSec", "e2eP99Ms", "storeAcceptPerSec", "storeDispatchPerSec",
 		"lifeRpcsPerMessage", "pendingRpcsPerMessage", "lifeReadsPerMessage", "lifeWritesPerMessage", "costPer1MUSD", "costPer1MRegionalUSD",
 		"lifePublishesPerMessage", "lifeFunctionCpuMsPerMessage",
+		"emulatorCpuPerMessageRatio", "rawCreateEmulatorCpuMs", "gatewayCpuPerMessageRatio", "rawClientCpuMsPerMessage",
 		"emkt100kAnswerSeconds", "emkt100kAddedPeakMiB", "emkt100kDispatchSeconds"} {
 		if v := num(key); v <= 0 {
 			t.Errorf("%s = %v, want > 0", key, v)
@@ -118,8 +119,8 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if sweep, _ := got["acceptSweep"].([]any); len(sweep) != 2 {
 		t.Errorf("acceptSweep has %d points, want one per concurrency (2)", len(sweep))
 	}
-	if checks, _ := got["checks"].([]any); len(checks) != 11 {
-		t.Errorf("%d checks, want the 10 of DESIGN §8 the benchmark measures and sweep's recovery", len(checks))
+	if checks, _ := got["checks"].([]any); len(checks) != 12 {
+		t.Errorf("%d checks, want the 11 of DESIGN §8 the benchmark checks and sweep's recovery", len(checks))
 	}
 	if n := num("sweepRecoveryMessages"); n != 2000 {
 		t.Errorf("sweepRecoveryMessages = %v, want 2000", n)

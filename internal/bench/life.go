@@ -72,7 +72,7 @@ func (b *Bench) lifePhase(ctx context.Context) (err error) {
 		pend, life = append(pend, p), append(life, l)
 	}
 	b.fig.LifeFigures = summarizeLife(n, pendingN, pend, life)
-	return nil
+	return b.cpuRatios(ctx, b.fig.LifeFigures, life)
 }
 
 // lifeRound is what one round of the life phase counted, as deltas.
@@ -86,6 +86,7 @@ type lifeRound struct {
 	pubsubBytes float64
 	invocations map[string]int64 // by function
 	cpuSec      float64          // the functions' CPU
+	emulatorSec float64          // the Firestore emulator's CPU
 	requestSec  float64          // the functions' request time
 	notReached  int              // messages that never reached the round's status
 	missing     int              // callbacks expected and never received
@@ -175,6 +176,7 @@ func (r *lifeRig) round(ctx context.Context, phase string, n int, webhooks bool)
 	for _, f := range app.Functions {
 		out.cpuSec += float64(c1.cpu.ticks[f.Name]-c0.cpu.ticks[f.Name]) / clockTicks
 	}
+	out.emulatorSec = float64(c1.cpu.ticks[emulatorProc]-c0.cpu.ticks[emulatorProc]) / clockTicks
 	for _, l := range sent.latencies {
 		out.requestSec += l.Seconds()
 	}

@@ -44,6 +44,7 @@ type LifeFigures struct {
 	LifeInvocationsPerMessage map[string]float64 `json:"lifeInvocationsPerMessage"`
 	LifeFunctionCPUMs         float64            `json:"lifeFunctionCpuMsPerMessage"`
 	LifeRequestMs             float64            `json:"lifeRequestMsPerMessage"`
+	CPURatios
 
 	// Every message read, every callback received, signed.
 	LifeNotRead           int `json:"lifeNotRead"`
@@ -201,6 +202,7 @@ func (f *LifeFigures) checks() []Check {
 		{Figure: "US$ per million messages at list prices", Target: "≤ 15 (nam5), ≤ 9 (regional)",
 			Value: fmt.Sprintf("%.2f nam5 (%s), %.2f %s (%s); prices of %s", f.CostPer1MUSD, rng(f.CostPer1MUSDRange), f.CostPer1MRegionalUSD, f.CostRegionalLocation, rng(f.CostPer1MRegionalUSDRange), f.CostPriceDate),
 			Pass:  pass(f.CostPer1MUSD <= TargetCostPer1M && f.CostPer1MRegionalUSD <= TargetCostPer1MRegional)},
+		f.CPURatios.check(f.LifeFunctionCPUMs),
 	}
 }
 
@@ -213,6 +215,9 @@ func (f *LifeFigures) report(w io.Writer) {
 		f.LifeReadsPerMessage, f.LifeWritesPerMessage, f.LifeDeletesPerMessage, f.PendingReadsPerMessage, f.PendingWritesPerMessage, f.LifeListenStreams)
 	fmt.Fprintf(w, "  Pub/Sub per message: %.2f publishes, %.2f deliveries; invocations per message: %s; functions' CPU %.2f ms, request time %.1f ms\n",
 		f.LifePublishesPerMessage, f.LifePushesPerMessage, sortedPer(f.LifeInvocationsPerMessage), f.LifeFunctionCPUMs, f.LifeRequestMs)
+	fmt.Fprintf(w, "  Firestore emulator CPU per message %.2f ms (%.2f–%.2f) = %.2f × its CPU per raw create (%.3f ms; reported, lower is better)\n",
+		f.LifeEmulatorCPUMs, f.LifeEmulatorCPUMsRange[0], f.LifeEmulatorCPUMsRange[1], f.EmulatorCPURatio, f.RawCreateEmulatorCPUMs)
+	fmt.Fprintf(w, "  functions' CPU per message %.2f ms = %.2f × a raw client's for the same calls (%.2f ms)\n", f.LifeFunctionCPUMs, f.GatewayCPURatio, f.RawClientCPUMs)
 	for _, c := range []struct {
 		where string
 		c     Cost

@@ -14,7 +14,12 @@ import (
 	"github.com/templategw/templategw/internal/bench"
 )
 
-func TestMain(m *testing.M) { emulatortest.Main(m) }
+// TestMain runs the life phase's raw-client replay when the benchmark
+// starts this binary as one (bench.MaybeReplay), the tests otherwise.
+func TestMain(m *testing.M) {
+	bench.MaybeReplay()
+	emulatortest.Main(m)
+}
 
 // proxied starts a proxy in front of the package's Firestore emulator and
 // a client of a fresh project through it.
