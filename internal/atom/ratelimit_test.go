@@ -1,7 +1,6 @@
 package atom_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -12,20 +11,13 @@ import (
 	"github.com/templategw/templategw/internal/catalog"
 )
 
-// refuseAll is a limiter every request is over.
-type refuseAll struct{}
-
-func (refuseAll) Allow(context.Context, string, int) (bool, time.Duration, error) {
-	return false, 2300 * time.Millisecond, nil
-}
-
 // A send over the tenant's request limit is Atom's 429 in its envelope,
 // with Retry-After in whole seconds rounded up, and stores nothing.
 func TestOverTheRequestLimitIs429WithRetryAfter(t *testing.T) {
 	src := memory.NewSource()
 	cat := catalog.New(src, 0)
 	st := memory.NewStore(t)
-	h := atom.New(cat, src, accept.New(cat, st, memory.Publisher{}, accept.Options{Wait: -1, Limiter: refuseAll{}, RateLimit: 1})).Handler()
+	h := atom.New(cat, src, accept.New(cat, st, memory.Publisher{}, accept.Options{Wait: -1, Limiter: memory.RefuseAll{RetryAfter: 2300 * time.Millisecond}, RateLimit: 1})).Handler()
 	w := send(t, h, memory.Token, body(nil), "Idempotency-Key", "k1")
 	wantError(t, w, http.StatusTooManyRequests, "too many requests")
 	if got := w.Header().Get("Retry-After"); got != "3" {

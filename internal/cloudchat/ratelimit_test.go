@@ -1,7 +1,6 @@
 package cloudchat_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -15,19 +14,12 @@ import (
 	"github.com/templategw/templategw/internal/demo"
 )
 
-// refuseAll is a limiter every request is over.
-type refuseAll struct{}
-
-func (refuseAll) Allow(context.Context, string, int) (bool, time.Duration, error) {
-	return false, 2300 * time.Millisecond, nil
-}
-
 // A send over the tenant's request limit is a 429 {"error"} with
 // Retry-After in whole seconds rounded up, and stores nothing.
 func TestOverTheRequestLimitIs429WithRetryAfter(t *testing.T) {
 	cat := catalog.New(memory.NewSource(), 0)
 	st := memory.NewStore(t)
-	h := cloudchat.New(cat, accept.New(cat, st, memory.Publisher{}, accept.Options{Wait: -1, Limiter: refuseAll{}, RateLimit: 1})).Handler()
+	h := cloudchat.New(cat, accept.New(cat, st, memory.Publisher{}, accept.Options{Wait: -1, Limiter: memory.RefuseAll{RetryAfter: 2300 * time.Millisecond}, RateLimit: 1})).Handler()
 	w := post(t, h, demo.TenantID, memory.Token, body(nil))
 	if w.Code != http.StatusTooManyRequests {
 		t.Fatalf("status %d, want 429; body %s", w.Code, w.Body.String())

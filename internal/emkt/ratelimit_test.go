@@ -1,7 +1,6 @@
 package emkt_test
 
 import (
-	"context"
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
@@ -16,18 +15,11 @@ import (
 	"github.com/templategw/templategw/internal/store"
 )
 
-// refuseAll is a limiter every request is over.
-type refuseAll struct{}
-
-func (refuseAll) Allow(context.Context, string, int) (bool, time.Duration, error) {
-	return false, 2300 * time.Millisecond, nil
-}
-
 // A 50.01 over the tenant's request limit is a 429 <erro> with
 // Retry-After in whole seconds rounded up, and no batch is made.
 func TestOverTheRequestLimitIs429WithRetryAfter(t *testing.T) {
 	st := &memStore{batches: map[string]store.BatchRecord{}}
-	svc := batch.New(accept.New(memCatalog{}, memory.NewStore(t), memory.Publisher{}, accept.Options{Limiter: refuseAll{}, RateLimit: 1}),
+	svc := batch.New(accept.New(memCatalog{}, memory.NewStore(t), memory.Publisher{}, accept.Options{Limiter: memory.RefuseAll{RetryAfter: 2300 * time.Millisecond}, RateLimit: 1}),
 		st, nopFanout{}, batch.Options{MaxRecipients: 50})
 	h := emkt.New(memCatalog{}, svc).Handler()
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(seedSend))

@@ -1,7 +1,6 @@
 package wati_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -12,13 +11,6 @@ import (
 	"github.com/templategw/templategw/internal/wati"
 )
 
-// refuseAll is a limiter every request is over.
-type refuseAll struct{}
-
-func (refuseAll) Allow(context.Context, string, int) (bool, time.Duration, error) {
-	return false, 2300 * time.Millisecond, nil
-}
-
 // A template or session send over the tenant's request limit is a 429 in
 // the route's shape with Retry-After in whole seconds rounded up, and
 // stores nothing. (The bulk route's limit is batch.Create's, the same
@@ -26,7 +18,7 @@ func (refuseAll) Allow(context.Context, string, int) (bool, time.Duration, error
 func TestOverTheRequestLimitIs429WithRetryAfter(t *testing.T) {
 	cat := catalog.New(memory.NewSource(), 0)
 	st := memory.NewStore(t)
-	sender := accept.New(cat, st, memory.Publisher{}, accept.Options{Wait: -1, Limiter: refuseAll{}, RateLimit: 1})
+	sender := accept.New(cat, st, memory.Publisher{}, accept.Options{Wait: -1, Limiter: memory.RefuseAll{RetryAfter: 2300 * time.Millisecond}, RateLimit: 1})
 	h := wati.New(cat, memoryContacts{st}, sender, &fakeBatches{}, wati.Options{}).Handler()
 	const number = "5511987654321"
 	for _, tc := range []struct {
