@@ -133,7 +133,7 @@ func (r *lifeRig) round(ctx context.Context, phase string, n int, webhooks bool)
 		sent run
 		out  = lifeRound{calls: map[string]int64{}, invocations: map[string]int64{}}
 	)
-	err := b.measure(ctx, phase, false, func() error {
+	err := b.measure(ctx, phase, webhooks, func() error {
 		// Half a period more, so the loop's count of sends is n.
 		d := time.Duration((float64(n) + 0.5) / LifeRate * float64(time.Second))
 		sent = openLoop(ctx, LifeRate, d, 256, b.acceptOp(&log), nil)
