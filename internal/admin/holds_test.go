@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/catalog"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/dispatch"
@@ -40,23 +41,25 @@ func (n *holdNotes) sent() []string {
 // t after 60 s with how many were.
 func waitAll(t *testing.T, e *env, ids []string, want domain.Status) []domain.Message {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var got []domain.Message
+	var got []domain.Message
+	done := false
+	defer func() {
+		if !done { // wait ended the test
+			t.Logf("%d of %d messages are %s", len(got), len(ids), want)
+		}
+	}()
+	wait.Until(t, 60*time.Second, "every message "+string(want), func() bool {
+		got = got[:0]
 		for _, id := range ids {
 			m, err := e.Store.Message(context.Background(), e.Tenant, id)
 			if err == nil && m.Status == want {
 				got = append(got, m)
 			}
 		}
-		if len(got) == len(ids) {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d messages are %s", len(got), len(ids), want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(got) == len(ids)
+	})
+	done = true
+	return got
 }
 
 // TestRevokedTokenHoldsThenConnectSendsEachOnce is the whole hold: the

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/batches"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/devstack"
@@ -387,22 +388,26 @@ func acceptedByContact(t *testing.T, calls []sandboxCall) map[string][]string {
 func poll(t *testing.T, st *stack, within time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	start := time.Now()
-	deadline, logAt := start.Add(within), start.Add(30*time.Second)
-	for {
-		ok, progress := cond()
-		if ok {
-			return
+	logAt := start.Add(30 * time.Second)
+	var progress string
+	done := false
+	defer func() {
+		if !done { // wait ended the test
+			t.Logf("last: %s\nthe stack's latest logs:\n%s", progress, tail(st.logs.String(), 80))
 		}
-		now := time.Now()
-		if now.After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last: %s\nthe stack's latest logs:\n%s", within, what, progress, tail(st.logs.String(), 80))
-		}
-		if now.After(logAt) {
+	}()
+	// Each poll counts thousands of messages on the emulator: once a
+	// second is enough.
+	wait.UntilEvery(t, within, time.Second, what, func() bool {
+		var ok bool
+		ok, progress = cond()
+		if now := time.Now(); !ok && now.After(logAt) {
 			t.Logf("%s after %s: %s", what, now.Sub(start).Round(time.Second), progress)
 			logAt = now.Add(30 * time.Second)
 		}
-		time.Sleep(time.Second)
-	}
+		return ok
+	})
+	done = true
 }
 
 // tail is the last n lines of s.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/templategw/templategw/internal/apptest"
+	"github.com/templategw/templategw/internal/apptest/wait"
 	"github.com/templategw/templategw/internal/dispatch"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/queue"
@@ -97,19 +98,13 @@ func TestSweepResendsOnlyOnce(t *testing.T) {
 	if r, err := s.Run(context.Background()); err != nil || r.Resent != 1 {
 		t.Fatalf("first sweep: %+v %v, want one resend", r, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, _ := e.Store.Message(context.Background(), e.Tenant, m.ID)
-		if got.Status == domain.StatusUnknown && !got.ResentAt.IsZero() {
-			if !got.ReconcileUntil.IsZero() {
-				t.Fatalf("resent message unknown again with a wait until %v, want none: a person decides", got.ReconcileUntil)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s resent at %v, want unknown after its resend", got.Status, got.ResentAt)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var got domain.Message
+	wait.Until(t, 30*time.Second, "the message unknown after its resend", func() bool {
+		got, _ = e.Store.Message(context.Background(), e.Tenant, m.ID)
+		return got.Status == domain.StatusUnknown && !got.ResentAt.IsZero()
+	})
+	if !got.ReconcileUntil.IsZero() {
+		t.Fatalf("resent message unknown again with a wait until %v, want none: a person decides", got.ReconcileUntil)
 	}
 	s = sweep.New(e.Store, e.Publisher, sweep.Options{AcceptedAfter: time.Hour, Now: func() time.Time { return at.Add(24 * time.Hour) }})
 	if r, err := s.Run(context.Background()); err != nil || r.Resent != 0 {

@@ -14,6 +14,14 @@ import (
 // later ones back off to maxInterval, so a slow one costs little CPU.
 func Until(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	UntilEvery(t, within, maxInterval, what, cond)
+}
+
+// UntilEvery is Until with the pause between polls backing off to every
+// rather than maxInterval: for a condition whose every poll costs the
+// system under test real work, such as counting thousands of messages.
+func UntilEvery(t testing.TB, within, every time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	interval := time.Millisecond
 	for !cond() {
@@ -21,9 +29,9 @@ func Until(t testing.TB, within time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
 		time.Sleep(interval)
-		interval = min(2*interval, maxInterval)
+		interval = min(2*interval, every)
 	}
 }
 
-// maxInterval bounds the pause between two polls.
+// maxInterval bounds the pause between two polls of Until.
 const maxInterval = 50 * time.Millisecond
