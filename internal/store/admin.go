@@ -60,15 +60,8 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, c TenantChange) (do
 	}
 	ref := s.tenant(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		t = domain.Tenant{}
-		if err := snap.DataTo(&t); err != nil {
+		var err error
+		if t, err = readIn[domain.Tenant](tx, ref); err != nil {
 			return err
 		}
 		t.ID = id

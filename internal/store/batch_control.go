@@ -24,15 +24,8 @@ func (s *Store) ChangeBatch(ctx context.Context, tenant, id string, apply func(r
 	ref := s.batchRef(tenant, id)
 	var r BatchRecord
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		r = BatchRecord{}
-		if err := snap.DataTo(&r); err != nil {
+		var err error
+		if r, err = readIn[BatchRecord](tx, ref); err != nil {
 			return err
 		}
 		r.ID = id

@@ -71,19 +71,9 @@ func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lea
 
 // readMessage reads a message inside a transaction.
 func readMessage(tx *firestore.Transaction, ref *firestore.DocumentRef) (domain.Message, error) {
-	var m domain.Message
-	snap, err := tx.Get(ref)
-	if notFound(err) {
-		return m, ErrNotFound
-	}
-	if err != nil {
-		return m, err
-	}
-	if err := snap.DataTo(&m); err != nil {
-		return m, err
-	}
+	m, err := readIn[domain.Message](tx, ref)
 	m.ID = ref.ID
-	return m, nil
+	return m, err
 }
 
 // WAMID maps a provider message id to its message, so a webhook finds the

@@ -95,15 +95,8 @@ func (s *Store) ReleaseChannel(ctx context.Context, tenant, id string) (domain.C
 		return ch, fmt.Errorf("release channel %s/%s: %w", tenant, id, ErrNotFound)
 	}
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		ch = domain.Channel{}
-		if err := snap.DataTo(&ch); err != nil {
+		var err error
+		if ch, err = readIn[domain.Channel](tx, ref); err != nil {
 			return err
 		}
 		ch.ID, ch.Connected, ch.Hold = id, true, nil

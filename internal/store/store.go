@@ -76,6 +76,21 @@ func ValidID(id string) bool {
 const MaxTemplateName = 512
 
 // get reads one document into v, mapping a missing document to ErrNotFound.
+// readIn reads the document at ref inside tx, ErrNotFound when there is
+// none: each attempt of the transaction decodes into a fresh value.
+func readIn[T any](tx *firestore.Transaction, ref *firestore.DocumentRef) (T, error) {
+	var v T
+	snap, err := tx.Get(ref)
+	if notFound(err) {
+		return v, ErrNotFound
+	}
+	if err != nil {
+		return v, err
+	}
+	err = snap.DataTo(&v)
+	return v, err
+}
+
 func get(ctx context.Context, ref *firestore.DocumentRef, v any) error {
 	if !ValidID(ref.ID) {
 		return ErrNotFound
