@@ -113,14 +113,8 @@ func (s *Store) RevokeToken(ctx context.Context, hash string) (domain.Token, err
 	}
 	ref := s.tokens().Doc(hash)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if notFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&t); err != nil {
+		var err error
+		if t, err = readIn[domain.Token](tx, ref); err != nil {
 			return err
 		}
 		t.Revoked = true
@@ -174,11 +168,15 @@ type TokenChange struct {
 
 // WatchTokens listens to the keys changed after since and calls fn with
 // each snapshot's changes, the first time (possibly with none) once the
-// listener is current. It returns when ctx ends or the listener fails
-// for good; Firestore's client retries passing failures itself.
+// listener is current. A key whose document changed only in its
+// lastUsedAt is not a change: every instance touches a key it uses once a
+// minute, and reporting each touch would drop the key from every
+// instance's cache each time. It returns when ctx ends or the listener
+// fails for good; Firestore's client retries passing failures itself.
 func (s *Store) WatchTokens(ctx context.Context, since time.Time, fn func([]TokenChange)) error {
 	it := s.tokens().Where("changedAt", ">", since).Snapshots(ctx)
 	defer it.Stop()
+	changedAt := map[string]time.Time{} // as this listener last saw each key
 	for {
 		snap, err := it.Next()
 		if err != nil {
@@ -190,13 +188,20 @@ func (s *Store) WatchTokens(ctx context.Context, since time.Time, fn func([]Toke
 		changes := make([]TokenChange, 0, len(snap.Changes))
 		for _, c := range snap.Changes {
 			ch := TokenChange{Hash: c.Doc.Ref.ID, Gone: c.Kind == firestore.DocumentRemoved}
-			if !ch.Gone {
-				if err := c.Doc.DataTo(&ch.Token); err != nil {
+			if ch.Gone {
+				delete(changedAt, ch.Hash)
+			} else {
+				var doc tokenDoc
+				if err := c.Doc.DataTo(&doc); err != nil {
 					// A grant that cannot be read must not stay cached
 					// as it was: report it gone.
 					ch.Gone = true
 				}
-				ch.Token.Version = c.Doc.UpdateTime
+				if c.Kind == firestore.DocumentModified && !ch.Gone && doc.ChangedAt.Equal(changedAt[ch.Hash]) {
+					continue // only its lastUsedAt moved
+				}
+				changedAt[ch.Hash] = doc.ChangedAt
+				ch.Token, ch.Token.Version = doc.Token, c.Doc.UpdateTime
 			}
 			changes = append(changes, ch)
 		}

@@ -115,6 +115,13 @@ func TestWatchTokens(t *testing.T) {
 	if c := next(); len(c) != 1 || c[0].Hash != store.HashToken("new") || c[0].Gone || c[0].Token.Tenant != "acme" {
 		t.Errorf("created: %+v", c)
 	}
+	// A use moves lastUsedAt only: no instance must drop the key for it.
+	if v, err := s.TouchToken(ctx, store.HashToken("new"), time.Now(), time.Time{}); err != nil || v.IsZero() {
+		t.Fatalf("touch: %v, %v", v, err)
+	}
+	if c := next(); len(c) != 0 {
+		t.Errorf("a use reported as a change: %+v", c)
+	}
 	if _, err := s.RevokeToken(ctx, store.HashToken("old")); err != nil {
 		t.Fatal(err)
 	}
