@@ -48,7 +48,9 @@ func waitAll(t *testing.T, e *env, ids []string, want domain.Status) []domain.Me
 			t.Logf("%d of %d messages are %s", len(got), len(ids), want)
 		}
 	}()
-	wait.Until(t, 60*time.Second, "every message "+string(want), func() bool {
+	// Each poll reads every message: ten a second is enough, and leaves
+	// the emulator to the other tests.
+	wait.UntilEvery(t, 60*time.Second, 100*time.Millisecond, "every message "+string(want), func() bool {
 		got = got[:0]
 		for _, id := range ids {
 			m, err := e.Store.Message(context.Background(), e.Tenant, id)
