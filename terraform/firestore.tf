@@ -502,15 +502,6 @@ resource "google_firestore_field" "inbound_at" {
   index_config {}
 }
 
-# One document per sent message, in one collection for all tenants.
-resource "google_firestore_field" "wamids_at" {
-  database   = google_firestore_database.default.name
-  collection = "wamids"
-  field      = "at"
-
-  index_config {}
-}
-
 # GET /batches lists a tenant's broadcasts newest first (store.Batches):
 # only the descending index stays. One batch is written per bulk send,
 # far from the rate at which a steadily growing field's index hot-spots.
@@ -585,21 +576,12 @@ resource "google_firestore_field" "idempotency_expireAt" {
   index_config {}
 }
 
-# Messages, their wamids/ index and inbound messages: the tenant's
+# Messages and inbound messages: the tenant's
 # retention (domain.Tenant.RetentionDays, default 90 days); a tenant that
 # keeps them writes no expireAt, which TTL leaves alone.
 resource "google_firestore_field" "messages_expireAt" {
   database   = google_firestore_database.default.name
   collection = "messages"
-  field      = "expireAt"
-
-  ttl_config {}
-  index_config {}
-}
-
-resource "google_firestore_field" "wamids_expireAt" {
-  database   = google_firestore_database.default.name
-  collection = "wamids"
   field      = "expireAt"
 
   ttl_config {}

@@ -13,7 +13,7 @@ import (
 
 // usage prints what GET /messages/usage answers: a tenant's messages Meta
 // reported billable in a month, per channel and pricing category, read
-// from the month's usage counters.
+// from the month's billable messages.
 func (c *CLI) usage(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("usage", "sum a tenant's billable messages of a month per channel and pricing category: what Meta will bill")
 	tenant := f.fs.String("tenant", "", "tenant id (required)")

@@ -83,9 +83,8 @@ func TestAcceptedByMetaBecomesPending(t *testing.T) {
 	if n := e.Sandbox.CountByCallback(m.ID); n != 1 {
 		t.Errorf("sandbox saw %d calls carrying the message id, want 1", n)
 	}
-	snap, err := e.Firestore.Collection("wamids").Doc(got.ProviderMessageID).Get(context.Background())
-	if err != nil || snap.Data()["message"] != m.ID || snap.Data()["tenant"] != e.Tenant {
-		t.Errorf("wamid index = %v, %v", snap, err)
+	if id, err := e.Store.MessageOfWAMID(context.Background(), e.Tenant, got.ProviderMessageID); err != nil || id != m.ID {
+		t.Errorf("message of its wamid = %q, %v", id, err)
 	}
 }
 

@@ -35,7 +35,11 @@ type Message struct {
 	Error             *MessageError         `firestore:"error,omitempty"`
 	// Pricing is Meta's pricing of the message as its statuses report it
 	// (RecordPricing); nil until one does.
-	Pricing    *Pricing       `firestore:"pricing,omitempty"`
+	Pricing *Pricing `firestore:"pricing,omitempty"`
+	// Usage is, once the message is billable, the month, channel and
+	// category it counts in (UsageKey): the usage report counts messages
+	// by it, so billing a message writes nothing but the message.
+	Usage      string         `firestore:"usage,omitempty"`
 	History    []HistoryEntry `firestore:"history"`
 	LeaseUntil time.Time      `firestore:"leaseUntil,omitempty"`
 	// ReconcileUntil is, while unknown, how long Meta's webhook has to

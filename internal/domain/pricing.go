@@ -62,14 +62,17 @@ func word(s string) string {
 	return s
 }
 
-// RecordPricing records p, the pricing a status reported, on the message.
-// A status without pricing (p nil) leaves the recorded one as it is. Once
-// a message is billable its pricing no longer changes, so the month's
-// usage, which counted it once under that category, and the message agree;
-// a message not yet billable takes Meta's latest word. recorded reports
-// whether the message changed, billed whether it became billable now and
-// must be counted in its month's usage.
-func (m *Message) RecordPricing(p *Pricing) (recorded, billed bool) {
+// RecordPricing records p, the pricing a status reported at at, on the
+// message. A status without pricing (p nil) leaves the recorded one as it
+// is. Once a message is billable its pricing no longer changes, and the
+// message counts in at's month's usage under its channel and category
+// (Message.Usage), once, whatever is replayed; a message not yet billable
+// takes Meta's latest word. The usage report counts the messages still
+// kept, so a billable message is kept at least until the month after its
+// usage month has ended, whatever the tenant's retention. recorded
+// reports whether the message changed, billed whether it became billable
+// now.
+func (m *Message) RecordPricing(p *Pricing, at time.Time) (recorded, billed bool) {
 	switch {
 	case p == nil:
 		return false, false
@@ -78,8 +81,28 @@ func (m *Message) RecordPricing(p *Pricing) (recorded, billed bool) {
 	}
 	cp := *p
 	m.Pricing = &cp
+	if cp.Billable {
+		m.Usage = UsageKey(MonthKey(at), m.Channel, cp.Category)
+		y, mo, _ := at.UTC().Date()
+		if keep := time.Date(y, mo+2, 1, 0, 0, 0, 0, time.UTC); !m.ExpireAt.IsZero() && m.ExpireAt.Before(keep) {
+			m.ExpireAt = keep
+		}
+	}
 	return true, cp.Billable
 }
+
+// UsageKey is what a billable message records to count in a month's usage
+// (YYYY-MM) on a channel in a pricing category. Its prefixes group it:
+// UsageKey(month, channel, "") is the prefix of every category's.
+func UsageKey(month, channel, category string) string {
+	return month + "/" + channel + "/" + category
+}
+
+// UsageCategories are the categories a usage report counts by name; a
+// billable message of any other category Meta reports counts as
+// CategoryOther.
+var UsageCategories = []string{CategoryMarketing, CategoryMarketingLite, CategoryUtility,
+	CategoryAuthentication, CategoryAuthenticationInternational, CategoryService}
 
 // ParseMonth reads a calendar month as YYYY-MM (MonthKey's form), given
 // under field.

@@ -31,6 +31,7 @@ func TestRecordPricing(t *testing.T) {
 	billable := &domain.Pricing{Category: "marketing", Billable: true, Type: "regular", Model: "PMP"}
 	free := &domain.Pricing{Category: "utility", Type: "free_customer_service", Model: "PMP"}
 	otherBillable := &domain.Pricing{Category: "utility", Billable: true, Type: "regular", Model: "PMP"}
+	at := time.Date(2026, 5, 31, 23, 59, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name             string
 		had, p, want     *domain.Pricing
@@ -56,9 +57,21 @@ func TestRecordPricing(t *testing.T) {
 			cp := *c.p
 			p = &cp
 		}
-		recorded, billed := m.RecordPricing(p)
+		had := m.Usage
+		m.ExpireAt = at.Add(24 * time.Hour) // a retention of a day
+		recorded, billed := m.RecordPricing(p, at)
 		if recorded != c.recorded || billed != c.billed || !reflect.DeepEqual(m.Pricing, c.want) {
 			t.Errorf("%s: recorded %v billed %v pricing %+v, want %v %v %+v", c.name, recorded, billed, m.Pricing, c.recorded, c.billed, c.want)
+		}
+		if billed {
+			if want := domain.UsageKey("2026-05", m.Channel, c.want.Category); m.Usage != want {
+				t.Errorf("%s: usage %q, want %q", c.name, m.Usage, want)
+			}
+		} else if m.Usage != had {
+			t.Errorf("%s: usage %q changed without billing, was %q", c.name, m.Usage, had)
+		}
+		if keep := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC); billed && !m.ExpireAt.Equal(keep) || !billed && !m.ExpireAt.Equal(at.Add(24*time.Hour)) {
+			t.Errorf("%s: billed %v, expires %s; a billable message is kept until %s", c.name, billed, m.ExpireAt, keep)
 		}
 		if p != nil && m.Pricing == p {
 			t.Errorf("%s: the message holds the update's own pricing, not a copy", c.name)

@@ -78,6 +78,13 @@ const DefaultConversationHours = 24
 // gateway counts per month, and a month is its longest sensible length.
 const MaxConversationHours = 31 * 24
 
+// CountsConversations reports whether the tenant's plan limits its
+// conversations, and so keeps the month's count of those opened: the
+// count is the limit's ledger, which admission reserves against. A tenant
+// without a limit keeps none, which spares a write per conversation; a
+// limit set during a month counts from then on.
+func (t Tenant) CountsConversations() bool { return t.ConversationLimit > 0 }
+
 // ConversationPeriod is how long the tenant's conversations last.
 func (t Tenant) ConversationPeriod() time.Duration {
 	h := t.ConversationHours

@@ -16,10 +16,11 @@ type Update struct {
 	// recorded whether or not the status moves the message
 	// (RecordPricing).
 	Pricing *Pricing
-	// ConversationPeriod is how long a conversation this update opens
-	// lasts, the tenant's setting as the caller knows it (its cache); 0
-	// has the store read the tenant.
-	ConversationPeriod time.Duration
+	// Tenant is the message's tenant as the caller knows it (its cache):
+	// how long a conversation this update opens lasts, and whether its
+	// plan counts it (Tenant.CountsConversations). Nil has the store read
+	// the tenant when a conversation opens.
+	Tenant *Tenant
 }
 
 // webhookStatuses are the states a provider update may report.

@@ -25,7 +25,7 @@ type Auth interface {
 	Authenticate(ctx context.Context, token string) (domain.Token, error)
 }
 
-// Store reads a tenant's messages and its usage counters.
+// Store reads a tenant's messages and counts its usage.
 type Store interface {
 	Message(ctx context.Context, tenant, id string) (domain.Message, error)
 	Messages(ctx context.Context, tenant string, f store.MessageFilter, limit int, pageToken string) ([]domain.Message, string, error)

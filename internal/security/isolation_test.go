@@ -123,9 +123,7 @@ func TestAnotherTenantsIdsReachNothing(t *testing.T) {
 }
 
 // touchingTopLevel returns the RPCs that name the victim's documents
-// outside tenants/: its token's grant and its Meta numbers. wamids/ is not
-// among them: the webhook must read a wamid's owner to ignore another
-// tenant's.
+// outside tenants/: its token's grant and its Meta numbers.
 func touchingTopLevel(rpcs []rpc) []rpc {
 	names := []string{"tokens/" + store.HashToken(apptest.Token), "phoneNumbers/" + demo.PhoneNumberID + `"`, "phoneNumbers/" + victimPNID}
 	var out []rpc
@@ -141,7 +139,7 @@ func touchingTopLevel(rpcs []rpc) []rpc {
 }
 
 // victimSnapshot is every document of the victim: its tenant's subtree,
-// and outside it its token's grant, its Meta numbers and its wamid.
+// and outside it its token's grant and its Meta numbers.
 func victimSnapshot(t *testing.T, g *gateway, v victimData) map[string]string {
 	t.Helper()
 	out := snapshot(t, g.Firestore, g.Firestore.Collection("tenants").Doc(victim), nil)
@@ -149,7 +147,6 @@ func victimSnapshot(t *testing.T, g *gateway, v victimData) map[string]string {
 		g.Firestore.Collection("tokens").Doc(store.HashToken(apptest.Token)),
 		g.Firestore.Collection("phoneNumbers").Doc(demo.PhoneNumberID),
 		g.Firestore.Collection("phoneNumbers").Doc(victimPNID),
-		g.Firestore.Collection("wamids").Doc(v.wamid),
 	} {
 		top := snapshot(t, g.Firestore, ref, nil)
 		if len(top) != 1 {

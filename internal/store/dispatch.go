@@ -76,22 +76,11 @@ func readMessage(tx *firestore.Transaction, ref *firestore.DocumentRef) (domain.
 	return m, err
 }
 
-// WAMID maps a provider message id to its message, so a webhook finds the
-// message in one read.
-type WAMID struct {
-	Tenant  string    `firestore:"tenant"`
-	Message string    `firestore:"message"`
-	At      time.Time `firestore:"at"`
-	// ExpireAt is its message's: the index goes with the message.
-	ExpireAt time.Time `firestore:"expireAt,omitempty"`
-}
-
 // Settle writes the outcome of a dispatch attempt in a transaction. It reads
 // the message and the contact's conversation on its channel, and calls
 // apply only while the message is still the attempt's (dispatching, same
-// attempt count); otherwise it returns ErrStale. A provider message id set
-// by apply is indexed under wamids/ in the same commit, and a message apply
-// fails before Meta took it gives back its conversation reservation.
+// attempt count); otherwise it returns ErrStale. A message apply fails
+// before Meta took it gives back its conversation reservation.
 func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error) {
 	ref := s.message(tenant, id)
 	var m domain.Message
@@ -119,9 +108,6 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 				return err
 			}
 		}
-		if m.ProviderMessageID != "" {
-			return tx.Set(s.wamidEntry(m))
-		}
 		return nil
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
@@ -134,8 +120,7 @@ func (s *Store) Settle(ctx context.Context, tenant, id string, attempt int, appl
 // message as Claim returned it) in one commit, reading nothing: apply
 // changes the claimed message, given the conversation admission found
 // open (domain.Message.AdmittedConversation), and the change is written
-// conditioned on the claim's own update time, with the provider message
-// id's index in the same commit. A conversation that opened after
+// conditioned on the claim's own update time. A conversation that opened after
 // admission is the status webhook's to join. When the message changed
 // since the claim (sweep expired the lease, a webhook outran the
 // outcome), or the send failed before Meta took it and may have to give
@@ -158,26 +143,15 @@ func (s *Store) SettleClaimed(ctx context.Context, claimed domain.Message, apply
 	if len(ups) == 0 {
 		return m, nil
 	}
-	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write, conditioned by a precondition
-	b.Update(s.message(tenant, id), ups, firestore.LastUpdateTime(claimed.Version))
-	if m.ProviderMessageID != "" && m.ProviderMessageID != claimed.ProviderMessageID {
-		b.Set(s.wamidEntry(m))
-	}
-	res, err := b.Commit(ctx)
+	res, err := s.message(tenant, id).Update(ctx, ups, firestore.LastUpdateTime(claimed.Version))
 	if conflict(err) {
 		return s.Settle(ctx, tenant, id, claimed.Attempts, apply)
 	}
 	if err != nil {
 		return m, fmt.Errorf("settle message %s/%s: %w", tenant, id, masked(err))
 	}
-	m.Version = res[0].UpdateTime
+	m.Version = res.UpdateTime
 	return m, nil
-}
-
-// wamidEntry is the index entry saying which message m's provider
-// message id is.
-func (s *Store) wamidEntry(m domain.Message) (*firestore.DocumentRef, WAMID) {
-	return s.fs.Collection("wamids").Doc(m.ProviderMessageID), WAMID{Tenant: m.Tenant, Message: m.ID, At: m.UpdatedAt, ExpireAt: m.ExpireAt}
 }
 
 // PutConversation creates or replaces a conversation window.

@@ -104,7 +104,7 @@ func (s *Store) RecordInbound(ctx context.Context, tenant string, in Inbound) (s
 		if err := tx.Set(convRef, conv); err != nil {
 			return err
 		}
-		if count {
+		if count && settings.CountsConversations() {
 			ref, v := s.conversationCount(tenant, in.At)
 			return tx.Set(ref, v, firestore.MergeAll)
 		}

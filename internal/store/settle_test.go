@@ -11,7 +11,7 @@ import (
 )
 
 // TestSettleClaimedWritesTheOutcomeWithoutARead: the outcome lands on the
-// claimed message, the wamid is indexed in the same commit, the fields
+// claimed message, which the tenant's wamid lookup then finds, the fields
 // the outcome does not touch stay, and an emptied field is removed.
 func TestSettleClaimedWritesTheOutcomeWithoutARead(t *testing.T) {
 	s, fs := newStore(t)
@@ -48,8 +48,11 @@ func TestSettleClaimedWritesTheOutcomeWithoutARead(t *testing.T) {
 	if _, ok := snap.Data()["leaseUntil"]; ok {
 		t.Error("the lease is still stored after the outcome")
 	}
-	if idx, err := fs.Doc("wamids/wamid.settle1").Get(ctx); err != nil || idx.Data()["message"] != m.ID {
-		t.Fatalf("wamid index = %v, %v", idx, err)
+	if id, err := s.MessageOfWAMID(ctx, "t1", "wamid.settle1"); err != nil || id != m.ID {
+		t.Fatalf("message of its wamid = %q, %v", id, err)
+	}
+	if _, err := s.MessageOfWAMID(ctx, "t2", "wamid.settle1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another tenant's lookup of the wamid: %v, want ErrNotFound", err)
 	}
 }
 

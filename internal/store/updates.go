@@ -4,41 +4,52 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"cloud.google.com/go/firestore"
 
 	"github.com/templategw/templategw/internal/domain"
 )
 
-// WAMIDOf returns the message a provider message id belongs to.
-func (s *Store) WAMIDOf(ctx context.Context, wamid string) (WAMID, error) {
-	var w WAMID
-	err := get(ctx, s.fs.Collection("wamids").Doc(wamid), &w)
-	return w, err
+// MessageOfWAMID returns the id of tenant's message that Meta knows by
+// wamid: a query on the message's own providerMessageId (one billed read,
+// on the field's automatic index), where an index document would cost a
+// write on every send for the few statuses that lack the callback data
+// naming their message.
+func (s *Store) MessageOfWAMID(ctx context.Context, tenant, wamid string) (string, error) {
+	if !ValidID(tenant) || wamid == "" {
+		return "", ErrNotFound
+	}
+	docs, err := s.sub(tenant, "messages").Where("providerMessageId", "==", wamid).Select().Limit(1).Documents(ctx).GetAll()
+	if err != nil {
+		return "", fmt.Errorf("find message of a wamid in %s: %w", tenant, masked(err))
+	}
+	if len(docs) == 0 {
+		return "", ErrNotFound
+	}
+	return docs[0].Ref.ID, nil
 }
 
 // ApplyUpdate applies a provider update to a message in one commit: the
-// message moves forward only (domain.Message.Apply) and a provider id it
-// learns is indexed under wamids/. The first status that proves Meta took
-// a template (sent, or a later one that outran it) opens the contact's
-// conversation on the message's channel, the gateway's own, for the
-// tenant's conversation period, unless one is open; the message records
-// the conversation's id. A conversation the send reserved was counted at
-// admission; one that opens without a reservation is counted now.
-// changed reports whether the message's status moved. The conversation
-// is recorded even when the status did not move, because the status that
-// proves the send ("sent") may arrive after a later one ("read"); so is
-// the update's pricing (domain.Message.RecordPricing). The update that
-// first makes the message billable counts it, in the same commit, in its
-// month's usage: the message's stored pricing says it was counted, so a
-// replayed webhook never counts twice. A duplicate writes nothing.
+// message moves forward only (domain.Message.Apply). The first status
+// that proves Meta took a template (sent, or a later one that outran it)
+// opens the contact's conversation on the message's channel, the
+// gateway's own, for the tenant's conversation period, unless one is
+// open; the message records the conversation's id. A conversation the
+// send reserved was counted at admission; one that opens without a
+// reservation is counted now, when the tenant's plan keeps the count
+// (domain.Tenant.CountsConversations). changed reports whether the
+// message's status moved. The conversation is recorded even when the
+// status did not move, because the status that proves the send ("sent")
+// may arrive after a later one ("read"); so is the update's pricing
+// (domain.Message.RecordPricing), which makes a billable message count in
+// its month's usage by a field of its own, never twice. A duplicate
+// writes nothing.
 //
-// It is not a transaction: the message is read (with, only for the status
-// that opens its conversation, the conversation and the tenant's period,
-// in the same call), and the commit is conditioned on the update times
-// read, so a writer in between makes it read again. A delivered or read
-// status costs two calls.
+// It is not a transaction: the message is read (with, only for the
+// status that opens its conversation, the conversation and, when u does
+// not carry it, the tenant, in the same call), and the commit is
+// conditioned on the update times read, so a writer in between makes it
+// read again. A delivered or read status costs two calls.
 func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (m domain.Message, changed bool, err error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return m, false, fmt.Errorf("update message %q: %w", id, ErrNotFound)
@@ -78,11 +89,11 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 		convRef  *firestore.DocumentRef
 		convSnap *firestore.DocumentSnapshot
 		conv     domain.Conversation
-		period   time.Duration
+		settings domain.Tenant
 	)
 	if opens && m.Owns(u) {
 		convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
-		if convSnap, conv, period, err = s.conversationAndPeriod(ctx, tenant, convRef, u); err != nil {
+		if convSnap, conv, settings, err = s.conversationAndTenant(ctx, tenant, convRef, u); err != nil {
 			return m, false, err
 		}
 	}
@@ -90,26 +101,19 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 	if err != nil || !m.Owns(u) {
 		return m, changed, err
 	}
-	priced, billed := m.RecordPricing(u.Pricing)
+	priced, _ := m.RecordPricing(u.Pricing, u.At)
 	var opened, count bool
 	if convRef != nil && m.Status != domain.StatusFailed {
 		conv.Channel, conv.Phone = m.Channel, m.PhoneNumber
-		opened, count = conv.OpenBy(NewID(), u.At, period)
+		opened, count = conv.OpenBy(NewID(), u.At, settings.ConversationPeriod())
+		count = count && settings.CountsConversations()
 		m.ConversationID = conv.ID
 	}
 	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write, conditioned by preconditions
 	writes := 0
-	if ups := fieldChanges(read, m); len(ups) > 0 && (changed || priced || m.ConversationID != "" && convRef != nil) {
+	learnt := read.ProviderMessageID == "" && m.ProviderMessageID != ""
+	if ups := fieldChanges(read, m); len(ups) > 0 && (changed || priced || learnt || m.ConversationID != "" && convRef != nil) {
 		b.Update(ref, ups, firestore.LastUpdateTime(snap.UpdateTime))
-		writes++
-	}
-	if billed {
-		ref, v := s.billableCount(tenant, m.Channel, *m.Pricing, u.At)
-		b.Set(ref, v, firestore.MergeAll)
-		writes++
-	}
-	if read.ProviderMessageID == "" && m.ProviderMessageID != "" {
-		b.Set(s.wamidEntry(m))
 		writes++
 	}
 	if opened {
@@ -135,36 +139,37 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 	return m, changed, nil
 }
 
-// conversationAndPeriod reads the conversation at convRef and, when u
-// does not carry it, the tenant's conversation period (which matters only
-// when the conversation is not open at u.At, and would be opened), in one
-// call.
-func (s *Store) conversationAndPeriod(ctx context.Context, tenant string, convRef *firestore.DocumentRef, u domain.Update) (*firestore.DocumentSnapshot, domain.Conversation, time.Duration, error) {
-	var conv domain.Conversation
+// conversationAndTenant reads the conversation at convRef and, when u
+// does not carry it, the tenant (whose settings matter only when the
+// conversation is not open at u.At, and would be opened), in one call.
+func (s *Store) conversationAndTenant(ctx context.Context, tenant string, convRef *firestore.DocumentRef, u domain.Update) (*firestore.DocumentSnapshot, domain.Conversation, domain.Tenant, error) {
+	var (
+		conv domain.Conversation
+		t    domain.Tenant
+	)
+	if u.Tenant != nil {
+		t = *u.Tenant
+	}
 	refs := []*firestore.DocumentRef{convRef}
-	if u.ConversationPeriod <= 0 {
+	if u.Tenant == nil {
 		refs = append(refs, s.tenant(tenant))
 	}
 	snaps, err := s.fs.GetAll(ctx, refs)
 	if err != nil {
-		return nil, conv, 0, err
+		return nil, conv, t, err
 	}
 	if snaps[0].Exists() {
 		if err := snaps[0].DataTo(&conv); err != nil {
-			return nil, conv, 0, err
+			return nil, conv, t, err
 		}
-	}
-	if conv.Open(u.At) || u.ConversationPeriod > 0 {
-		return snaps[0], conv, u.ConversationPeriod, nil
 	}
 	// A tenant that no longer exists has the defaults.
-	var t domain.Tenant
-	if snaps[1].Exists() {
+	if u.Tenant == nil && snaps[1].Exists() {
 		if err := snaps[1].DataTo(&t); err != nil {
-			return nil, conv, 0, err
+			return nil, conv, t, err
 		}
 	}
-	return snaps[0], conv, t.ConversationPeriod(), nil
+	return snaps[0], conv, t, nil
 }
 
 // tenantIn reads a tenant's settings in tx; a tenant that no longer

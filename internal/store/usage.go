@@ -3,59 +3,68 @@ package store
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
-	"time"
 
-	"cloud.google.com/go/firestore"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/templategw/templategw/internal/domain"
 )
 
-// UsageShards is how many counter documents each (month, channel,
-// category) of billable messages is spread over: one Firestore document
-// takes about one sustained write a second, and every billable message
-// writes one.
-const UsageShards = 8
-
-// usageCounters is the collection of one month's usage counters: only
-// that month's documents, so reading a month reads at most channels ×
-// categories × UsageShards small documents, whatever the traffic.
-func (s *Store) usageCounters(tenant, month string) *firestore.CollectionRef {
-	return s.sub(tenant, "usage").Doc(month).Collection("counters")
-}
-
-// billableCount is the merge that counts one billable message of channel
-// in p's category in at's month, in a random shard.
-func (s *Store) billableCount(tenant, channel string, p domain.Pricing, at time.Time) (*firestore.DocumentRef, map[string]any) {
-	shard := rand.IntN(UsageShards)
-	id := channel + "." + p.Category + "." + strconv.Itoa(shard)
-	ref := s.usageCounters(tenant, domain.MonthKey(at)).Doc(id)
-	return ref, map[string]any{"channel": channel, "category": p.Category, "count": firestore.Increment(1)}
-}
-
 // Usage returns a tenant's billable messages in month (YYYY-MM) per
-// channel and pricing category, one count per counter shard, in one
-// query of that month's counters.
+// channel and pricing category, counted on the messages themselves: each
+// billable message records its month, channel and category
+// (domain.Message.Usage), so billing one writes nothing but the message,
+// where a counter would cost a write per message. Per channel it runs one
+// count of the month and one per named category (domain.UsageCategories),
+// concurrently, each billed one read per 1,000 messages counted; what the
+// named categories leave of the month's count is CategoryOther. Only the
+// tenant's current channels are counted, and only messages still within
+// the tenant's retention.
 func (s *Store) Usage(ctx context.Context, tenant, month string) ([]domain.UsageCount, error) {
 	if !ValidID(tenant) || !ValidID(month) {
 		return nil, nil
 	}
-	docs, err := s.usageCounters(tenant, month).Documents(ctx).GetAll()
+	channels, err := s.Channels(ctx, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("usage of %s in %s: %w", tenant, month, masked(err))
 	}
-	out := make([]domain.UsageCount, 0, len(docs))
-	for _, d := range docs {
-		var c struct {
-			Channel  string `firestore:"channel"`
-			Category string `firestore:"category"`
-			Count    int    `firestore:"count"`
+	cats := domain.UsageCategories
+	n := len(cats) + 1 // the month's count, then each category's
+	counts := make([]int, len(channels)*n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	messages := s.sub(tenant, "messages")
+	for i, ch := range channels {
+		prefix := domain.UsageKey(month, ch.ID, "")
+		g.Go(func() (err error) {
+			// Every category's key starts with the prefix and a lower-case
+			// word: "/" + 1 is "0", which no such key reaches.
+			q := messages.Where("usage", ">=", prefix).Where("usage", "<", prefix[:len(prefix)-1]+"0")
+			counts[i*n], err = aggregateCount(gctx, q, "usage of "+ch.ID)
+			return err
+		})
+		for j, cat := range cats {
+			g.Go(func() (err error) {
+				q := messages.Where("usage", "==", prefix+cat)
+				counts[i*n+1+j], err = aggregateCount(gctx, q, "usage of "+ch.ID)
+				return err
+			})
 		}
-		if err := d.DataTo(&c); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", d.Ref.Path, err)
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("usage of %s in %s: %w", tenant, month, masked(err))
+	}
+	var out []domain.UsageCount
+	for i, ch := range channels {
+		other := counts[i*n]
+		for j, cat := range cats {
+			if c := counts[i*n+1+j]; c > 0 {
+				out = append(out, domain.UsageCount{Channel: ch.ID, Category: cat, Count: c})
+				other -= c
+			}
 		}
-		out = append(out, domain.UsageCount{Channel: c.Channel, Category: c.Category, Count: c.Count})
+		if other > 0 {
+			out = append(out, domain.UsageCount{Channel: ch.ID, Category: domain.CategoryOther, Count: other})
+		}
 	}
 	return out, nil
 }

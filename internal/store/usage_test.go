@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -23,10 +24,17 @@ func usageOf(t *testing.T, s *store.Store, tenant, month string) domain.Usage {
 // TestPricingIsRecordedAndCountedOnce: each message records Meta's
 // pricing; the update that first makes it billable counts it in its
 // month, per channel and category, once, whatever is replayed, and
-// whatever order concurrent webhooks take.
+// whatever order concurrent webhooks take. A category the report does not
+// name counts as other, and a channel whose id extends another's is
+// counted apart.
 func TestPricingIsRecordedAndCountedOnce(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
+	for i, c := range []struct{ tenant, channel string }{{"t1", "main"}, {"t1", "second"}, {"t1", "main2"}, {"t2", "main"}} {
+		if err := s.PutChannel(ctx, c.tenant, domain.Channel{ID: c.channel, PhoneNumberID: fmt.Sprintf("usage-pn-%d", i), Connected: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	at := time.Date(2026, 5, 31, 23, 59, 0, 0, time.UTC)
 	marketing := &domain.Pricing{Category: "marketing", Billable: true, Type: "regular", Model: "PMP"}
 	utility := &domain.Pricing{Category: "utility", Billable: true, Type: "regular", Model: "PMP"}
@@ -78,6 +86,10 @@ func TestPricingIsRecordedAndCountedOnce(t *testing.T) {
 	}
 	wg.Wait()
 
+	// A category Meta added since, on a channel named like main.
+	e := pending("main2", "5511987650805", "wamid.e")
+	apply(e, domain.StatusSent, &domain.Pricing{Category: "marketing_next", Billable: true, Model: "PMP"}, at)
+
 	// Another tenant's message under the same channel name counts for it.
 	o := msg("t2", "5511987650804", at)
 	o.Status, o.ProviderMessageID = domain.StatusPending, "wamid.o"
@@ -89,8 +101,9 @@ func TestPricingIsRecordedAndCountedOnce(t *testing.T) {
 	}
 
 	got := usageOf(t, s, "t1", "2026-05")
-	if got.Billable != 3 || got.Categories["marketing"] != 2 || got.Categories["utility"] != 1 || len(got.Channels) != 2 ||
-		got.Channels[0].Channel != "main" || got.Channels[0].Billable != 2 || got.Channels[1].Categories["marketing"] != 1 {
+	if got.Billable != 4 || got.Categories["marketing"] != 2 || got.Categories["utility"] != 1 || got.Categories["other"] != 1 || len(got.Channels) != 3 ||
+		got.Channels[0].Channel != "main" || got.Channels[0].Billable != 2 || got.Channels[1].Channel != "main2" || got.Channels[1].Categories["other"] != 1 ||
+		got.Channels[2].Categories["marketing"] != 1 {
 		t.Errorf("usage of t1 in 2026-05: %+v", got)
 	}
 	if next := usageOf(t, s, "t1", "2026-06"); next.Billable != 0 {

@@ -40,11 +40,11 @@ func sane(at time.Time) bool {
 // what the handler asks of it.
 type memStore struct{ t *testing.T }
 
-func (memStore) WAMIDOf(_ context.Context, wamid string) (store.WAMID, error) {
-	if wamid == "wamid.known" {
-		return store.WAMID{Tenant: demo.TenantID, Message: "m1"}, nil
+func (memStore) MessageOfWAMID(_ context.Context, tenant, wamid string) (string, error) {
+	if tenant == demo.TenantID && wamid == "wamid.known" {
+		return "m1", nil
 	}
-	return store.WAMID{}, store.ErrNotFound
+	return "", store.ErrNotFound
 }
 
 func (s memStore) ApplyUpdate(_ context.Context, tenant, id string, u domain.Update) (domain.Message, bool, error) {

@@ -19,8 +19,9 @@ const maxTitle = 512
 
 // status applies one status. The message is found by the gateway id Meta
 // echoes back (biz_opaque_callback_data), which costs no read of its
-// own; the provider id's index (wamids/, one read) is the fallback, for
-// a status without it or naming no message of the tenant's. Either way
+// own; a query for the tenant's message with that provider id (one read)
+// is the fallback, for a status without it or naming no message of the
+// tenant's. Either way
 // the message takes only its own send's statuses (domain.Message.Owns).
 // Whether the recipient is a number (recipient_id) or a business-scoped
 // user id (recipient_user_id) plays no part.
@@ -41,10 +42,10 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 	u := domain.Update{ProviderMessageID: st.ID, Status: to, At: eventTime(log, st.Timestamp, received)}
 	u.Error = statusError(log, st.Errors)
 	u.Pricing = statusPricing(log, st.Pricing)
-	// The tenant's conversation period from the catalog's cache spares
-	// the store a read of the tenant; without it, the store reads it.
+	// The tenant from the catalog's cache spares the store a read of it
+	// when a conversation opens; without it, the store reads it.
 	if t, err := s.lines.Tenant(ctx, line.Tenant); err == nil {
-		u.ConversationPeriod = t.ConversationPeriod()
+		u.Tenant = &t
 	}
 	m, changed, err := s.applyStatus(ctx, log, line, st, u)
 	if errors.Is(err, store.ErrNotFound) {
@@ -69,8 +70,8 @@ func (s *Server) status(ctx context.Context, log *slog.Logger, line store.Line, 
 }
 
 // applyStatus applies u to the message st is about: the one its callback
-// data names, else the one its wamid is indexed under. ErrNotFound when
-// neither is the tenant's.
+// data names, else the tenant's message that has its wamid. ErrNotFound
+// when neither is the tenant's.
 func (s *Server) applyStatus(ctx context.Context, log *slog.Logger, line store.Line, st status, u domain.Update) (domain.Message, bool, error) {
 	if id := st.CallbackData; store.ValidID(id) {
 		m, changed, err := s.store.ApplyUpdate(ctx, line.Tenant, id, u)
@@ -78,17 +79,14 @@ func (s *Server) applyStatus(ctx context.Context, log *slog.Logger, line store.L
 			return m, changed, err
 		}
 	}
-	w, err := s.store.WAMIDOf(ctx, st.ID)
+	id, err := s.store.MessageOfWAMID(ctx, line.Tenant, st.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return domain.Message{}, false, err
 	case err != nil:
 		return domain.Message{}, false, fmt.Errorf("find message of wamid %s: %w", logging.Fingerprint(st.ID), err)
-	case w.Tenant != line.Tenant:
-		log.Warn("status for another tenant's message ignored")
-		return domain.Message{}, false, store.ErrNotFound
 	}
-	return s.store.ApplyUpdate(ctx, line.Tenant, w.Message, u)
+	return s.store.ApplyUpdate(ctx, line.Tenant, id, u)
 }
 
 // statusError is the first of a status's errors, nil when it has none or

@@ -37,7 +37,7 @@ type Lines interface {
 
 // Store applies what a webhook reports.
 type Store interface {
-	WAMIDOf(ctx context.Context, wamid string) (store.WAMID, error)
+	MessageOfWAMID(ctx context.Context, tenant, wamid string) (string, error)
 	ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (domain.Message, bool, error)
 	RecordInbound(ctx context.Context, tenant string, in store.Inbound) (store.Inbound, bool, error)
 }

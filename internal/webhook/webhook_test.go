@@ -55,7 +55,20 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureLimited(t, 0)
+}
+
+// newFixtureLimited is newFixture with the tenant's plan limiting its
+// conversations to limit a month (0: unlimited), set before anything
+// caches the tenant: only a limited plan counts the conversations opened.
+func newFixtureLimited(t *testing.T, limit int) *fixture {
+	t.Helper()
 	e := apptest.New(t)
+	if limit > 0 {
+		if _, err := e.Store.UpdateTenant(context.Background(), e.Tenant, store.TenantChange{ConversationLimit: &limit}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n := &recorder{}
 	h := webhook.New(webhook.Config{VerifyToken: verifyToken, AppSecret: appSecret}, e.Catalog, e.Store, n).Handler()
 	return &fixture{Env: e, h: h, notes: n}
@@ -162,7 +175,7 @@ func TestVerificationHandshake(t *testing.T) {
 }
 
 func TestStatusesMoveForwardOnlyWhateverTheOrder(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureLimited(t, 1000)
 	m := f.pending(t, "5511987650100")
 	t0 := time.Now().Add(time.Second)
 	// Meta's own conversation object (gone since v24.0) plays no part.
@@ -192,7 +205,7 @@ func TestStatusesMoveForwardOnlyWhateverTheOrder(t *testing.T) {
 // TestSameConversationIsCountedOnce: a second send into the open
 // conversation joins it; it neither counts again nor extends it.
 func TestSameConversationIsCountedOnce(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureLimited(t, 1000)
 	phone := "5511987650101"
 	t0 := time.Now().Truncate(time.Second)
 	a, b := f.pending(t, phone), f.pending(t, phone)
@@ -210,7 +223,8 @@ func TestSameConversationIsCountedOnce(t *testing.T) {
 	}
 }
 
-// TestConversationLastsTheTenantsPeriod: the period is a tenant setting.
+// TestConversationLastsTheTenantsPeriod: the period is a tenant setting;
+// a plan without a conversation limit keeps no count of them.
 func TestConversationLastsTheTenantsPeriod(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -229,6 +243,9 @@ func TestConversationLastsTheTenantsPeriod(t *testing.T) {
 	c, _ := f.Store.Conversation(ctx, f.Tenant, demo.ChannelID, phone)
 	if !c.ExpiresAt.Equal(t0.Add(72 * time.Hour)) {
 		t.Errorf("conversation expires %s, want %s", c.ExpiresAt, t0.Add(72*time.Hour))
+	}
+	if n, err := f.Store.ConversationsOpened(ctx, f.Tenant, domain.MonthKey(t0)); err != nil || n != 0 {
+		t.Errorf("an unlimited plan counted %d conversations (%v), want none", n, err)
 	}
 }
 
@@ -321,8 +338,8 @@ func TestCallbackDataReconcilesAnUnknownAttempt(t *testing.T) {
 	if got.Status != domain.StatusDelivered || got.ProviderMessageID != "wamid.late" || got.Error != nil {
 		t.Fatalf("unknown message after its webhook: %s wamid %q error %+v", got.Status, got.ProviderMessageID, got.Error)
 	}
-	if w, err := f.Store.WAMIDOf(ctx, "wamid.late"); err != nil || w.Message != u.ID {
-		t.Errorf("wamid index %+v, %v", w, err)
+	if id, err := f.Store.MessageOfWAMID(ctx, f.Tenant, "wamid.late"); err != nil || id != u.ID {
+		t.Errorf("message of its wamid %q, %v", id, err)
 	}
 	// Another send's status echoing this id never moves it.
 	f.postSigned(t, statusBody("wamid.other", "read", time.Now(), map[string]any{"biz_opaque_callback_data": u.ID}))
@@ -343,7 +360,7 @@ func TestAnotherTenantsWamidIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	theirs := m
-	theirs.Tenant, theirs.Channel = "other-tenant", other.ID
+	theirs.Tenant, theirs.Channel, theirs.ProviderMessageID = "other-tenant", other.ID, "wamid.theirs"
 	if err := f.Store.Accept(ctx, store.Acceptance{Message: theirs, Contact: domain.Contact{Phone: m.PhoneNumber, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +379,7 @@ func TestAnotherTenantsWamidIsIgnored(t *testing.T) {
 }
 
 func TestLateStatusesNeitherExtendNorRecountAConversation(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureLimited(t, 1000)
 	ctx := context.Background()
 	phone := "5511987650108"
 	a := f.pending(t, phone)
