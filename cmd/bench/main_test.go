@@ -12,7 +12,7 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 	if err := realMain(context.Background(), []string{"--help"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-emulator-push", "-sweep-every", "-only", "-pace-messages", "-fairness-contacts", "-life-messages", "-repetitions"} {
+	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-lanes", "-sweep-every", "-only", "-pace-messages", "-fairness-contacts", "-life-messages", "-repetitions"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("usage does not mention %s:\n%s", flag, out.String())
 		}
@@ -25,8 +25,8 @@ func TestBadArgumentsAreRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--concurrency", "1,x"}, "--concurrency"},
-		{[]string{"--concurrency", "0"}, "concurrency 0"},
+		{[]string{"--concurrency", "1,4"}, "-concurrency"},
+		{[]string{"--concurrency", "-1"}, "concurrency -1"},
 		{[]string{"--contacts", "100001"}, "contacts 100001"},
 		{[]string{"--base", "http://127.0.0.1:1"}, "FIRESTORE_EMULATOR_HOST"},
 		{[]string{"extra"}, "unexpected arguments"},

@@ -4,17 +4,18 @@
 // come to) and latencies at a share of the gateway's own measured
 // capacity, with baselines of the same machine beside them.
 //
-// It starts the dev stack (or reuses a running one), with a gRPC proxy
-// between the functions and the Firestore emulator that counts calls and
-// billed operations, and measures: the emulator's raw create and
-// transaction rates and the sandbox provider's direct send rate; accept
-// throughput and latency through the front door; the end-to-end rate and
-// latency to pending; a message's whole life, webhooks and callbacks on,
-// and its cost; a large emkt 50.01's answer time, added peak memory and
-// exactly-once dispatch; pacing, fairness and sweep's recovery.
+// It is a client of the dev stack: it starts one (or reuses a running
+// one), with a gRPC proxy between the functions and the Firestore
+// emulator that counts calls and billed operations, delivers the push
+// subscriptions through emulator.Pusher, and measures: the emulator's raw
+// create rate and CPU per create; accept capacity and the latency at half
+// of it; a message's whole life, webhooks and callbacks on, and its cost;
+// a large emkt 50.01's answer time, added peak memory and exactly-once
+// dispatch; pacing, fairness and sweep's recovery.
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -31,11 +32,12 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/templategw/templategw/emulator"
 	"github.com/templategw/templategw/internal/app"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/devstack"
-	"github.com/templategw/templategw/internal/queue"
 )
 
 // Options configure a run. The zero value of a field takes its default.
@@ -48,8 +50,8 @@ type Options struct {
 	// instead of starting one; the emulators are then the ones
 	// FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST name. A reused
 	// stack's processes are not the benchmark's, so the figures that need
-	// them (commits per message, the emkt function's memory) are left
-	// out.
+	// them (the life phase's, the emkt function's memory, pacing) are
+	// left out.
 	Base string
 	// SandboxURL is the reused stack's sandbox provider (with Base).
 	SandboxURL string
@@ -57,10 +59,9 @@ type Options struct {
 	Token string
 	// Duration is each measured phase's length; default 3s.
 	Duration time.Duration
-	// Concurrency is the accept sweep's concurrencies; the largest is
-	// also the baselines' and the end-to-end phase's. Default 1, 4, 16,
-	// 32.
-	Concurrency []int
+	// Concurrency is the closed loops' (the raw creates' and accept's
+	// capacity); default 32.
+	Concurrency int
 	// Contacts is the emkt 50.01's size; default (and at most)
 	// MaxContacts.
 	Contacts int
@@ -69,13 +70,8 @@ type Options struct {
 	Progress io.Writer
 	// Logs receives the functions' and emulators' output; nil discards it.
 	Logs io.Writer
-	// EmulatorPush keeps the Pub/Sub emulator's own push subscriptions
-	// feeding dispatch and fanout, which deliver two messages at a time;
-	// by default a bridge delivers with Lanes in flight instead (see
-	// pushBridge).
-	EmulatorPush bool
-	// Lanes is the bridge's deliveries in flight per function; default
-	// DefaultLanes.
+	// Lanes is the deliveries in flight per function (see
+	// emulator.Pusher); default emulator.DefaultPushLanes.
 	Lanes int
 	// EmktLimit bounds the wait for the emkt batch to be dispatched; a
 	// batch not dispatched by then is reported as not dispatched exactly
@@ -90,7 +86,7 @@ type Options struct {
 	SweepEvery time.Duration
 	// Only, when set, runs just these phases (see Phases); the others'
 	// figures are left out. The phases the chosen ones need run too:
-	// accept, e2e and life need the baselines, which need the warm-up.
+	// accept and life need the baselines, which need the warm-up.
 	Only []string
 	// PaceMessages is the pacing phase's broadcast size; default
 	// DefaultPaceMessages.
@@ -109,8 +105,9 @@ type Options struct {
 	// DefaultRepetitions.
 	Repetitions int
 	// ProfileDir, when set, receives CPU profiles of each function and of
-	// the benchmark's own process for the main phases. The functions must
-	// run a binary that calls ServeProfiling.
+	// the benchmark's own process for accept's capacity, the emkt batch
+	// and the whole-life rounds. The functions must run a binary that
+	// calls ServeProfiling.
 	ProfileDir string
 }
 
@@ -126,7 +123,6 @@ type Bench struct {
 	fsRaw   *firestore.Client
 	fsRead  *firestore.Client
 	ps      *pubsub.Client
-	sandbox string // the sandbox provider's URL
 	prog    *progress
 	cpu     *cpuWatch
 	prof    *profiler
@@ -135,22 +131,21 @@ type Bench struct {
 
 	runID     string
 	gw        phones // the Atom sends' recipients
-	direct    phones // the direct sandbox sends' recipients
+	raw       phones // the raw creates' phone numbers
 	bulk      phones // the emkt batch's recipients
 	nextPhone atomic.Int64
-	txPool    []*firestore.DocumentRef
 	// rawCreates and rawCreateTicks are the baselines' creates and the
 	// Firestore emulator's CPU over them, for the life phase's ratio.
 	rawCreates, rawCreateTicks int64
 
-	dispatchBridge, fanoutBridge *pushBridge // nil with EmulatorPush
-	// bulkBridge carries the bulk dispatch lane (dispatchbulk).
-	bulkBridge *pushBridge
+	// The Pusher of each function fed by a push subscription (dispatch,
+	// dispatchbulk, fanout; callbacks during the life phase) and what it
+	// delivered.
+	pushers map[string]*emulator.Pusher
+	pushed  map[string]*pushCounts
 
-	rig    *paceRig           // the pacing phases' processes, once started
-	phases []string           // the phases this run measures, in order
-	warmID string             // the warm-up's message
-	wall   map[string]float64 // each measured phase's wall time, seconds
+	rig    *paceRig // the pacing phases' processes, once started
+	phases []string // the phases this run measures, in order
 }
 
 // New checks opts and fills in defaults.
@@ -161,16 +156,12 @@ func New(opts Options) (*Bench, error) {
 	if opts.Duration <= 0 {
 		opts.Duration = 3 * time.Second
 	}
-	if len(opts.Concurrency) == 0 {
-		opts.Concurrency = []int{1, 4, 16, 32}
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 32
 	}
-	for _, c := range opts.Concurrency {
-		if c < 1 || c > 1024 {
-			return nil, fmt.Errorf("concurrency %d: want 1 to 1024", c)
-		}
+	if opts.Concurrency < 1 || opts.Concurrency > 1024 {
+		return nil, fmt.Errorf("concurrency %d: want 1 to 1024", opts.Concurrency)
 	}
-	opts.Concurrency = slices.Sorted(slices.Values(opts.Concurrency))
-	opts.Concurrency = slices.Compact(opts.Concurrency)
 	if opts.Contacts == 0 {
 		opts.Contacts = MaxContacts
 	}
@@ -224,7 +215,7 @@ func New(opts Options) (*Bench, error) {
 		opts.Logs = io.Discard
 	}
 	if opts.Lanes <= 0 {
-		opts.Lanes = DefaultLanes
+		opts.Lanes = emulator.DefaultPushLanes
 	}
 	if opts.EmktLimit <= 0 {
 		opts.EmktLimit = 15 * time.Minute
@@ -233,13 +224,14 @@ func New(opts Options) (*Bench, error) {
 	return &Bench{
 		phases: phases,
 		opts:   opts, runID: fmt.Sprintf("run%d-%d", time.Now().Unix(), run),
-		gw: phones{ddd: "11", run: run}, direct: phones{ddd: "12", run: run}, bulk: phones{ddd: "21", run: run},
+		gw: phones{ddd: "11", run: run}, raw: phones{ddd: "12", run: run}, bulk: phones{ddd: "21", run: run},
+		pushers: map[string]*emulator.Pusher{}, pushed: map[string]*pushCounts{},
 	}, nil
 }
 
 // Phases are the phases a run can measure, in the order they run: what
 // Options.Only and cmd/bench's --only name.
-var Phases = []string{"baselines", "store", "accept", "e2e", "life", "emkt", "pacing", "fairness", "recovery"}
+var Phases = []string{"baselines", "accept", "life", "emkt", "pacing", "fairness", "recovery"}
 
 // selectPhases is only, in run order, with what the chosen phases need;
 // every phase when only is empty.
@@ -255,9 +247,9 @@ func selectPhases(only []string) ([]string, error) {
 		}
 		want[p] = true
 	}
-	// Their ratios are to the baselines of the same run (life's to the
-	// emulator's CPU per raw create).
-	if want["accept"] || want["e2e"] || want["life"] {
+	// Life's emulator CPU ratio is to the raw creates of the same run;
+	// accept's capacity is shown beside their rate.
+	if want["accept"] || want["life"] {
 		want["baselines"] = true
 	}
 	var out []string
@@ -280,8 +272,6 @@ func randInt(n int64) int {
 	return int(v.Int64())
 }
 
-func (b *Bench) top() int { return b.opts.Concurrency[len(b.opts.Concurrency)-1] }
-
 // Run measures everything once and returns the figures. The stack it
 // started is stopped before it returns.
 func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
@@ -289,22 +279,10 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 	d := b.opts.Duration.Seconds()
 	weights := map[string]float64{"start": 30}
 	if b.runs("baselines") {
-		weights["warm-up"], weights["raw-tx"], weights["sandbox"] = 3*d+10, d+1, d
-		for _, c := range b.opts.Concurrency {
-			weights[fmt.Sprintf("raw-create-%d", c)] = d
-		}
-	}
-	if b.runs("store") {
-		weights["store-accept"], weights["store-dispatch"] = d, d
+		weights["warm-up"], weights["raw-create"] = 2*d+10, d
 	}
 	if b.runs("accept") {
-		weights["accept-half"], weights["accept-own-half"], weights["drain"] = d, d, 15
-		for _, c := range b.opts.Concurrency {
-			weights[fmt.Sprintf("accept-%d", c)] = d
-		}
-	}
-	if b.runs("e2e") {
-		weights["e2e"], weights["e2e-latency"] = d+10, d+3
+		weights["accept"], weights["accept-half"], weights["drain"] = d, d, 15
 	}
 	if b.runs("life") {
 		// Each repetition: the sends, the last statuses and callbacks, and
@@ -327,17 +305,15 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 	b.prog = newProgress(b.opts.Progress, weights)
 	defer b.prog.finish()
 	b.fig = &Figures{
-		Cores: runtime.NumCPU(), PhaseSeconds: d, Concurrency: b.top(), EmktContacts: b.opts.Contacts,
-		CPU: map[string]map[string]float64{}, DoorCalls: map[string]map[string]int64{},
-		CPUPerOp: map[string]map[string]float64{}, Phases: b.phases,
+		Cores: runtime.NumCPU(), PhaseSeconds: d, Concurrency: b.opts.Concurrency, EmktContacts: b.opts.Contacts,
+		CPU: map[string]map[string]float64{}, Phases: b.phases,
 	}
-	b.wall = map[string]float64{}
 	defer b.close()
 	if err := b.up(ctx); err != nil {
 		return nil, err
 	}
 	steps := map[string]func(context.Context) error{
-		"baselines": b.baselines, "store": b.storeWork, "accept": b.accept, "e2e": b.endToEnd, "life": b.lifePhase, "emkt": b.emkt,
+		"baselines": b.baselines, "accept": b.accept, "life": b.lifePhase, "emkt": b.emkt,
 		"pacing": b.pacingPhase, "fairness": b.fairnessPhase, "recovery": b.recoveryPhase,
 	}
 	var run []func(context.Context) error
@@ -360,7 +336,11 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 			return nil, ctx.Err()
 		}
 	}
-	b.bridgeFigures()
+	for _, p := range b.pushers {
+		n, last := p.Errors()
+		b.fig.PushPullErrors += int(n)
+		b.fig.PushLastError = cmp.Or(last, b.fig.PushLastError)
+	}
 	b.fig.TotalSeconds = round(time.Since(started).Seconds(), 1)
 	b.fig.check()
 	return b.fig, nil
@@ -417,16 +397,15 @@ func (b *Bench) up(ctx context.Context) error {
 		b.stack = st
 		emulatorHost = st.Emulators.Firestore.Host
 		p.SetUpstream(emulatorHost)
-		b.base, b.sandbox, b.sb = st.Base, st.SandboxURL, localSandbox{st.Sandbox}
-		// Meta's status webhooks are not the happy path DESIGN §8 costs
-		// (accept, claim, outcome): each would add a transaction per
-		// status and load the machine the figures are measured on.
+		b.base, b.sb = st.Base, localSandbox{st.Sandbox}
+		// Meta's status webhooks are on in the life phase only, which
+		// costs them: elsewhere each would add a transaction per status
+		// and load the machine the figures are measured on.
 		st.Sandbox.SetWebhook("", "")
 	} else {
 		b.base = strings.TrimRight(b.opts.Base, "/")
-		b.sandbox = strings.TrimRight(b.opts.SandboxURL, "/")
-		b.sb = remoteSandbox{url: b.sandbox, hc: b.hc}
-		b.prog.note("reusing %s: commits per message and the emkt function's memory are not measured; the sandbox's webhooks stay as they are", b.base)
+		b.sb = remoteSandbox{url: strings.TrimRight(b.opts.SandboxURL, "/"), hc: b.hc}
+		b.prog.note("reusing %s: the life phase, pacing and the emkt function's memory are not measured; the sandbox's webhooks stay as they are", b.base)
 	}
 
 	var err error
@@ -451,29 +430,16 @@ func (b *Bench) up(ctx context.Context) error {
 	}
 	b.closers = append(b.closers, func() { b.ps.Close() })
 
-	if !b.opts.EmulatorPush {
-		for _, fn := range []string{"dispatch", "dispatchbulk", "fanout"} {
-			br, err := b.newBridge(ctx, fn)
-			if err != nil {
-				return err
-			}
-			b.closers = append(b.closers, func() {
-				if err := br.close(); err != nil {
-					b.prog.note("%v", err)
-				}
-			})
-			switch fn {
-			case "dispatch":
-				b.dispatchBridge = br
-			case "dispatchbulk":
-				b.bulkBridge = br
-			default:
-				b.fanoutBridge = br
-			}
+	for _, fn := range []string{"dispatch", "dispatchbulk", "fanout"} {
+		p, err := b.takeOverPush(ctx, fn)
+		if err != nil {
+			return err
 		}
-		b.fig.Delivery = fmt.Sprintf("bridge, %d in flight per function", b.opts.Lanes)
-	} else {
-		b.fig.Delivery = "emulator push"
+		b.closers = append(b.closers, func() {
+			if err := p.Close(); err != nil {
+				b.prog.note("%v", err)
+			}
+		})
 	}
 
 	b.cpu = &cpuWatch{pids: map[string]int{"bench": os.Getpid()}}
@@ -507,29 +473,50 @@ func (b *Bench) measure(ctx context.Context, phase string, profile bool, f func(
 		}
 	}
 	s0 := b.cpu.sample()
-	var calls0 map[string]int64
-	if b.proxy != nil {
-		calls0 = b.proxy.Counts()
-	}
 	err := f()
-	s1 := b.cpu.sample()
-	b.fig.CPU[phase] = s1.cores(s0)
-	b.wall[phase] = s1.at.Sub(s0.at).Seconds()
-	if b.proxy != nil {
-		calls := map[string]int64{}
-		for m, n := range b.proxy.Counts() {
-			if n -= calls0[m]; n > 0 {
-				calls[shortMethod(m)] = n
-			}
-		}
-		b.fig.DoorCalls[phase] = calls
-	}
+	b.fig.CPU[phase] = b.cpu.sample().cores(s0)
 	if profile {
 		if err := b.prof.stop(ctx); err != nil {
 			b.prog.note("profiling %s: %v", phase, err)
 		}
 	}
 	return err
+}
+
+// takeOverPush delivers function fn's push subscription through an
+// emulator.Pusher, counting what it delivers.
+func (b *Bench) takeOverPush(ctx context.Context, fn string) (*emulator.Pusher, error) {
+	c := &pushCounts{}
+	p, err := emulator.TakeOverPush(ctx, b.ps, devstack.PushSubscription(fn), emulator.PushOptions{Lanes: b.opts.Lanes, Client: b.hc, Observe: c.observe})
+	if err != nil {
+		return nil, err
+	}
+	b.pushers[fn], b.pushed[fn] = p, c
+	return p, nil
+}
+
+// pushCounts are one function's deliveries, for the life phase's
+// figures.
+type pushCounts struct {
+	delivered, refused atomic.Int64
+	// busy is the time deliveries spent posted to the function
+	// (nanoseconds), its request time; billedBytes Pub/Sub's billed
+	// throughput of the messages delivered, each at least 1,000 bytes.
+	busy, billedBytes atomic.Int64
+}
+
+func (c *pushCounts) observe(m *pubsubpb.PubsubMessage, took time.Duration, err error) {
+	size := len(m.GetData())
+	for k, v := range m.GetAttributes() {
+		size += len(k) + len(v)
+	}
+	c.billedBytes.Add(int64(max(size, pubsubMinBytes)))
+	c.busy.Add(int64(took))
+	if err != nil {
+		c.refused.Add(1)
+	} else {
+		c.delivered.Add(1)
+	}
 }
 
 // phone is the next unused Atom recipient of this run.
@@ -544,22 +531,6 @@ func (b *Bench) acceptOp(log *sentLog) op {
 			log.add(id, at)
 		}
 		return err
-	}
-}
-
-// bridgeFigures records how the bridges fared.
-func (b *Bench) bridgeFigures() {
-	for _, br := range []*pushBridge{b.dispatchBridge, b.bulkBridge, b.fanoutBridge} {
-		if br == nil {
-			continue
-		}
-		if br == b.dispatchBridge {
-			b.fig.PushPeakInFlight = br.peak.Load()
-		}
-		b.fig.PushPullErrors += int(br.pullErrors.Load())
-		if e, ok := br.lastErr.Load().(string); ok {
-			b.fig.PushLastError = e
-		}
 	}
 }
 
@@ -578,21 +549,4 @@ func (b *Bench) quiet(ctx context.Context) {
 			last, since = n, time.Now()
 		}
 	}
-}
-
-// pauseDispatch stops deliveries to dispatch until resume: what is
-// published meanwhile waits in its subscription and is delivered on
-// resume. With the emulator's push, the subscription is detached (made a
-// pull subscription nobody pulls) and attached again.
-func (b *Bench) pauseDispatch(ctx context.Context) (resume func() error, err error) {
-	if br := b.dispatchBridge; br != nil {
-		br.pause()
-		return func() error { br.start(); return nil }, nil
-	}
-	name := queue.SubscriptionName(devstack.Project, devstack.PushSubscription("dispatch"))
-	push, err := b.detachPush(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return func() error { return b.restorePush(name, push) }, nil
 }

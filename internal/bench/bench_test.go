@@ -14,7 +14,7 @@ import (
 )
 
 // TestBenchRunsEndToEnd runs the whole benchmark on a tiny scale (1 s
-// phases, concurrencies 1 and 4, one repetition of 50 messages' whole
+// phases, concurrency 4, one repetition of 50 messages' whole
 // life, a 500-contact batch, 200 messages paced at 80/s, single sends
 // beside a 1,000-contact batch, a 2,000-message backlog for sweep to
 // recover) against a stack of
@@ -37,7 +37,7 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	}
 	var progress, logs bytes.Buffer
 	b, err := bench.New(bench.Options{
-		Exe: exe, Duration: time.Second, Concurrency: []int{4, 1}, Contacts: 500, PaceMessages: 200, FairnessContacts: 1000,
+		Exe: exe, Duration: time.Second, Concurrency: 4, Contacts: 500, PaceMessages: 200, FairnessContacts: 1000,
 		RecoveryMessages: 2000, LifeMessages: 50, Repetitions: 1, Progress: &progress, Logs: &logs,
 	})
 	if err != nil {
@@ -73,11 +73,7 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 		}
 		return v
 	}
-	if c := num("commitsPerMessage"); c < 1 || c > 10 {
-		t.Errorf("commitsPerMessage = %v, want between 1 and 10", c)
-	}
-	for _, key := range []string{"acceptPerSec", "rawCreatePerSec", "rawTxPerSec", "sandboxPerSec",
-		"acceptP50Ms", "acceptP99Ms", "acceptOwnHalfLoadPerSec", "acceptRawHalfP99Ms", "e2ePerSec", "e2eP99Ms", "storeAcceptPerSec", "storeDispatchPerSec",
+	for _, key := range []string{"acceptPerSec", "rawCreatePerSec", "acceptP50Ms", "acceptP99Ms", "acceptHalfLoadPerSec",
 		"lifeRpcsPerMessage", "pendingRpcsPerMessage", "lifeReadsPerMessage", "lifeWritesPerMessage", "costPer1MUSD", "costPer1MRegionalUSD",
 		"lifePublishesPerMessage", "lifeFunctionCpuMsPerMessage",
 		"emulatorCpuPerMessageRatio", "rawCreateEmulatorCpuMs", "gatewayCpuPerMessageRatio", "rawClientCpuMsPerMessage",
@@ -86,7 +82,7 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", key, v)
 		}
 	}
-	for _, key := range []string{"acceptRatio", "e2eRatio"} {
+	for _, key := range []string{"commitsPerMessage", "e2ePerSec", "acceptRawHalfP99Ms", "rawTxPerSec", "storeAcceptPerSec", "acceptSweep", "cpuMsPerOp"} {
 		if _, ok := got[key]; ok {
 			t.Errorf("%s is still in the JSON", key)
 		}
@@ -116,8 +112,12 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if n := num("emktContacts"); n != 500 {
 		t.Errorf("emktContacts = %v, want 500", n)
 	}
-	if sweep, _ := got["acceptSweep"].([]any); len(sweep) != 2 {
-		t.Errorf("acceptSweep has %d points, want one per concurrency (2)", len(sweep))
+	calls, _ := got["lifeCallsByMethod"].(map[string]any)
+	if len(calls) == 0 {
+		t.Errorf("lifeCallsByMethod = %v, want the calls by method", got["lifeCallsByMethod"])
+	}
+	if _, ok := got["costPer1MBreakdown"].(map[string]any); !ok {
+		t.Errorf("costPer1MBreakdown = %v, want the cost by part", got["costPer1MBreakdown"])
 	}
 	if checks, _ := got["checks"].([]any); len(checks) != 12 {
 		t.Errorf("%d checks, want the 11 of DESIGN §8 the benchmark checks and sweep's recovery", len(checks))
@@ -154,8 +154,8 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if n := num("pacingMessages"); n != 200 {
 		t.Errorf("pacingMessages = %v, want 200", n)
 	}
-	if fig.E2EFailed != 0 || fig.AcceptErrors != 0 {
-		t.Errorf("%d accept errors and %d messages that failed end to end, want none", fig.AcceptErrors, fig.E2EFailed)
+	if fig.AcceptErrors != 0 {
+		t.Errorf("%d accept errors, want none", fig.AcceptErrors)
 	}
 }
 

@@ -16,76 +16,26 @@ import (
 type Figures struct {
 	Cores        int     `json:"cores"`
 	PhaseSeconds float64 `json:"phaseSeconds"`
-	// Concurrency is the baselines' and the end-to-end phase's: the
-	// sweep's highest.
+	// Concurrency is the closed loops': the raw creates' and accept's.
 	Concurrency int `json:"concurrency"`
-	// Delivery is how Pub/Sub messages reached dispatch and fanout: the
-	// bridge or the emulator's own push.
-	Delivery string `json:"delivery"`
-	// PushPeakInFlight is the most deliveries the bridge had in flight to
-	// dispatch at once.
-	PushPeakInFlight int64 `json:"pushPeakInFlight,omitempty"`
-	// PushPullErrors is how often a bridge's pull failed (and was tried
+	// PushPullErrors is how often a Pusher's pull failed (and was tried
 	// again); PushLastError is the last pull, ack or nack error.
 	PushPullErrors int    `json:"pushPullErrors"`
 	PushLastError  string `json:"pushLastError,omitempty"`
 
-	// Baselines.
-	RawCreatePerSec float64 `json:"rawCreatePerSec"` // best over the sweep's concurrencies
-	RawTxPerSec     float64 `json:"rawTxPerSec"`
-	// RawCommitPerSec is the emulator's rate for a message's mix of
-	// commits: one create and CommitsPerMessage-1 transactions.
-	RawCommitPerSec *float64 `json:"rawCommitPerSec"`
-	SandboxPerSec   float64  `json:"sandboxPerSec"`
-	SandboxRefused  int      `json:"sandboxRefused"` // direct sends over the demo number's limit
+	// RawCreatePerSec is the Firestore emulator's one-document create
+	// rate, closed loop.
+	RawCreatePerSec float64 `json:"rawCreatePerSec"`
 
-	// The gateway's own Firestore work, driven through the store package
-	// without HTTP, Pub/Sub or the provider: accept's read and commit,
-	// dispatch's claim and outcome transactions, and the message rate the
-	// two allow together.
-	StoreAcceptPerSec   float64 `json:"storeAcceptPerSec"`
-	StoreDispatchPerSec float64 `json:"storeDispatchPerSec"`
-	StorePipelinePerSec float64 `json:"storePipelinePerSec"`
-
-	// Accept, dispatch paused.
-	AcceptSweep       []SweepPoint `json:"acceptSweep"`
-	AcceptPerSec      float64      `json:"acceptPerSec"` // best over the sweep
-	AcceptConcurrency int          `json:"acceptConcurrency"`
-	// AcceptOwnHalfLoadPerSec is the open-loop rate AcceptP50Ms, P95Ms
-	// and P99Ms were measured at: half AcceptPerSec, DESIGN §8's 50 % of
-	// the gateway's measured capacity.
-	AcceptOwnHalfLoadPerSec float64 `json:"acceptOwnHalfLoadPerSec"`
-	AcceptP50Ms             float64 `json:"acceptP50Ms"`
-	AcceptP95Ms             float64 `json:"acceptP95Ms"`
-	AcceptP99Ms             float64 `json:"acceptP99Ms"`
-	// AcceptHalfLoadPerSec is half RawCreatePerSec, offered open loop;
-	// AcceptRawHalf* the latencies at it. On two shared cores it is above
-	// what accept carries, so they measure a queue (docs/benchmarks.md).
-	AcceptHalfLoadPerSec         float64 `json:"acceptHalfLoadPerSec"`
-	AcceptHalfLoadAchievedPerSec float64 `json:"acceptHalfLoadAchievedPerSec"`
-	AcceptRawHalfP50Ms           float64 `json:"acceptRawHalfP50Ms"`
-	AcceptRawHalfP95Ms           float64 `json:"acceptRawHalfP95Ms"`
-	AcceptRawHalfP99Ms           float64 `json:"acceptRawHalfP99Ms"`
-	AcceptErrors                 int     `json:"acceptErrors"`
-
-	// End to end, to pending.
-	CommitsPerMessage *float64         `json:"commitsPerMessage"`
-	CommitCalls       map[string]int64 `json:"commitWindowCalls,omitempty"` // every call the door saw in that window
-	E2EPerSec         float64          `json:"e2ePerSec"`
-	// E2EBoundPerSec is RawCommitPerSec / CommitsPerMessage: the message
-	// rate the emulator's commits allow.
-	E2EBoundPerSec       *float64 `json:"e2eBoundPerSec"`
-	E2EMessages          int      `json:"e2eMessages"`
-	E2EFailed            int      `json:"e2eFailed"`
-	E2ELatencyLoadPerSec float64  `json:"e2eLatencyLoadPerSec"` // half E2EPerSec, open loop
-	E2EP50Ms             float64  `json:"e2eP50Ms"`
-	E2EP95Ms             float64  `json:"e2eP95Ms"`
-	E2EP99Ms             float64  `json:"e2eP99Ms"`
-	// PushLagP50Ms and PushLagP99Ms are, in the latency phase, how long a
-	// dispatch job waited in Pub/Sub between its publish and the bridge
-	// pulling it (with the bridge only).
-	PushLagP50Ms float64 `json:"pushLagP50Ms,omitempty"`
-	PushLagP99Ms float64 `json:"pushLagP99Ms,omitempty"`
+	// Accept, dispatch paused: its capacity, closed loop, and the latency
+	// at AcceptHalfLoadPerSec, half of it offered open loop (DESIGN §8's
+	// 50 % of the gateway's measured capacity).
+	AcceptPerSec         float64 `json:"acceptPerSec"`
+	AcceptHalfLoadPerSec float64 `json:"acceptHalfLoadPerSec"`
+	AcceptP50Ms          float64 `json:"acceptP50Ms"`
+	AcceptP95Ms          float64 `json:"acceptP95Ms"`
+	AcceptP99Ms          float64 `json:"acceptP99Ms"`
+	AcceptErrors         int     `json:"acceptErrors"`
 
 	// The emkt batch (EmktContacts contacts; DESIGN's figure is for
 	// 100,000).
@@ -108,15 +58,6 @@ type Figures struct {
 	// name, the emulators, "bench" (load generator, proxy, sandbox and
 	// front door), "others" (the rest of the machine) and "machine".
 	CPU map[string]map[string]float64 `json:"cpuCores"`
-
-	// CPUPerOp is, for the phases that count operations, each process's
-	// CPU milliseconds per operation (a create, a transaction, an accepted
-	// message, a message to pending).
-	CPUPerOp map[string]map[string]float64 `json:"cpuMsPerOp"`
-
-	// DoorCalls are the Firestore calls the emulator's door saw in each
-	// phase, by method (a started stack only).
-	DoorCalls map[string]map[string]int64 `json:"doorCalls,omitempty"`
 
 	// The life, pacing, fairness and recovery phases' figures; absent
 	// from a run that does not measure them.
@@ -171,19 +112,6 @@ type FairnessFigures struct {
 	SingleDuringBulkMaxMs float64 `json:"singleDuringBulkMaxMs"`
 }
 
-// SweepPoint is accept and the raw create baseline at one concurrency.
-type SweepPoint struct {
-	Concurrency     int     `json:"concurrency"`
-	AcceptPerSec    float64 `json:"acceptPerSec"`
-	RawCreatePerSec float64 `json:"rawCreatePerSec"`
-	Ratio           float64 `json:"ratio"`
-	P50Ms           float64 `json:"p50Ms"`
-	P95Ms           float64 `json:"p95Ms"`
-	P99Ms           float64 `json:"p99Ms"`
-	Errors          int     `json:"errors"`
-	Accepted        int     `json:"accepted"`
-}
-
 // Check is one DESIGN §8 figure against its target.
 type Check struct {
 	Figure string `json:"figure"`
@@ -214,7 +142,7 @@ func (f *Figures) check() {
 	}
 	if f.ran("accept") {
 		add("accept latency at 50 % of the gateway's measured capacity",
-			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms at %.0f/s (half of %.0f/s)", f.AcceptP50Ms, f.AcceptP99Ms, f.AcceptOwnHalfLoadPerSec, f.AcceptPerSec),
+			fmt.Sprintf("p50 %.1f ms, p99 %.1f ms at %.0f/s (half of %.0f/s)", f.AcceptP50Ms, f.AcceptP99Ms, f.AcceptHalfLoadPerSec, f.AcceptPerSec),
 			"p50 ≤ 10 ms, p99 ≤ 30 ms", pass(f.AcceptP50Ms <= TargetAcceptP50Ms && f.AcceptP99Ms <= TargetAcceptP99Ms))
 	}
 	if l := f.LifeFigures; l != nil {
@@ -265,79 +193,18 @@ func (f *Figures) WriteJSON(w io.Writer) error {
 	return enc.Encode(f)
 }
 
-// WriteReport writes the figures for a person: the baselines, the accept
-// sweep, each gateway figure as a ratio to its baseline beside its
-// target, and where the CPU went.
+// WriteReport writes the figures for a person: each phase's, then every
+// DESIGN §8 figure beside its target, and where the CPU went.
 func (f *Figures) WriteReport(w io.Writer) error {
-	var tw *tabwriter.Writer
 	if f.ran("baselines") {
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "baselines (concurrency %d, %d cores, %.0f s phases)\n", f.Concurrency, f.Cores, f.PhaseSeconds)
-		fmt.Fprintf(tw, "  Firestore emulator creates\t%.0f/s\t(best over the sweep)\n", f.RawCreatePerSec)
-		fmt.Fprintf(tw, "  Firestore emulator read-then-update transactions\t%.0f/s\n", f.RawTxPerSec)
-		if f.RawCommitPerSec != nil {
-			fmt.Fprintf(tw, "  Firestore emulator commits in a message's mix\t%.0f/s\t(1 create + %.2f transactions)\n", *f.RawCommitPerSec, *f.CommitsPerMessage-1)
-		}
-		fmt.Fprintf(tw, "  sandbox provider, direct\t%.0f/s\t(%d refused by its per-number limit)\n", f.SandboxPerSec, f.SandboxRefused)
-		tw.Flush()
+		fmt.Fprintf(w, "Firestore emulator creates: %.0f/s (concurrency %d, %d cores, %.0f s phases)\n", f.RawCreatePerSec, f.Concurrency, f.Cores, f.PhaseSeconds)
 	}
-
-	if f.ran("store") {
-		fmt.Fprintf(w, "\nthe gateway's Firestore work alone (the store package, no HTTP, Pub/Sub or provider; concurrency %d)\n", f.Concurrency)
-		fmt.Fprintf(w, "  accept (conversation read + one commit) %.0f/s, claim + outcome %.0f/s: %.0f messages/s for both\n",
-			f.StoreAcceptPerSec, f.StoreDispatchPerSec, f.StorePipelinePerSec)
-	}
-
 	if f.ran("accept") {
-		fmt.Fprintln(w, "\naccept through the front door (dispatch paused)")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "concurrency\taccept/s\traw create/s\tratio\tp50 ms\tp95 ms\tp99 ms\terrors\t")
-		for _, p := range f.AcceptSweep {
-			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t\n", p.Concurrency, p.AcceptPerSec, p.RawCreatePerSec, p.Ratio, p.P50Ms, p.P95Ms, p.P99Ms, p.Errors)
-		}
-		tw.Flush()
-		fmt.Fprintf(w, "at %.0f/s open loop (half the accept throughput): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
-			f.AcceptOwnHalfLoadPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms)
-		fmt.Fprintf(w, "at %.0f/s open loop (half the raw create rate; %.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
-			f.AcceptHalfLoadPerSec, f.AcceptHalfLoadAchievedPerSec, f.AcceptRawHalfP50Ms, f.AcceptRawHalfP95Ms, f.AcceptRawHalfP99Ms)
-		if f.AcceptHalfLoadAchievedPerSec < 0.95*f.AcceptHalfLoadPerSec {
-			fmt.Fprintf(w, "  (overloaded: that rate is above the accept throughput, so requests queue and the latencies grow with the phase)\n")
-		}
-		if n := len(f.AcceptSweep); n > 0 {
-			top := f.AcceptSweep[n-1]
-			if calls := f.DoorCalls[fmt.Sprintf("accept-%d", top.Concurrency)]; len(calls) > 0 {
-				fmt.Fprintf(w, "Firestore calls per accepted message: %s\n", perMessage(calls, float64(top.Accepted)))
-			}
-		}
+		fmt.Fprintf(w, "\naccept through the front door (dispatch paused): %.0f/s closed loop; at %.0f/s open loop (half that): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms; %d errors\n",
+			f.AcceptPerSec, f.AcceptHalfLoadPerSec, f.AcceptP50Ms, f.AcceptP95Ms, f.AcceptP99Ms, f.AcceptErrors)
 	}
-
-	if f.ran("e2e") {
-		fmt.Fprintf(w, "\nend to end to pending (concurrency %d; Pub/Sub delivery: %s", f.Concurrency, f.Delivery)
-		if f.PushPeakInFlight > 0 {
-			fmt.Fprintf(w, ", at most %d to dispatch at once", f.PushPeakInFlight)
-		}
-		if f.PushPullErrors > 0 {
-			fmt.Fprintf(w, ", %d pulls failed, last error: %s", f.PushPullErrors, f.PushLastError)
-		}
-		fmt.Fprintf(w, "): %.0f/s over %d messages (%d failed)", f.E2EPerSec, f.E2EMessages, f.E2EFailed)
-		if f.E2EBoundPerSec != nil {
-			fmt.Fprintf(w, "; the emulator allows %.0f/s at %.2f commits per message", *f.E2EBoundPerSec, *f.CommitsPerMessage)
-		}
-		fmt.Fprintf(w, "\nat %.0f/s open loop (half that): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms to pending", f.E2ELatencyLoadPerSec, f.E2EP50Ms, f.E2EP95Ms, f.E2EP99Ms)
-		if f.PushLagP50Ms > 0 {
-			fmt.Fprintf(w, " (of which publish to pull: p50 %.1f ms, p99 %.1f ms)", f.PushLagP50Ms, f.PushLagP99Ms)
-		}
-		fmt.Fprintln(w)
-		if len(f.CommitCalls) > 0 && f.CommitsPerMessage != nil && *f.CommitsPerMessage > 0 {
-			var commits int64
-			for m, n := range f.CommitCalls {
-				if m == methodCommit || m == methodBatchWrite {
-					commits += n
-				}
-			}
-			reached := float64(commits) / *f.CommitsPerMessage
-			fmt.Fprintf(w, "Firestore calls per message to pending: %s\n", perMessage(f.CommitCalls, reached))
-		}
+	if f.PushPullErrors > 0 {
+		fmt.Fprintf(w, "\nPub/Sub delivery: %d pulls failed, last error: %s\n", f.PushPullErrors, f.PushLastError)
 	}
 
 	if f.ran("emkt") {
@@ -369,7 +236,7 @@ func (f *Figures) WriteReport(w io.Writer) error {
 	}
 
 	fmt.Fprintln(w, "\nDESIGN §8")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range f.Checks {
 		verdict := "not measured"
 		if c.Pass != nil {
@@ -378,26 +245,6 @@ func (f *Figures) WriteReport(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Figure, c.Value, c.Target, verdict)
 	}
 	tw.Flush()
-
-	if len(f.CPUPerOp) > 0 {
-		fmt.Fprintln(w, "\nCPU milliseconds per operation (a create, a transaction, an accepted message, a message to pending)")
-		cols := []string{"firestore-emulator", "pubsub-emulator", "templates", "dispatch", "bench", "others"}
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "phase\t"+strings.Join(cols, "\t")+"\t")
-		var phases []string
-		for p := range f.CPUPerOp {
-			phases = append(phases, p)
-		}
-		slices.SortFunc(phases, func(a, b string) int { return phaseOrder(a) - phaseOrder(b) })
-		for _, p := range phases {
-			row := []string{p}
-			for _, c := range cols {
-				row = append(row, fmt.Sprintf("%.2f", f.CPUPerOp[p][c]))
-			}
-			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
-		}
-		tw.Flush()
-	}
 
 	fmt.Fprintln(w, "\nCPU (cores used, largest first)")
 	phases := make([]string, 0, len(f.CPU))
@@ -421,7 +268,7 @@ func phaseOrder(p string) int {
 			name = p[:i]
 		}
 	}
-	order := []string{"raw-create", "raw-tx", "sandbox", "store-accept", "store-dispatch", "accept", "accept-own-half", "accept-half", "drain", "e2e", "e2e-latency", "life-warm-up", "life-pending", "life", "emkt-answer", "emkt-dispatch", "pacing", "fairness", "recovery-write", "recovery"}
+	order := []string{"raw-create", "accept", "accept-half", "drain", "life-warm-up", "life-pending", "life", "emkt-answer", "emkt-dispatch", "pacing", "fairness", "recovery-write", "recovery"}
 	if i := slices.Index(order, name); i >= 0 {
 		return i*10000 + c
 	}
@@ -430,16 +277,6 @@ func phaseOrder(p string) int {
 
 // shortMethod is a gRPC method's last element: Commit, RunQuery, …
 func shortMethod(m string) string { return m[strings.LastIndexByte(m, '/')+1:] }
-
-// perMessage lists calls divided by n, as "Commit 1.00, …".
-func perMessage(calls map[string]int64, n float64) string {
-	var parts []string
-	for m, c := range calls {
-		parts = append(parts, fmt.Sprintf("%s %.2f", shortMethod(m), float64(c)/n))
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ", ")
-}
 
 func round(v float64, digits int) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {

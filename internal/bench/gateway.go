@@ -105,22 +105,11 @@ func ids(s []sent) []string {
 // sandboxView is what the benchmark reads of the sandbox provider: in
 // process when it started the stack, over /_sandbox/ when it reuses one.
 type sandboxView interface {
-	// calls reports how many provider calls carried each id as
-	// biz_opaque_callback_data, refused ones included.
-	calls(ctx context.Context, ids []string) ([]int, error)
 	requests(ctx context.Context) ([]sandbox.Request, error)
 	reset(ctx context.Context) error
 }
 
 type localSandbox struct{ sb *sandbox.Sandbox }
-
-func (l localSandbox) calls(_ context.Context, ids []string) ([]int, error) {
-	out := make([]int, len(ids))
-	for i, id := range ids {
-		out[i] = l.sb.CountByCallback(id)
-	}
-	return out, nil
-}
 
 func (l localSandbox) requests(context.Context) ([]sandbox.Request, error) {
 	return l.sb.Requests(), nil
@@ -131,22 +120,6 @@ func (l localSandbox) reset(context.Context) error { l.sb.Reset(); return nil }
 type remoteSandbox struct {
 	url string
 	hc  *http.Client
-}
-
-func (r remoteSandbox) calls(ctx context.Context, ids []string) ([]int, error) {
-	all, err := r.requests(ctx)
-	if err != nil {
-		return nil, err
-	}
-	n := map[string]int{}
-	for _, q := range all {
-		n[q.CallbackData]++
-	}
-	out := make([]int, len(ids))
-	for i, id := range ids {
-		out[i] = n[id]
-	}
-	return out, nil
 }
 
 func (r remoteSandbox) requests(ctx context.Context) ([]sandbox.Request, error) {
@@ -187,39 +160,89 @@ func (r remoteSandbox) reset(ctx context.Context) error {
 	return nil
 }
 
-// waitCalled waits until the provider has been called for every id (the
-// cheap, in-process part of following messages), reporting the fraction
-// done. It gives up when no new call arrives for stall.
-func (b *Bench) waitCalled(ctx context.Context, ids []string, stall time.Duration, report func(done, all int)) error {
-	left := ids
+// waitAccepted follows the provider's calls until it has accepted one for
+// every id (a call refused for throughput is tried again, so only an
+// accepted one means the message went), reporting progress. It gives up
+// when nothing new is accepted for stall.
+func waitAccepted(ctx context.Context, requests func(context.Context) ([]sandbox.Request, error), ids []string, stall time.Duration, report func(done, all int)) error {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	seen, done := 0, 0
 	lastProgress := time.Now()
 	for {
-		n, err := b.sb.calls(ctx, left)
+		reqs, err := requests(ctx)
 		if err != nil {
 			return err
 		}
-		var still []string
-		for i, id := range left {
-			if n[i] == 0 {
-				still = append(still, id)
+		if len(reqs) < seen {
+			seen = 0 // reset underneath us: count afresh
+		}
+		before := done
+		for _, r := range reqs[seen:] {
+			if r.Status == http.StatusOK && want[r.CallbackData] {
+				delete(want, r.CallbackData)
+				done++
 			}
 		}
-		if len(still) < len(left) {
+		seen = len(reqs)
+		if done > before {
 			lastProgress = time.Now()
 		}
-		left = still
 		if report != nil {
-			report(len(ids)-len(left), len(ids))
+			report(done, len(ids))
 		}
-		if len(left) == 0 {
+		if done == len(ids) {
 			return nil
 		}
 		if time.Since(lastProgress) > stall {
-			return fmt.Errorf("%d of %d messages never reached the provider (nothing new for %s)", len(left), len(ids), stall)
+			return fmt.Errorf("%d of %d messages never accepted by the provider (nothing new for %s)", len(ids)-done, len(ids), stall)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// watch reads the demo tenant's messages ids straight from the emulator
+// (never through the counting door: following is not the gateway's
+// work), 500 to a call, every 200 ms, and hands each to done until done
+// says it is finished with it. It returns the ids left when every one is
+// finished or when none has been for stall.
+func (b *Bench) watch(ctx context.Context, ids []string, stall time.Duration, done func(id string, s *firestore.DocumentSnapshot) bool) ([]string, error) {
+	coll := b.fsRead.Collection("tenants").Doc(demo.TenantID).Collection("messages")
+	left, last := ids, time.Now()
+	for {
+		var still []string
+		for start := 0; start < len(left); start += 500 {
+			chunk := left[start:min(start+500, len(left))]
+			refs := make([]*firestore.DocumentRef, len(chunk))
+			for i, id := range chunk {
+				refs[i] = coll.Doc(id)
+			}
+			snaps, err := b.fsRead.GetAll(ctx, refs)
+			if err != nil {
+				return left, fmt.Errorf("read messages: %w", err)
+			}
+			for i, s := range snaps {
+				if !done(chunk[i], s) {
+					still = append(still, chunk[i])
+				}
+			}
+		}
+		if len(still) < len(left) {
+			last = time.Now()
+		}
+		left = still
+		if len(left) == 0 || time.Since(last) > stall {
+			return left, nil
+		}
+		select {
+		case <-ctx.Done():
+			return left, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -232,62 +255,30 @@ type outcome struct {
 }
 
 // settled reads the messages until dispatch has written each one's
-// outcome. A message still pending has the outcome's commit time as its
-// update time; one the provider's webhooks have moved on (a reused stack
-// may send them) has it in its history.
-func (b *Bench) settled(ctx context.Context, ids []string, limit time.Duration) (map[string]outcome, error) {
+// outcome, giving up when none has settled for stall. A message still
+// pending has the outcome's commit time as its update time; one the
+// provider's webhooks have moved on has it in its history.
+func (b *Bench) settled(ctx context.Context, ids []string, stall time.Duration) (map[string]outcome, error) {
 	out := make(map[string]outcome, len(ids))
-	left := ids
-	deadline := time.Now().Add(limit)
-	coll := b.fsRead.Collection("tenants").Doc(demo.TenantID).Collection("messages")
-	for len(left) > 0 {
-		var still []string
-		for start := 0; start < len(left); start += 500 {
-			chunk := left[start:min(start+500, len(left))]
-			refs := make([]*firestore.DocumentRef, len(chunk))
-			for i, id := range chunk {
-				refs[i] = coll.Doc(id)
-			}
-			snaps, err := b.fsRead.GetAll(ctx, refs)
-			if err != nil {
-				return nil, fmt.Errorf("read messages: %w", err)
-			}
-			for i, s := range snaps {
-				var m domain.Message
-				if !s.Exists() || s.DataTo(&m) != nil {
-					still = append(still, chunk[i])
-					continue
-				}
-				switch m.Status {
-				case domain.StatusAccepted, domain.StatusDispatching:
-					still = append(still, chunk[i])
-					continue
-				case domain.StatusPending:
-					out[chunk[i]] = outcome{status: m.Status, pendingAt: s.UpdateTime}
-					continue
-				}
-				o := outcome{status: m.Status}
-				for _, h := range m.History {
-					if h.Status == domain.StatusPending || h.Status == domain.StatusSent {
-						o.pendingAt = h.At
-						break
-					}
-				}
-				out[chunk[i]] = o
+	left, err := b.watch(ctx, ids, stall, func(id string, s *firestore.DocumentSnapshot) bool {
+		var m domain.Message
+		if !s.Exists() || s.DataTo(&m) != nil || m.Status == domain.StatusAccepted || m.Status == domain.StatusDispatching {
+			return false
+		}
+		o := outcome{status: m.Status}
+		if m.Status == domain.StatusPending {
+			o.pendingAt = s.UpdateTime
+		}
+		for _, h := range m.History {
+			if o.pendingAt.IsZero() && (h.Status == domain.StatusPending || h.Status == domain.StatusSent) {
+				o.pendingAt = h.At
 			}
 		}
-		left = still
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return out, fmt.Errorf("%d of %d messages had no outcome after %s", len(left), len(ids), limit)
-		}
-		select {
-		case <-ctx.Done():
-			return out, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		out[id] = o
+		return true
+	})
+	if err == nil && len(left) > 0 {
+		err = fmt.Errorf("%d of %d messages had no outcome after %s without one settling", len(left), len(ids), stall)
 	}
-	return out, nil
+	return out, err
 }

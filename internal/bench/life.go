@@ -9,7 +9,6 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/templategw/templategw/internal/app"
-	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
 )
 
@@ -28,20 +27,20 @@ const (
 )
 
 // errNoLifeRig says the life phase cannot run on this stack.
-var errNoLifeRig = errors.New("the life phase needs a stack the benchmark started (its Firestore door, its sandbox) and its Pub/Sub bridge")
+var errNoLifeRig = errors.New("the life phase needs a stack the benchmark started (its Firestore door, its sandbox)")
 
 // lifePhase measures what a message costs over its whole life (accept,
 // dispatch, Meta's sent, delivered and read webhooks, a callback for each
 // status change) and to pending: the Firestore calls and billed
 // operations at the proxy, Pub/Sub's publishes and deliveries at the
-// bridges, the functions' invocations and CPU, and the dollars those
+// Pushers, the functions' invocations and CPU, and the dollars those
 // come to. Each repetition first sends a few messages with the sandbox's
 // webhooks off, which stop at pending (the to-pending figures: with
 // webhooks on, the statuses follow pending within 150 ms), then
 // LifeMessages with them on, and waits until every message is read and
 // every callback has arrived.
 func (b *Bench) lifePhase(ctx context.Context) (err error) {
-	if b.stack == nil || b.proxy == nil || b.dispatchBridge == nil {
+	if b.stack == nil || b.proxy == nil {
 		return errNoLifeRig
 	}
 	n, reps := b.opts.LifeMessages, b.opts.Repetitions
@@ -105,7 +104,7 @@ type lifeCounters struct {
 }
 
 func (r *lifeRig) snapshot() lifeCounters {
-	b, d, c := r.b, r.b.dispatchBridge, r.callbacks
+	b, d, c := r.b, r.b.pushed["dispatch"], r.b.pushed["callbacks"]
 	return lifeCounters{
 		calls: b.proxy.Counts(), bill: b.proxy.Billed(), cpu: b.cpu.sample(),
 		dispatch: d.delivered.Load(), dispatchRefused: d.refused.Load(),
@@ -191,52 +190,28 @@ func (r *lifeRig) round(ctx context.Context, phase string, n int, webhooks bool)
 // stall, and reports the messages that never got there and the callbacks
 // missing from those that did.
 func (r *lifeRig) follow(ctx context.Context, ids []string, to domain.Status, stall time.Duration) (notReached, missing int, err error) {
-	coll := r.b.fsRead.Collection("tenants").Doc(demo.TenantID).Collection("messages")
-	left, last := ids, time.Now()
-	for {
-		var still []string
-		notReached, missing = 0, 0
-		for start := 0; start < len(left); start += 500 {
-			chunk := left[start:min(start+500, len(left))]
-			refs := make([]*firestore.DocumentRef, len(chunk))
-			for i, id := range chunk {
-				refs[i] = coll.Doc(id)
-			}
-			snaps, err := r.b.fsRead.GetAll(ctx, refs)
-			if err != nil {
-				return 0, 0, fmt.Errorf("read messages: %w", err)
-			}
-			for i, s := range snaps {
-				var m domain.Message
-				switch {
-				case !s.Exists() || s.DataTo(&m) != nil || !reached(m.Status, to):
-					notReached++
-				default:
-					n := r.sink.missing(chunk[i], m)
-					if n == 0 {
-						continue
-					}
-					missing += n
-				}
-				still = append(still, chunk[i])
-			}
+	// What each message still waits for: -1 its status, else callbacks.
+	waits := map[string]int{}
+	left, err := r.b.watch(ctx, ids, stall, func(id string, s *firestore.DocumentSnapshot) bool {
+		var m domain.Message
+		if !s.Exists() || s.DataTo(&m) != nil || !reached(m.Status, to) {
+			waits[id] = -1
+			return false
 		}
-		if len(still) < len(left) {
-			last = time.Now()
-		}
-		left = still
-		if len(left) == 0 || time.Since(last) > stall {
-			if len(left) > 0 {
-				r.b.prog.note("life: %d of %d messages not %s, %d callbacks missing, after %s without progress", notReached, len(ids), to, missing, stall)
-			}
-			return notReached, missing, nil
-		}
-		select {
-		case <-ctx.Done():
-			return notReached, missing, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		waits[id] = r.sink.missing(id, m)
+		return waits[id] == 0
+	})
+	for _, id := range left {
+		if waits[id] < 0 {
+			notReached++
+		} else {
+			missing += waits[id]
 		}
 	}
+	if len(left) > 0 && err == nil {
+		r.b.prog.note("life: %d of %d messages not %s, %d callbacks missing, after %s without progress", notReached, len(ids), to, missing, stall)
+	}
+	return notReached, missing, err
 }
 
 // reached reports whether a message in status s has got to status to.

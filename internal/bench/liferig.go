@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/templategw/templategw/emulator"
 	"github.com/templategw/templategw/internal/callback"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
@@ -25,14 +26,13 @@ import (
 
 // lifeRig is what the life phase adds to the stack: the demo tenant's
 // callback receiver, a relay that counts and times Meta's webhooks on
-// their way to the whatsapp function, and a bridge for the callbacks
-// function's subscription, which counts its deliveries as the dispatch
-// bridge counts dispatch's.
+// their way to the whatsapp function, and a Pusher for the callbacks
+// function's subscription, whose deliveries are counted as dispatch's are.
 type lifeRig struct {
 	b         *Bench
 	sink      *callbackSink
 	relay     *hookRelay
-	callbacks *pushBridge
+	callbacks *emulator.Pusher
 	tenant    domain.Tenant // as found, to put back
 }
 
@@ -67,7 +67,7 @@ func (b *Bench) startLife(ctx context.Context) (_ *lifeRig, err error) {
 	if r.relay.url, r.relay.close, err = serveLoopback(r.relay); err != nil {
 		return r, err
 	}
-	if r.callbacks, err = b.newBridge(ctx, "callbacks"); err != nil {
+	if r.callbacks, err = b.takeOverPush(ctx, "callbacks"); err != nil {
 		return r, err
 	}
 	on := t
@@ -112,7 +112,7 @@ func (r *lifeRig) stop() error {
 		errs = append(errs, fmt.Errorf("life phase: restore the tenant: %w", err))
 	}
 	if r.callbacks != nil {
-		errs = append(errs, r.callbacks.close())
+		errs = append(errs, r.callbacks.Close())
 	}
 	if r.relay != nil && r.relay.close != nil {
 		r.relay.close()
@@ -224,12 +224,12 @@ func (h *hookRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	h.n.Add(1)
 }
 
-// serveLoopback serves h on a free loopback port: the dev stack lets
-// callbacks reach loopback (CALLBACK_ALLOW_LOOPBACK).
+// serveLoopback serves h on a free loopback port, which the dev stack lets
+// callbacks reach (CALLBACK_ALLOW_LOOPBACK).
 func serveLoopback(h http.Handler) (string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("life phase: listen: %w", err)
+		return "", nil, fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()

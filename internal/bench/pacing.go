@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/templategw/templategw/emulator"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/pacing"
@@ -52,7 +53,7 @@ const (
 )
 
 // errNoPaceRig says the pacing phases cannot run on this stack.
-var errNoPaceRig = errors.New("the pacing phases need a stack the benchmark started and its Pub/Sub bridge")
+var errNoPaceRig = errors.New("the pacing phases need a stack the benchmark started")
 
 // paceRig is what the pacing phases run on: PaceInstances dispatch
 // processes of their own, each with its own Pacer, all calling a sandbox
@@ -60,11 +61,14 @@ var errNoPaceRig = errors.New("the pacing phases need a stack the benchmark star
 // channel set to that rate. The stack's sandbox stays at 1,000/s so that
 // the other phases measure the gateway, not Meta's limit; the processes
 // are extra instances of the dispatch function, as Cloud Run would start
-// under load, and both bridges spread their deliveries across them.
+// under load, and both dispatch Pushers spread their deliveries across
+// them.
 type paceRig struct {
 	sb    *sandbox.Sandbox
 	addrs []string // the dispatch processes' host:port
 }
+
+func (r *paceRig) requests(context.Context) ([]sandbox.Request, error) { return r.sb.Requests(), nil }
 
 // endpoints are the rig's processes at the path of the push endpoint
 // given: the Functions Framework reads the topic from it.
@@ -86,19 +90,17 @@ func (b *Bench) paceRig(ctx context.Context) (*paceRig, error) {
 	if b.rig != nil {
 		return b.rig, nil
 	}
-	if b.stack == nil || b.dispatchBridge == nil || b.bulkBridge == nil {
+	if b.stack == nil {
 		return nil, errNoPaceRig
 	}
 	cfg := sandbox.Default()
 	cfg.Numbers[0].MessagesPerSecond = PaceRate
 	sb := sandbox.New(cfg)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	sbURL, closeSB, err := serveLoopback(sb.Handler())
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	b.closers = append(b.closers, func() { srv.Close(); sb.Close() })
+	b.closers = append(b.closers, func() { closeSB(); sb.Close() })
 	rig := &paceRig{sb: sb}
 
 	// The channel's setting is what the pacers keep to; it goes back to
@@ -122,10 +124,10 @@ func (b *Bench) paceRig(ctx context.Context) (*paceRig, error) {
 	if err != nil {
 		return nil, err
 	}
-	env = append(env, "META_BASE_URL=http://"+l.Addr().String(), "FUNCTION_TARGET=dispatch")
+	env = append(env, "META_BASE_URL="+sbURL, "FUNCTION_TARGET=dispatch")
 	logs := &lockedWriter{w: b.opts.Logs}
 	for i := range PaceInstances {
-		port, err := freePort()
+		port, err := emulator.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -176,15 +178,6 @@ func functionEnv(pid int) ([]string, error) {
 	return env, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitListening polls until addr accepts connections.
 func waitListening(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
@@ -218,62 +211,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// onRig points both bridges at the rig's instances for f, and back at
-// the stack's functions after.
+// onRig points both dispatch Pushers at the rig's instances for f, and
+// back at the stack's functions after.
 func (b *Bench) onRig(rig *paceRig, f func() error) error {
 	lanes := paceLanes * len(rig.addrs)
-	for _, br := range []*pushBridge{b.dispatchBridge, b.bulkBridge} {
-		br.spread(rig.endpoints(br.endpoint), lanes)
+	for _, fn := range []string{"dispatch", "dispatchbulk"} {
+		p := b.pushers[fn]
+		p.Route(rig.endpoints(p.Endpoint()), lanes)
+		defer p.Route(nil, 0)
 	}
-	defer func() {
-		b.dispatchBridge.spread(nil, 0)
-		b.bulkBridge.spread(nil, 0)
-	}()
 	return f()
-}
-
-// waitAccepted follows the rig's sandbox until it has accepted a call
-// for every id (a call refused for throughput is tried again, so only an
-// accepted one means the message went), reporting progress. It gives up
-// when nothing new is accepted for stall.
-func waitAccepted(ctx context.Context, sb *sandbox.Sandbox, ids []string, stall time.Duration, report func(done, all int)) error {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	seen, done := 0, 0
-	lastProgress := time.Now()
-	for {
-		reqs := sb.Requests()
-		if len(reqs) < seen {
-			seen = 0 // reset underneath us: count afresh
-		}
-		before := done
-		for _, r := range reqs[seen:] {
-			if r.Status == http.StatusOK && want[r.CallbackData] {
-				delete(want, r.CallbackData)
-				done++
-			}
-		}
-		seen = len(reqs)
-		if done > before {
-			lastProgress = time.Now()
-		}
-		if report != nil {
-			report(done, len(ids))
-		}
-		if done == len(ids) {
-			return nil
-		}
-		if time.Since(lastProgress) > stall {
-			return fmt.Errorf("%d of %d messages never accepted by the provider (nothing new for %s)", len(ids)-done, len(ids), stall)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // pacingPhase sends one broadcast of PaceMessages contacts through the
@@ -302,7 +249,7 @@ func (b *Bench) pacingPhase(ctx context.Context) error {
 			if msgIDs, err = b.batchIDs(ctx, code, n); err != nil {
 				return err
 			}
-			if err := waitAccepted(ctx, rig.sb, msgIDs, paceStall, func(done, all int) {
+			if err := waitAccepted(ctx, rig.requests, msgIDs, paceStall, func(done, all int) {
 				b.prog.set(0.02+0.95*float64(done)/float64(all), fmt.Sprintf("pacing: %d/%d at the provider", done, all))
 			}); err != nil {
 				// A message that failed never reaches the provider: the
@@ -399,7 +346,7 @@ func (b *Bench) fairnessPhase(ctx context.Context) error {
 			)
 			drained := make(chan error, 1)
 			go func() {
-				drained <- waitAccepted(ctx, rig.sb, bulkIDs, paceStall, func(done, all int) {
+				drained <- waitAccepted(ctx, rig.requests, bulkIDs, paceStall, func(done, all int) {
 					mu.Lock()
 					started = started || done > 0
 					mu.Unlock()

@@ -14,7 +14,7 @@ func TestSelectPhases(t *testing.T) {
 	}{
 		{nil, Phases},
 		{[]string{"fairness", "pacing"}, []string{"pacing", "fairness"}},
-		{[]string{"e2e"}, []string{"baselines", "e2e"}},
+		{[]string{"life"}, []string{"baselines", "life"}},
 		{[]string{" emkt", "accept"}, []string{"baselines", "accept", "emkt"}},
 	} {
 		got, err := selectPhases(c.only)

@@ -122,12 +122,6 @@ func (p *progress) finish() {
 	<-p.stopped
 }
 
-func (p *progress) elapsed() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.elapsedLocked()
-}
-
 func (p *progress) elapsedLocked() string {
 	return time.Since(p.start).Round(time.Second).String()
 }

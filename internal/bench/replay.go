@@ -28,7 +28,7 @@ const replayWarmInbound = 20
 // what the calls a message needs cost a client that does nothing else.
 // The Firestore calls go through the same counting proxy as the
 // functions'; the publishes go to a throwaway topic without
-// subscriptions, as the functions only publish (the bridge pulls); the
+// subscriptions, as the functions only publish (the Pusher pulls); the
 // replay serves the HTTP requests the functions receive per message
 // (sent from this process) and makes the ones they make (the provider's
 // send, the callbacks) to a trivial server here.

@@ -58,7 +58,7 @@ const replayWorkers = 4
 // ReplayEnv is set; otherwise it returns at once. Binaries the benchmark
 // runs in (cmd/bench, the package's tests) call it first thing. The
 // replay runs in a process of its own so that its CPU is the client's
-// alone: the benchmark's process also runs the proxy, the bridges and
+// alone: the benchmark's process also runs the proxy, the Pushers and
 // the sandbox.
 func MaybeReplay() {
 	if os.Getenv(ReplayEnv) == "" {
