@@ -42,6 +42,7 @@ locals {
     CALLBACK_DEAD_LETTER_TOPIC = google_pubsub_topic.callbacks_dead.name
     CALLBACK_MAX_ATTEMPTS      = tostring(var.callback_max_attempts)
     CALLBACK_TIMEOUT           = var.callback_timeout
+    CALLBACK_INLINE_TIMEOUT    = var.callback_inline_timeout
     # Nothing a tenant names may reach the functions' own loopback.
     CALLBACK_ALLOW_LOOPBACK = "false"
     CALLBACK_ALLOW_PRIVATE  = tostring(var.callback_allow_private)

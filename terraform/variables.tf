@@ -204,6 +204,12 @@ variable "callback_timeout" {
   default     = "10s"
 }
 
+variable "callback_inline_timeout" {
+  description = "CALLBACK_INLINE_TIMEOUT: the first delivery attempt, made by the function whose change the callback tells (Go duration, at most callback_timeout); 0s sends every callback through the callbacks topic."
+  type        = string
+  default     = "2s"
+}
+
 variable "callback_allow_private" {
   description = "CALLBACK_ALLOW_PRIVATE: let callbacks reach private addresses (RFC 1918, 100.64.0.0/10, fc00::/7), for receivers inside a VPC; never link-local ones."
   type        = bool

@@ -149,7 +149,9 @@ func (e *Env) acceptOptions(wait time.Duration) accept.Options {
 		Limiter: e.Limiter(), RateLimit: e.Config.TenantRateLimit}
 }
 
-// Notifier publishes tenant status callbacks.
+// Notifier sends tenant callbacks: a first attempt from the calling
+// function (unless CALLBACK_INLINE_TIMEOUT is 0), the rest through the
+// callbacks topic.
 func (e *Env) Notifier(ctx context.Context) (*callback.Notifier, error) {
 	pub, err := e.Publisher(ctx, e.Config.Callback.Topic)
 	if err != nil {
@@ -157,6 +159,15 @@ func (e *Env) Notifier(ctx context.Context) (*callback.Notifier, error) {
 	}
 	n := callback.NewNotifier(pub)
 	n.Timeout = e.Config.PublishTimeout
+	if e.Config.Callback.InlineTimeout > 0 {
+		// The first attempt is no attempt of the subscription's: it
+		// records no dead letter, whatever CALLBACK_MAX_ATTEMPTS says.
+		d, err := e.deliverer(e.Config.Callback.InlineTimeout, 0, nil)
+		if err != nil {
+			return nil, err
+		}
+		n.First, n.InlineTimeout = d, e.Config.Callback.InlineTimeout
+	}
 	return n, nil
 }
 
@@ -350,14 +361,18 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 
 // Deliverer builds the callbacks function.
 func (e *Env) Deliverer(context.Context) (*callback.Deliverer, error) {
+	return e.deliverer(e.Config.Callback.Timeout, e.Config.Callback.MaxAttempts, e.Store)
+}
+
+// deliverer is a Deliverer under the deployment's address rules.
+func (e *Env) deliverer(timeout time.Duration, maxAttempts int, dead callback.DeadLetters) (*callback.Deliverer, error) {
 	ranges, err := e.Config.Callback.Ranges()
 	if err != nil {
 		return nil, err
 	}
 	return callback.NewDeliverer(e.Catalog, callback.Options{
 		AllowLoopback: e.Config.Callback.AllowLoopback, AllowPrivate: e.Config.Callback.AllowPrivate,
-		AllowRanges: ranges, Timeout: e.Config.Callback.Timeout,
-		MaxAttempts: e.Config.Callback.MaxAttempts, DeadLetters: e.Store,
+		AllowRanges: ranges, Timeout: timeout, MaxAttempts: maxAttempts, DeadLetters: dead,
 	}), nil
 }
 

@@ -143,3 +143,78 @@ func TestNotifyLogsPublishErrors(t *testing.T) {
 		t.Fatalf("log = %s", out)
 	}
 }
+
+// sender is a Sender that answers err after taking took on the given
+// clock, and records the jobs it was given.
+type sender struct {
+	mu    sync.Mutex
+	jobs  []callback.Job
+	err   error
+	took  time.Duration
+	clock *time.Time
+}
+
+func (s *sender) Deliver(_ context.Context, j callback.Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobs = append(s.jobs, j)
+	*s.clock = s.clock.Add(s.took)
+	return s.err
+}
+
+func (s *sender) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.jobs)
+}
+
+// TestNotifyDeliversInlineFirst: with First set, a callback the first
+// attempt delivers is never published; one it cannot deliver is, for the
+// callbacks function's retries; and a receiver that failed or was slow
+// gets its callbacks queued without an inline attempt until its backoff
+// ends.
+func TestNotifyDeliversInlineFirst(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	p := &publisher{}
+	s := &sender{clock: &now}
+	n := callback.NewNotifier(p)
+	n.First, n.InlineTimeout, n.Now = s, 2*time.Second, func() time.Time { return now }
+	m := pendingMessage()
+
+	n.Notify(quiet(), m)
+	if s.count() != 1 || len(p.published()) != 0 {
+		t.Fatalf("delivered: %d inline attempts, %d publishes; want 1 and 0", s.count(), len(p.published()))
+	}
+
+	s.err = errors.New("answered 503")
+	n.Notify(quiet(), m)
+	if s.count() != 2 || len(p.published()) != 1 {
+		t.Fatalf("refused: %d inline attempts, %d publishes; want 2 and 1", s.count(), len(p.published()))
+	}
+	want := callback.Job{Tenant: "acme", URL: m.CallbackURL, Event: callback.EventOf(m)}
+	if got, ok := p.published()[0].v.(callback.Job); !ok || got != want {
+		t.Fatalf("published %#v, want %#v", p.published()[0].v, want)
+	}
+
+	// While its backoff runs the receiver is not tried inline; another
+	// receiver is.
+	s.err = nil
+	now = now.Add(callback.InlineBackoff - time.Second)
+	n.Notify(quiet(), m)
+	other := pendingMessage()
+	other.CallbackURL = "https://other.example.com/in"
+	n.Notify(quiet(), other)
+	if s.count() != 3 || len(p.published()) != 2 {
+		t.Fatalf("in backoff: %d inline attempts, %d publishes; want 3 and 2", s.count(), len(p.published()))
+	}
+
+	// After it, the first attempt is made again. A slow success is
+	// delivered, and backs the receiver off.
+	now = now.Add(2 * time.Second)
+	s.took = time.Second
+	n.Notify(quiet(), m)
+	n.Notify(quiet(), m)
+	if s.count() != 4 || len(p.published()) != 3 {
+		t.Fatalf("after a slow success: %d inline attempts, %d publishes; want 4 and 3", s.count(), len(p.published()))
+	}
+}

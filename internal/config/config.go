@@ -112,6 +112,10 @@ type Callback struct {
 	DeadLetterTopic string        `env:"CALLBACK_DEAD_LETTER_TOPIC, default=callbacks-dead"`
 	MaxAttempts     int           `env:"CALLBACK_MAX_ATTEMPTS, default=10"`
 	Timeout         time.Duration `env:"CALLBACK_TIMEOUT, default=10s"`
+	// InlineTimeout bounds the first attempt, which the function whose
+	// change a callback tells makes itself (callback.Notifier.First); 0
+	// makes none, and every callback goes through the topic.
+	InlineTimeout time.Duration `env:"CALLBACK_INLINE_TIMEOUT, default=2s"`
 	// AllowLoopback and AllowPrivate let callbacks reach loopback and
 	// private addresses (never link-local ones); both are off in the cloud.
 	AllowLoopback bool `env:"CALLBACK_ALLOW_LOOPBACK, default=false"`
@@ -238,6 +242,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Callback.MaxAttempts < 5 || c.Callback.MaxAttempts > 100 {
 		errs = append(errs, fmt.Errorf("CALLBACK_MAX_ATTEMPTS %d is outside Pub/Sub's 5 to 100", c.Callback.MaxAttempts))
+	}
+	if c.Callback.InlineTimeout < 0 || c.Callback.InlineTimeout > c.Callback.Timeout {
+		errs = append(errs, fmt.Errorf("CALLBACK_INLINE_TIMEOUT %s must be 0 (no inline attempt) or up to CALLBACK_TIMEOUT %s", c.Callback.InlineTimeout, c.Callback.Timeout))
 	}
 	if c.Callback.Timeout <= 0 {
 		errs = append(errs, errors.New("CALLBACK_TIMEOUT must be positive"))

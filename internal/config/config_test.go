@@ -44,13 +44,13 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	_, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{
 		"META_BASE_URL": "ftp://x", "DISPATCH_MAX_ATTEMPTS": "0", "LOG_LEVEL": "loud",
 		"SEND_WAIT": "0s", "CALLBACK_MAX_ATTEMPTS": "3", "SWEEP_BATCH": "0",
-		"DISPATCH_MAX_DELIVERIES": "4", "HOLD_LIMIT": "0s",
+		"DISPATCH_MAX_DELIVERIES": "4", "HOLD_LIMIT": "0s", "CALLBACK_INLINE_TIMEOUT": "11s",
 	}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
 	for _, want := range []string{"GOOGLE_CLOUD_PROJECT", "META_BASE_URL", "DISPATCH_MAX_ATTEMPTS", "LOG_LEVEL", "SEND_WAIT", "CALLBACK_MAX_ATTEMPTS", "SWEEP_BATCH",
-		"DISPATCH_MAX_DELIVERIES", "HOLD_LIMIT"} {
+		"DISPATCH_MAX_DELIVERIES", "HOLD_LIMIT", "CALLBACK_INLINE_TIMEOUT"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
