@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -380,15 +381,27 @@ func (e *Env) http(h http.Handler) http.Handler {
 	return logging.Middleware(e.Logger, e.Config.ProjectID, e.Config.TrustedProxyHops)(h)
 }
 
-// process is this process's Env, built on first use from the environment.
+// process is this process's Env, built on first use from the
+// environment.
 var process = sync.OnceValues(func() (*Env, error) {
+	defer processBuilt.Store(true)
 	ctx := context.Background()
 	cfg, err := config.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return NewEnv(ctx, cfg)
+	env, err := NewEnv(ctx, cfg)
+	if err == nil {
+		closeOnTerm(env)
+	}
+	return env, err
 })
+
+// processBuilt is whether process has run: Shutdown must not build an Env
+// only to close it.
+var processBuilt atomic.Bool
+
+func built() bool { return processBuilt.Load() }
 
 // lazyHTTP builds a function's handler on its first request; a build
 // failure answers 500 and is retried on the next request.
