@@ -102,6 +102,53 @@ func TestListenerDropsAChangedKeyAtOnce(t *testing.T) {
 	mustAuth(t, c, "later")
 }
 
+// The listener's report of a version the cache already holds (its first
+// snapshot reports every recent key) leaves the key cached; a later
+// version drops it.
+func TestListenerKeepsAKeyCachedAtThatVersion(t *testing.T) {
+	v1 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	src := newSource()
+	src.put("valid", domain.Token{Tenant: "acme", Version: v1})
+	k := newKeys()
+	c := listening(t, src, k)
+	mustAuth(t, c, "valid")
+	reads := src.reads.Load()
+	k.push(t, store.TokenChange{Hash: store.HashToken("valid"), Token: domain.Token{Tenant: "acme", Version: v1}})
+	mustAuth(t, c, "valid")
+	if n := src.reads.Load() - reads; n != 0 {
+		t.Errorf("a report of the version cached made the key read %d times again", n)
+	}
+	src.edit("valid", func(t *domain.Token) { t.Revoked, t.Version = true, v1.Add(time.Hour) })
+	k.push(t, store.TokenChange{Hash: store.HashToken("valid"), Token: domain.Token{Tenant: "acme", Revoked: true, Version: v1.Add(time.Hour)}})
+	if _, err := c.Authenticate(context.Background(), "valid"); !isUnauthorized(err) {
+		t.Errorf("revoked key after the listener reported its new version: %v", err)
+	}
+}
+
+// A read that raced a newer one never replaces the newer version in the
+// cache, though the listener, finding that version cached, dropped
+// nothing.
+func TestAnOlderReadNeverReplacesANewerCachedVersion(t *testing.T) {
+	v1 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	v2 := v1.Add(time.Second)
+	src := newSource()
+	src.put("valid", domain.Token{Tenant: "acme", Version: v1})
+	k := newKeys()
+	c := listening(t, src, k)
+	src.beforeToken = func(hash string) {
+		src.beforeToken = nil
+		src.edit("valid", func(t *domain.Token) { t.Revoked, t.Version = true, v2 })
+		if _, err := c.Authenticate(context.Background(), "valid"); !isUnauthorized(err) {
+			t.Errorf("the revoked key read after the revocation: %v", err)
+		}
+		k.push(t, store.TokenChange{Hash: hash, Token: domain.Token{Tenant: "acme", Revoked: true, Version: v2}})
+	}
+	mustAuth(t, c, "valid") // read before the revocation, answered after
+	if _, err := c.Authenticate(context.Background(), "valid"); !isUnauthorized(err) {
+		t.Errorf("the grant read before the revocation replaced the revoked one: %v", err)
+	}
+}
+
 // A read that raced a change is used for its request but not kept: the
 // next request reads again and sees the change.
 func TestAReadThatRacedAChangeIsNotKept(t *testing.T) {

@@ -127,7 +127,13 @@ func (k *keyCache) token(ctx context.Context, hash string) (domain.Token, error)
 	t, err := k.c.src.Token(ctx, hash)
 	if trusted {
 		k.mu.Lock()
-		if k.gen == gen {
+		// A read that raced a later one never replaces the newer version
+		// it cached, with an older one or an absence: the listener does
+		// not drop a version already cached (dropChanged), so what was
+		// kept now would stay. A removal reaches the cache as the
+		// listener's drop.
+		cur, ok, _ := k.cache.lookup(hash)
+		if k.gen == gen && !(ok && (err != nil || cur.Version.After(t.Version))) {
 			k.cache.keep(hash, t, err)
 		}
 		k.mu.Unlock()
@@ -152,6 +158,27 @@ func (k *keyCache) trusted() bool {
 		k.thaws.Add(1)
 	}
 	return true
+}
+
+// dropChanged drops the keys the listener reports changed, except a key
+// cached at the change's version or a later one: the listener's first
+// snapshot reports every recent key, and late snapshots may report a
+// version this instance has already read (or written, touching it), so
+// dropping those would make the next request read the key again for
+// nothing. A removed key, or one cached as absent, is always dropped.
+func (k *keyCache) dropChanged(changes []store.TokenChange) {
+	hashes := make([]string, 0, len(changes))
+	for _, ch := range changes {
+		if !ch.Gone && !ch.Token.Version.IsZero() {
+			if t, ok, err := k.cache.lookup(ch.Hash); ok && err == nil && !ch.Token.Version.After(t.Version) {
+				continue
+			}
+		}
+		hashes = append(hashes, ch.Hash)
+	}
+	if len(hashes) > 0 {
+		k.drop(hashes)
+	}
 }
 
 // drop removes the keys with these hashes from the cache, every key when
@@ -207,11 +234,7 @@ func (k *keyCache) run() {
 		// server's timestamps.
 		since := time.Now().Add(-sinceMargin)
 		err := k.keys.WatchTokens(k.ctx, since, func(changes []store.TokenChange) {
-			hashes := make([]string, 0, len(changes))
-			for _, ch := range changes {
-				hashes = append(hashes, ch.Hash)
-			}
-			k.drop(hashes)
+			k.dropChanged(changes)
 			if !k.live.Swap(true) {
 				backoff = time.Second
 			}
