@@ -150,25 +150,33 @@ func (e *Env) acceptOptions(wait time.Duration) accept.Options {
 		Limiter: e.Limiter(), RateLimit: e.Config.TenantRateLimit}
 }
 
-// Notifier sends tenant callbacks: a first attempt from the calling
-// function (unless CALLBACK_INLINE_TIMEOUT is 0), the rest through the
-// callbacks topic.
+// Notifier sends tenant callbacks: a message's status changes and the
+// messages contacts send get a first attempt from the calling function
+// (unless CALLBACK_INLINE_TIMEOUT is 0), the rest go through the callbacks
+// topic.
 func (e *Env) Notifier(ctx context.Context) (*callback.Notifier, error) {
+	n, err := e.publishingNotifier(ctx)
+	if err != nil || e.Config.Callback.InlineTimeout <= 0 {
+		return n, err
+	}
+	// The first attempt is no attempt of the subscription's: it records
+	// no dead letter, whatever CALLBACK_MAX_ATTEMPTS says.
+	d, err := e.deliverer(e.Config.Callback.InlineTimeout, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	n.First, n.InlineTimeout = d, e.Config.Callback.InlineTimeout
+	return n, nil
+}
+
+// publishingNotifier sends every callback through the callbacks topic.
+func (e *Env) publishingNotifier(ctx context.Context) (*callback.Notifier, error) {
 	pub, err := e.Publisher(ctx, e.Config.Callback.Topic)
 	if err != nil {
 		return nil, err
 	}
 	n := callback.NewNotifier(pub)
 	n.Timeout = e.Config.PublishTimeout
-	if e.Config.Callback.InlineTimeout > 0 {
-		// The first attempt is no attempt of the subscription's: it
-		// records no dead letter, whatever CALLBACK_MAX_ATTEMPTS says.
-		d, err := e.deliverer(e.Config.Callback.InlineTimeout, 0, nil)
-		if err != nil {
-			return nil, err
-		}
-		n.First, n.InlineTimeout = d, e.Config.Callback.InlineTimeout
-	}
 	return n, nil
 }
 
@@ -345,7 +353,10 @@ func (e *Env) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := e.Notifier(ctx)
+	// A run may fail thousands of held messages at once: their callbacks
+	// go through the topic, where the callbacks function spreads them,
+	// rather than one by one within the run's budget.
+	n, err := e.publishingNotifier(ctx)
 	if err != nil {
 		return nil, err
 	}
