@@ -283,17 +283,30 @@ func (k *keyCache) touch(hash string, t domain.Token) {
 		if err != nil && k.ctx.Err() == nil {
 			k.c.log.Warn("catalog: could not record a key's last use", "tenant", t.Tenant, "keyId", t.KeyID, "error", err.Error())
 		}
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		k.gen++
-		cur, ok, _ := k.cache.lookup(hash)
-		if version.IsZero() || !ok || !cur.Version.Equal(t.Version) {
-			k.cache.forget(hash)
-			return
-		}
+		k.settleTouch(hash, t, now, version)
+	}()
+}
+
+// settleTouch brings the cache in line with a last-used write made at
+// now, conditioned on read's version, which answered version (zero when
+// the key had changed). Reads in flight are not kept (gen).
+func (k *keyCache) settleTouch(hash string, read domain.Token, now, version time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.gen++
+	cur, ok, _ := k.cache.lookup(hash)
+	switch {
+	case ok && cur.Version.After(read.Version):
+		// Read again since the grant this write was conditioned on (its
+		// own write included): the cache is already newer.
+	case version.IsZero() || !ok || !cur.Version.Equal(read.Version):
+		// The key changed before the write, or is not cached as the
+		// write found it.
+		k.cache.forget(hash)
+	default:
 		cur.LastUsedAt, cur.Version = now, version
 		k.cache.keep(hash, cur, nil)
-	}()
+	}
 }
 
 func (k *keyCache) close() {
