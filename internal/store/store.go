@@ -91,6 +91,18 @@ func readIn[T any](tx *firestore.Transaction, ref *firestore.DocumentRef) (T, er
 	return v, err
 }
 
+// readInOrZero is readIn for a document whose absence means its zero
+// value: a tenant that no longer exists has the defaults, a missing
+// conversation is closed.
+func readInOrZero[T any](tx *firestore.Transaction, ref *firestore.DocumentRef) (T, error) {
+	v, err := readIn[T](tx, ref)
+	if errors.Is(err, ErrNotFound) {
+		var zero T
+		return zero, nil
+	}
+	return v, err
+}
+
 func get(ctx context.Context, ref *firestore.DocumentRef, v any) error {
 	if !ValidID(ref.ID) {
 		return ErrNotFound

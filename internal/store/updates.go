@@ -175,16 +175,7 @@ func (s *Store) conversationAndTenant(ctx context.Context, tenant string, convRe
 // tenantIn reads a tenant's settings in tx; a tenant that no longer
 // exists has the defaults.
 func (s *Store) tenantIn(tx *firestore.Transaction, tenant string) (domain.Tenant, error) {
-	var t domain.Tenant
-	snap, err := tx.Get(s.tenant(tenant))
-	if notFound(err) {
-		return t, nil
-	}
-	if err != nil {
-		return t, err
-	}
-	err = snap.DataTo(&t)
-	return t, err
+	return readInOrZero[domain.Tenant](tx, s.tenant(tenant))
 }
 
 func (s *Store) conversation(tenant, channel, phone string) *firestore.DocumentRef {
@@ -194,15 +185,7 @@ func (s *Store) conversation(tenant, channel, phone string) *firestore.DocumentR
 // readConversation reads a conversation inside a transaction; a missing
 // one is the zero Conversation (closed).
 func readConversation(tx *firestore.Transaction, ref *firestore.DocumentRef) (domain.Conversation, error) {
-	var c domain.Conversation
-	snap, err := tx.Get(ref)
-	if notFound(err) {
-		return c, nil
-	}
-	if err != nil {
-		return c, err
-	}
-	return c, snap.DataTo(&c)
+	return readInOrZero[domain.Conversation](tx, ref)
 }
 
 // Recipient is what admission reads of a send's contact: the stored
