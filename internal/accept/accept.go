@@ -34,7 +34,7 @@ type Catalog interface {
 // follows a message until dispatch settles it.
 type Store interface {
 	KeyStore
-	Accept(ctx context.Context, a store.Acceptance) error
+	Accept(ctx context.Context, a store.Acceptance) (time.Time, error)
 	SetIdempotencyAnswer(ctx context.Context, tenant, key string, code int, body []byte) error
 	Recipient(ctx context.Context, tenant, channel, phone string) (store.Recipient, error)
 	WatchMessage(ctx context.Context, tenant, id string, done func(domain.Message) bool) (domain.Message, error)
@@ -236,13 +236,15 @@ func (s *Service) send(ctx context.Context, tok domain.Token, req Request, idem 
 			ExpireAt: p.Now.Add(IdempotencyTTL), Version: claim.Version,
 		}
 	}
-	if err := s.store.Accept(ctx, a); err != nil {
+	version, err := s.store.Accept(ctx, a)
+	if err != nil {
 		return Answer{}, err
 	}
 	logging.Transition(ctx, logging.Moved(logging.SourceAccept, p.Message, ""))
 	// The job names its channel so dispatch paces it without first
-	// reading the message.
-	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: p.Message.ID, Channel: p.Message.Channel})
+	// reading the message, and carries the message as stored so dispatch
+	// claims it without reading it at all.
+	s.publish(ctx, queue.Job{Tenant: tok.Tenant, Message: p.Message.ID, Channel: p.Message.Channel, Accepted: &a.Message, Version: version})
 	if wait {
 		if r, ok := s.await(ctx, p.Message); ok {
 			ans = render(r)

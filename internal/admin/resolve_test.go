@@ -25,7 +25,7 @@ func unknownMessage(t *testing.T, e *env, phone string) string {
 	tpl := domain.TemplateMessage{Name: "welcome", Language: domain.Language{Code: "pt_BR"},
 		Components: []domain.Component{{Type: "body", Parameters: []domain.Parameter{{Type: "text", Text: "Ana"}, {Type: "text", Text: "templategw"}}}}}
 	m := domain.NewMessage(store.NewID(), e.Tenant, "main", phone, "welcome", tpl, now)
-	if err := e.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}}); err != nil {
+	if _, err := e.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := e.Store.Claim(ctx, e.Tenant, m.ID, now, time.Minute)

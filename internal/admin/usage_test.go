@@ -22,7 +22,7 @@ func TestUsageAndPricing(t *testing.T) {
 	priced := func(phone, category string, billable bool) string {
 		m := domain.NewMessage(store.NewID(), e.Tenant, demo.ChannelID, phone, "welcome", domain.TemplateMessage{Name: "welcome"}, now)
 		m.Status, m.ProviderMessageID = domain.StatusPending, "wamid."+phone
-		if err := e.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
+		if _, err := e.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
 			t.Fatal(err)
 		}
 		p := domain.NewPricing(billable, "PMP", category, "regular")

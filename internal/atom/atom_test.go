@@ -486,7 +486,9 @@ func (f failingSource) Template(ctx context.Context, tenant, id string) (domain.
 // failingAccept is the real store whose commit fails.
 type failingAccept struct{ *store.Store }
 
-func (failingAccept) Accept(context.Context, store.Acceptance) error { return errOutage }
+func (failingAccept) Accept(context.Context, store.Acceptance) (time.Time, error) {
+	return time.Time{}, errOutage
+}
 
 func TestSendInternalErrorHidesDetails(t *testing.T) {
 	for name, build := range map[string]func(e *apptest.Env, pub accept.Publisher) http.Handler{
@@ -555,8 +557,20 @@ func TestSendPublishesTheJob(t *testing.T) {
 	svc := accept.New(e.Catalog, e.Store, rec, accept.Options{})
 	h := atom.New(e.Catalog, e.Store, svc).Handler()
 	id := wantPending(t, send(t, h, apptest.Token, body(nil)), http.StatusAccepted)
-	if len(got) != 1 || got[0] != (queue.Job{Tenant: e.Tenant, Message: id, Channel: demo.ChannelID}) {
+	if len(got) != 1 || got[0].Tenant != e.Tenant || got[0].Message != id || got[0].Channel != demo.ChannelID || got[0].Bulk {
 		t.Fatalf("published %+v, want one job for %s/%s", got, e.Tenant, id)
+	}
+	// The job carries the message as stored, for a claim without a read.
+	carried, ok := got[0].Carried()
+	stored, err := e.Store.Message(context.Background(), e.Tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || carried.Status != domain.StatusAccepted || carried.PhoneNumber != stored.PhoneNumber || !reflect.DeepEqual(carried.Template, stored.Template) {
+		t.Fatalf("job carries %+v (%v), want the stored %+v", carried, ok, stored)
+	}
+	if _, err := e.Store.ClaimAccepted(context.Background(), carried, time.Now(), time.Minute); err != nil {
+		t.Fatalf("claim of the carried message: %v", err)
 	}
 }
 

@@ -56,7 +56,9 @@ func (failingChannels) Channels(context.Context, string) ([]domain.Channel, erro
 // failingAccept is the real store whose commit fails.
 type failingAccept struct{ *store.Store }
 
-func (failingAccept) Accept(context.Context, store.Acceptance) error { return errOutage }
+func (failingAccept) Accept(context.Context, store.Acceptance) (time.Time, error) {
+	return time.Time{}, errOutage
+}
 
 func TestInternalErrorHidesDetails(t *testing.T) {
 	for name, build := range map[string]func(e *apptest.Env) http.Handler{

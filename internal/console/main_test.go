@@ -177,7 +177,7 @@ func (s *stack) unknownMessage(t *testing.T, phone string) string {
 	tpl := domain.TemplateMessage{Name: "welcome", Language: domain.Language{Code: "pt_BR"},
 		Components: []domain.Component{{Type: "body", Parameters: []domain.Parameter{{Type: "text", Text: "Ana"}, {Type: "text", Text: "templategw"}}}}}
 	m := domain.NewMessage(store.NewID(), s.Tenant, "main", phone, "welcome", tpl, now)
-	if err := s.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}}); err != nil {
+	if _, err := s.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := s.Store.Claim(ctx, s.Tenant, m.ID, now, time.Minute)

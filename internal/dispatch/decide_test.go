@@ -220,6 +220,39 @@ func TestDecideClaimLostSendsNothing(t *testing.T) {
 	})
 }
 
+// TestDecideCarriedJobIsClaimedWithoutARead: a job that carries its
+// message as accepted is claimed from it; one that does not, or that
+// carries another message than it names, is claimed from the store.
+func TestDecideCarriedJobIsClaimedWithoutARead(t *testing.T) {
+	r := newRig(t)
+	m := r.accepted("m1", "5511987650030")
+	other := r.accepted("m2", "5511987650031")
+	jobs := []struct {
+		job     queue.Job
+		carried int
+	}{
+		{queue.Job{Tenant: tenant, Message: m.ID, Accepted: &m, Version: now}, 1},
+		{queue.Job{Tenant: tenant, Message: other.ID, Accepted: &m, Version: now}, 0},
+		{queue.Job{Tenant: tenant, Message: "m3", Accepted: &m}, 0},
+	}
+	r.accepted("m3", "5511987650032")
+	for i, c := range jobs {
+		before := r.st.carried
+		if err := r.d.Dispatch(r.ctx, c.job); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.st.carried - before; got != c.carried {
+			t.Errorf("job %d: %d claims without a read, want %d", i, got, c.carried)
+		}
+		if got := r.message(c.job.Message); got.Status != domain.StatusPending {
+			t.Errorf("job %d: message %s is %s, want pending", i, got.ID, got.Status)
+		}
+	}
+	if n := len(r.sender.requests()); n != 3 {
+		t.Errorf("provider called %d times, want 3", n)
+	}
+}
+
 // TestDecideClaimErrorIsRedelivered: when the store cannot claim, nothing
 // is sent and the error makes Pub/Sub redeliver.
 func TestDecideClaimErrorIsRedelivered(t *testing.T) {

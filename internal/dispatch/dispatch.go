@@ -33,6 +33,9 @@ import (
 type Store interface {
 	Message(ctx context.Context, tenant, id string) (domain.Message, error)
 	Claim(ctx context.Context, tenant, id string, now time.Time, lease time.Duration) (domain.Message, error)
+	// ClaimAccepted claims a message as accept stored it (a job's
+	// Carried) without reading it; when it changed since, as Claim.
+	ClaimAccepted(ctx context.Context, accepted domain.Message, now time.Time, lease time.Duration) (domain.Message, error)
 	// SettleClaimed writes the outcome of the attempt that claimed m,
 	// only while the message is still as claimed; otherwise ErrStale.
 	SettleClaimed(ctx context.Context, claimed domain.Message, apply func(m *domain.Message, conv domain.Conversation) error) (domain.Message, error)
@@ -200,7 +203,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, job queue.Job, delivery int) e
 			d.opt.Pacer.Unused(key)
 		}
 	}()
-	m, err := d.store.Claim(ctx, job.Tenant, job.Message, d.opt.Now().UTC(), d.opt.Lease)
+	m, err := d.claim(ctx, job)
 	switch {
 	case errors.Is(err, store.ErrStale):
 		log.Debug("duplicate delivery ignored", "error", err.Error())
@@ -319,6 +322,16 @@ func (d *Dispatcher) admit(ctx context.Context, job queue.Job) (pacing.ChannelKe
 		return key, false, fmt.Errorf("%w: channel %s/%s at %d/s: try again in %s", ErrPaced, job.Tenant, id, key.Rate, after)
 	}
 	return key, true, nil
+}
+
+// claim claims the job's message, without reading it when the job
+// carries it as accepted.
+func (d *Dispatcher) claim(ctx context.Context, job queue.Job) (domain.Message, error) {
+	now := d.opt.Now().UTC()
+	if m, ok := job.Carried(); ok {
+		return d.store.ClaimAccepted(ctx, m, now, d.opt.Lease)
+	}
+	return d.store.Claim(ctx, job.Tenant, job.Message, now, d.opt.Lease)
 }
 
 // ChannelRate is the messages per second a channel's setting allows:

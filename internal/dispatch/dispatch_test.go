@@ -40,7 +40,7 @@ func acceptedInto(t *testing.T, e *apptest.Env, phone string, conv *domain.Admit
 	}
 	m := domain.NewMessage(store.NewID(), e.Tenant, "main", phone, tpl.ID, rendered, time.Now().UTC())
 	m.Admitted = conv
-	if err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
+	if _, err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	return m

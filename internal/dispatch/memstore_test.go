@@ -31,8 +31,9 @@ type memStore struct {
 	// beforeHold, when set, runs as HoldMessage starts, as another writer
 	// (a release) committing just before it would.
 	beforeHold func()
-	// claims and reads count Claim and Message calls.
-	claims, reads int
+	// claims and reads count Claim and Message calls, carried the
+	// ClaimAccepted calls among the claims.
+	claims, reads, carried int
 }
 
 func newMemStore() *memStore {
@@ -79,6 +80,15 @@ func (s *memStore) Claim(ctx context.Context, tenant, id string, now time.Time, 
 	m.LeaseUntil = now.Add(lease)
 	s.messages[key(tenant, id)] = m
 	return clone(m), nil
+}
+
+// ClaimAccepted claims as Claim does: the in-memory messages keep no
+// versions, and the state check is the same.
+func (s *memStore) ClaimAccepted(ctx context.Context, accepted domain.Message, now time.Time, lease time.Duration) (domain.Message, error) {
+	s.mu.Lock()
+	s.carried++
+	s.mu.Unlock()
+	return s.Claim(ctx, accepted.Tenant, accepted.ID, now, lease)
 }
 
 func (s *memStore) Message(ctx context.Context, tenant, id string) (domain.Message, error) {

@@ -194,7 +194,7 @@ func acceptMany(t *testing.T, e *apptest.Env, n int) []string {
 			m := domain.NewMessage(store.NewID(), e.Tenant, demo.ChannelID, phone, tpl.ID, rendered, time.Now().UTC())
 			m.Batch = "pace"
 			ids[i] = m.ID
-			errs[i] = e.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}})
+			_, errs[i] = e.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}})
 		})
 	}
 	wg.Wait()

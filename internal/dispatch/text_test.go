@@ -18,7 +18,7 @@ import (
 func acceptedText(t *testing.T, e *apptest.Env, phone, text string) domain.Message {
 	t.Helper()
 	m := domain.NewTextMessage(store.NewID(), e.Tenant, demo.ChannelID, phone, text, time.Now().UTC())
-	if err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
+	if _, err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	return m

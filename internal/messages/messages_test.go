@@ -70,7 +70,7 @@ func put(t testing.TB, e *apptest.Env, tenant, phone string, st domain.Status, a
 		m.History = append(m.History, domain.HistoryEntry{Status: st, At: at.Add(time.Millisecond)})
 		m.Attempts = 1
 	}
-	if err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: at}}); err != nil {
+	if _, err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: at}}); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -171,7 +171,7 @@ func TestGetFailedMessageShowsError(t *testing.T) {
 	m := domain.NewMessage(store.NewID(), e.Tenant, demo.ChannelID, "5511987650000", "welcome", domain.TemplateMessage{Name: "welcome"}, time.Now().UTC())
 	m.Status, m.Attempts, m.Error = domain.StatusFailed, 1, &domain.MessageError{Code: 131026, Title: "Message undeliverable"}
 	m.History = append(m.History, domain.HistoryEntry{Status: domain.StatusFailed, At: m.CreatedAt.Add(time.Second)})
-	if err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
+	if _, err := e.Store.Accept(context.Background(), store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
 		t.Fatal(err)
 	}
 	w := get(t, messages.New(e.Catalog, e.Store).Handler(), "/"+m.ID, apptest.Token)

@@ -75,7 +75,7 @@ func (p *pricedStack) send(t *testing.T, channel, phone, templateID string, para
 		t.Fatal(err)
 	}
 	m := domain.NewMessage(store.NewID(), p.Tenant, channel, phone, tpl.ID, rendered, time.Now().UTC())
-	if err := p.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
+	if _, err := p.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.dispatch.Dispatch(ctx, queue.Job{Tenant: p.Tenant, Message: m.ID}); err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/templategw/templategw/internal/domain"
 )
 
 // Job names one message to dispatch.
@@ -27,6 +29,24 @@ type Job struct {
 	// Bulk says the message belongs to a broadcast: it is paced behind
 	// every single send of its channel. Single sends leave it false.
 	Bulk bool `json:"bulk,omitempty"`
+	// Accepted is the message exactly as accept stored it, and Version
+	// that document's update time, when the publisher has them: dispatch
+	// claims it with one write conditioned on Version instead of reading
+	// it first (store.ClaimAccepted). Jobs without them (sweep's,
+	// a broadcast's) are claimed after a read.
+	Accepted *domain.Message `json:"accepted,omitempty"`
+	Version  time.Time       `json:"version,omitzero"`
+}
+
+// Carried is the message the job carries for a claim without a read,
+// with its Version set, when it has one that is the job's own.
+func (j Job) Carried() (domain.Message, bool) {
+	if j.Accepted == nil || j.Version.IsZero() || j.Accepted.Tenant != j.Tenant || j.Accepted.ID != j.Message {
+		return domain.Message{}, false
+	}
+	m := *j.Accepted
+	m.Version = j.Version
+	return m, true
 }
 
 // Publisher publishes to one topic.

@@ -31,40 +31,45 @@ const acceptAttempts = 20
 // counter shard with room counts it, both conditioned on the versions
 // read. With no room in any shard the send is refused
 // (domain.KindLimitReached) and nothing is written.
-func (s *Store) Accept(ctx context.Context, a Acceptance) error {
+//
+// It returns the message's version (its update time as created), on
+// which a dispatch job that carries the message claims it without
+// reading it (ClaimAccepted).
+func (s *Store) Accept(ctx context.Context, a Acceptance) (time.Time, error) {
 	m := a.Message
 	for range acceptAttempts {
 		b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write, conditioned by preconditions
+		// The message is the batch's first write: its result is the version.
+		b.Create(s.message(m.Tenant, m.ID), m)
 		if a.Limit > 0 {
 			if err := s.reserve(ctx, b, m, a.Limit, a.Now); err != nil {
-				return err
+				return time.Time{}, err
 			}
 		}
-		b.Create(s.message(m.Tenant, m.ID), m)
 		if !a.KeepContact {
 			b.Set(s.sub(m.Tenant, "contacts").Doc(a.Contact.Phone), sendContactFields(a.Contact), firestore.MergeAll)
 		}
 		if a.IdempotencyKey != "" {
 			b.Update(s.idempotency(m.Tenant, a.IdempotencyKey), a.Idempotency.updates(), firestore.LastUpdateTime(a.Idempotency.Version))
 		}
-		_, err := b.Commit(ctx)
+		res, err := b.Commit(ctx)
 		if err == nil {
-			return nil
+			return res[0].UpdateTime, nil
 		}
 		if !conflict(err) {
-			return fmt.Errorf("accept message %s: %w", m.ID, masked(err))
+			return time.Time{}, fmt.Errorf("accept message %s: %w", m.ID, masked(err))
 		}
 		if a.IdempotencyKey != "" {
 			rec, rerr := s.Idempotency(ctx, m.Tenant, a.IdempotencyKey)
 			if rerr != nil && !errors.Is(rerr, ErrNotFound) {
-				return fmt.Errorf("accept message %s: %w", m.ID, rerr)
+				return time.Time{}, fmt.Errorf("accept message %s: %w", m.ID, rerr)
 			}
 			if rerr != nil || !rec.Version.Equal(a.Idempotency.Version) {
-				return ErrKeyExists
+				return time.Time{}, ErrKeyExists
 			}
 		}
 	}
-	return fmt.Errorf("accept message %s: still conflicting after %d attempts", m.ID, acceptAttempts)
+	return time.Time{}, fmt.Errorf("accept message %s: still conflicting after %d attempts", m.ID, acceptAttempts)
 }
 
 // sendContactFields are what a send learns of its contact: only what it

@@ -16,7 +16,7 @@ func TestChatMergesBothWaysNewestFirstPerChannel(t *testing.T) {
 	const phone = "5511987650700"
 	accept := func(channel string, at time.Time) string {
 		m := domain.NewTextMessage(store.NewID(), "t1", channel, phone, "hi", at)
-		if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: at}}); err != nil {
+		if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: at}}); err != nil {
 			t.Fatal(err)
 		}
 		return m.ID

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/templategw/templategw/internal/domain"
 )
@@ -48,25 +50,60 @@ func (s *Store) Claim(ctx context.Context, tenant, id string, now time.Time, lea
 		if err := snap.DataTo(&read); err != nil {
 			return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, masked(err))
 		}
-		read.ID = id
-		m := read
-		m.History = slices.Clone(read.History)
-		if err := m.Move(domain.StatusDispatching, now); err != nil {
-			return read, fmt.Errorf("claim message %s/%s: %w: %s", tenant, id, ErrStale, read.Status)
-		}
-		m.Attempts++
-		m.LeaseUntil = now.Add(lease)
-		res, err := ref.Update(ctx, fieldChanges(read, m), firestore.LastUpdateTime(snap.UpdateTime))
-		if conflict(err) {
+		read.ID, read.Version = id, snap.UpdateTime
+		m, err := s.claimRead(ctx, tenant, read, now, lease)
+		if moved(err) {
 			continue // another writer moved it since the read: look again
 		}
-		if err != nil {
-			return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, masked(err))
-		}
-		m.Version = res.UpdateTime
-		return m, nil
+		return m, err
 	}
 	return domain.Message{}, fmt.Errorf("claim message %s/%s: still contended after %d reads", tenant, id, txAttempts)
+}
+
+// ClaimAccepted is Claim without its read, for a message exactly as
+// accept stored it (accepted, its Version the accept commit's update
+// time), which a dispatch job carries: one update conditioned on that
+// version. A message changed since (claimed by another delivery, swept,
+// cancelled) fails the precondition, and Claim decides on what is stored.
+func (s *Store) ClaimAccepted(ctx context.Context, accepted domain.Message, now time.Time, lease time.Duration) (domain.Message, error) {
+	tenant, id := accepted.Tenant, accepted.ID
+	if !ValidID(tenant) || !ValidID(id) || accepted.Version.IsZero() {
+		return s.Claim(ctx, tenant, id, now, lease)
+	}
+	m, err := s.claimRead(ctx, tenant, accepted, now, lease)
+	if moved(err) {
+		return s.Claim(ctx, tenant, id, now, lease)
+	}
+	return m, err
+}
+
+// claimRead claims read, tenant's message as stored at read.Version: the
+// update lands only if nothing changed it since. That it did not (moved)
+// is returned bare, for the caller to read again.
+func (s *Store) claimRead(ctx context.Context, tenant string, read domain.Message, now time.Time, lease time.Duration) (domain.Message, error) {
+	id := read.ID
+	m := read
+	m.History = slices.Clone(read.History)
+	if err := m.Move(domain.StatusDispatching, now); err != nil {
+		return read, fmt.Errorf("claim message %s/%s: %w: %s", tenant, id, ErrStale, read.Status)
+	}
+	m.Attempts++
+	m.LeaseUntil = now.Add(lease)
+	res, err := s.message(tenant, id).Update(ctx, fieldChanges(read, m), firestore.LastUpdateTime(read.Version))
+	if moved(err) {
+		return domain.Message{}, err
+	}
+	if err != nil {
+		return domain.Message{}, fmt.Errorf("claim message %s/%s: %w", tenant, id, masked(err))
+	}
+	m.Version = res.UpdateTime
+	return m, nil
+}
+
+// moved reports whether a write conditioned on a version read found the
+// document changed or gone since.
+func moved(err error) bool {
+	return conflict(err) || status.Code(err) == codes.NotFound
 }
 
 // readMessage reads a message inside a transaction.

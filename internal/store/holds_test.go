@@ -19,7 +19,7 @@ func claimedMessage(t *testing.T, s *store.Store, phone string, at time.Time) do
 	t.Helper()
 	ctx := context.Background()
 	m := msg("t1", phone, at)
-	if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: at}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: at}}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := s.Claim(ctx, "t1", m.ID, at.Add(time.Second), time.Minute)
@@ -121,7 +121,7 @@ func TestReleaseHeldOldestFirstPaged(t *testing.T) {
 	stay := claimedMessage(t, s, "5511987650411", t0) // dispatching, not held
 	other := msg("t1", "5511987650412", t0)
 	other.Channel = "other"
-	if err := s.Accept(ctx, store.Acceptance{Message: other, Contact: domain.Contact{Phone: other.PhoneNumber}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: other, Contact: domain.Contact{Phone: other.PhoneNumber}}); err != nil {
 		t.Fatal(err)
 	}
 	other, _ = s.Claim(ctx, "t1", other.ID, t0, time.Minute)

@@ -21,7 +21,7 @@ func TestRecipientAndAKeptContact(t *testing.T) {
 		t.Fatalf("recipient of a new number = %+v, %v; want unknown and no conversation", r, err)
 	}
 	now := time.Now().UTC()
-	if err := s.Accept(ctx, store.Acceptance{Message: msg("t1", phone, now), Contact: domain.Contact{Phone: phone, FirstName: "Ana", UpdatedAt: now}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: msg("t1", phone, now), Contact: domain.Contact{Phone: phone, FirstName: "Ana", UpdatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
 	conv := domain.Conversation{ID: "c1", Channel: "main", Phone: phone, OpenedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -37,7 +37,7 @@ func TestRecipientAndAKeptContact(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := now.Add(time.Minute)
-	if err := s.Accept(ctx, store.Acceptance{Message: msg("t1", phone, later), Contact: domain.Contact{Phone: phone, FirstName: "Ana", UpdatedAt: later}, KeepContact: true}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: msg("t1", phone, later), Contact: domain.Contact{Phone: phone, FirstName: "Ana", UpdatedAt: later}, KeepContact: true}); err != nil {
 		t.Fatal(err)
 	}
 	after, err := fs.Doc("tenants/t1/contacts/" + phone).Get(ctx)

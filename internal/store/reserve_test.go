@@ -23,7 +23,8 @@ func TestReservationsHoldTheLimitOnFirestore(t *testing.T) {
 	const limit = 3
 	accept := func(phone string) (domain.Message, error) {
 		m := msg("t1", phone, now)
-		return m, s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}, Limit: limit, Now: now})
+		_, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: now}, Limit: limit, Now: now})
+		return m, err
 	}
 	first, err := accept("5511987650000")
 	if err != nil {

@@ -19,7 +19,7 @@ func TestSettleClaimedWritesTheOutcomeWithoutARead(t *testing.T) {
 	now := time.Now().UTC()
 	m := msg("t1", "5511987650400", now)
 	m.ClientRef = "order-7"
-	if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
 		t.Fatal(err)
 	}
 	claimed, err := s.Claim(ctx, "t1", m.ID, now, time.Minute)
@@ -64,7 +64,7 @@ func TestSettleClaimedAfterTheMessageMovedOn(t *testing.T) {
 	ctx := context.Background()
 	at := time.Now().UTC().Add(-2 * time.Minute)
 	m := msg("t1", "5511987650401", at)
-	if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
 		t.Fatal(err)
 	}
 	claimed, err := s.Claim(ctx, "t1", m.ID, at, time.Minute)

@@ -2,16 +2,21 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/templategw/templategw/emulator/emulatortest"
 	"github.com/templategw/templategw/internal/domain"
+	"github.com/templategw/templategw/internal/queue"
 	"github.com/templategw/templategw/internal/store"
 )
 
@@ -55,12 +60,12 @@ func TestAcceptIsOneAtomicCommit(t *testing.T) {
 		t.Fatalf("a second claim of a held key: %v %v", again, err)
 	}
 	first.Idempotency.Version = claim.Version
-	if err := s.Accept(ctx, first); err != nil {
+	if _, err := s.Accept(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	second := first
 	second.Message = msg("t1", "5511987650000", now)
-	if err := s.Accept(ctx, second); !errors.Is(err, store.ErrKeyExists) {
+	if _, err := s.Accept(ctx, second); !errors.Is(err, store.ErrKeyExists) {
 		t.Fatalf("second accept under the same key: %v, want ErrKeyExists", err)
 	}
 	if n := count(t, fs, "tenants/t1/messages"); n != 1 {
@@ -88,11 +93,11 @@ func TestMessagesPagesNewestFirstAndFilters(t *testing.T) {
 		}
 		m := msg("t1", phone, base.Add(time.Duration(i)*time.Second))
 		ids = append(ids, m.ID)
-		if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
+		if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Accept(ctx, store.Acceptance{Message: msg("t2", "5511987650001", base), Contact: domain.Contact{Phone: "5511987650001"}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: msg("t2", "5511987650001", base), Contact: domain.Contact{Phone: "5511987650001"}}); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -130,7 +135,7 @@ func TestClaimOnceThenStale(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	m := msg("t1", "5511987650003", time.Now().UTC())
-	if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Claim(ctx, "t1", m.ID, time.Now(), time.Minute)
@@ -193,5 +198,83 @@ func TestUnnameableIdsNameNothing(t *testing.T) {
 	}
 	if tpl, err := s.TemplateByName(ctx, "t1", "welcome"); err != nil || tpl.ID != "a" {
 		t.Errorf("template named welcome: %+v, %v", tpl, err)
+	}
+}
+
+// TestClaimAcceptedOnce claims messages as a dispatch job carries them
+// (through the job's JSON): one of many concurrent claims of a carried
+// message wins, and a carried message changed since it was accepted is
+// claimed only by what is stored.
+func TestClaimAcceptedOnce(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	carried := func(m domain.Message) domain.Message {
+		t.Helper()
+		v, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: m.PhoneNumber}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(queue.Job{Tenant: m.Tenant, Message: m.ID, Accepted: &m, Version: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j queue.Job
+		if err := json.Unmarshal(b, &j); err != nil {
+			t.Fatal(err)
+		}
+		c, ok := j.Carried()
+		if !ok {
+			t.Fatalf("job %s carries no message", b)
+		}
+		return c
+	}
+	m := msg("t1", "5511987650013", time.Now().UTC())
+	m.Template.Components = []domain.Component{{Type: "body", Parameters: []domain.Parameter{{Type: "text", Text: "Ana"}}}}
+	c := carried(m)
+	var wins atomic.Int32
+	var g errgroup.Group
+	for range 5 {
+		g.Go(func() error {
+			got, err := s.ClaimAccepted(ctx, c, time.Now(), time.Minute)
+			if errors.Is(err, store.ErrStale) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if got.Status != domain.StatusDispatching || got.Attempts != 1 || got.Version.IsZero() {
+				return fmt.Errorf("claim = %+v", got)
+			}
+			wins.Add(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if wins.Load() != 1 {
+		t.Fatalf("%d claims won, want 1", wins.Load())
+	}
+	stored, err := s.Message(ctx, "t1", m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != domain.StatusDispatching || len(stored.History) != 2 || !reflect.DeepEqual(stored.Template, m.Template) {
+		t.Fatalf("stored = %+v", stored)
+	}
+
+	// Claimed (and given back) since it was accepted: the carried copy's
+	// version is stale, and what is stored decides.
+	other := carried(msg("t1", "5511987650014", time.Now().UTC()))
+	if _, err := s.Claim(ctx, "t1", other.ID, time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimAccepted(ctx, other, time.Now(), time.Minute); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("claim of a changed message: %v, want ErrStale", err)
+	}
+	gone := msg("t1", "5511987650015", time.Now().UTC())
+	gone.Version = time.Now().Truncate(time.Microsecond)
+	if _, err := s.ClaimAccepted(ctx, gone, time.Now(), time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("claim of a message never stored: %v, want ErrNotFound", err)
 	}
 }

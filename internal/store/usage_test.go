@@ -42,7 +42,7 @@ func TestPricingIsRecordedAndCountedOnce(t *testing.T) {
 	pending := func(channel, phone, wamid string) domain.Message {
 		m := msg("t1", phone, at.Add(-time.Minute))
 		m.Channel, m.Status, m.ProviderMessageID = channel, domain.StatusPending, wamid
-		if err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
+		if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
 			t.Fatal(err)
 		}
 		return m
@@ -93,7 +93,7 @@ func TestPricingIsRecordedAndCountedOnce(t *testing.T) {
 	// Another tenant's message under the same channel name counts for it.
 	o := msg("t2", "5511987650804", at)
 	o.Status, o.ProviderMessageID = domain.StatusPending, "wamid.o"
-	if err := s.Accept(ctx, store.Acceptance{Message: o, Contact: domain.Contact{Phone: o.PhoneNumber}}); err != nil {
+	if _, err := s.Accept(ctx, store.Acceptance{Message: o, Contact: domain.Contact{Phone: o.PhoneNumber}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.ApplyUpdate(ctx, "t2", o.ID, domain.Update{ProviderMessageID: "wamid.o", Status: domain.StatusSent, At: at, Pricing: marketing}); err != nil {

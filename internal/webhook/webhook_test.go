@@ -88,7 +88,7 @@ func (f *fixture) pending(t *testing.T, phone string) domain.Message {
 		t.Fatal(err)
 	}
 	m := domain.NewMessage(store.NewID(), f.Tenant, demo.ChannelID, phone, tpl.ID, rendered, time.Now().UTC())
-	if err := f.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
+	if _, err := f.Store.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	d := dispatch.New(f.Store, f.Catalog, f.Provider, secret.Env{}, dispatch.Options{Lease: time.Minute, MaxAttempts: 3})
@@ -324,7 +324,7 @@ func TestCallbackDataReconcilesAnUnknownAttempt(t *testing.T) {
 	// An unknown attempt never learnt its wamid: forget it, as after a
 	// timeout once the request left.
 	u := domain.NewMessage(store.NewID(), f.Tenant, demo.ChannelID, "5511987650105", m.TemplateID, m.Template, time.Now().UTC())
-	if err := f.Store.Accept(ctx, store.Acceptance{Message: u, Contact: domain.Contact{Phone: u.PhoneNumber, UpdatedAt: u.CreatedAt}}); err != nil {
+	if _, err := f.Store.Accept(ctx, store.Acceptance{Message: u, Contact: domain.Contact{Phone: u.PhoneNumber, UpdatedAt: u.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Store.Claim(ctx, f.Tenant, u.ID, time.Now().Add(-2*time.Minute), time.Minute); err != nil {
@@ -361,7 +361,7 @@ func TestAnotherTenantsWamidIsIgnored(t *testing.T) {
 	}
 	theirs := m
 	theirs.Tenant, theirs.Channel, theirs.ProviderMessageID = "other-tenant", other.ID, "wamid.theirs"
-	if err := f.Store.Accept(ctx, store.Acceptance{Message: theirs, Contact: domain.Contact{Phone: m.PhoneNumber, UpdatedAt: m.CreatedAt}}); err != nil {
+	if _, err := f.Store.Accept(ctx, store.Acceptance{Message: theirs, Contact: domain.Contact{Phone: m.PhoneNumber, UpdatedAt: m.CreatedAt}}); err != nil {
 		t.Fatal(err)
 	}
 	body := envelope(map[string]any{

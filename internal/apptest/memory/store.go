@@ -107,7 +107,7 @@ func (s *Store) SetIdempotencyAnswer(_ context.Context, tenant, key string, code
 }
 
 // Accept commits an acceptance as the Firestore store does.
-func (s *Store) Accept(_ context.Context, a store.Acceptance) error {
+func (s *Store) Accept(_ context.Context, a store.Acceptance) (time.Time, error) {
 	m := a.Message
 	if s.T != nil && (m.ID == "" || m.Status != domain.StatusAccepted || m.Channel == "" || a.Contact.Phone != m.PhoneNumber) {
 		s.T.Errorf("accepting a malformed message: %+v", m)
@@ -117,7 +117,7 @@ func (s *Store) Accept(_ context.Context, a store.Acceptance) error {
 	if a.IdempotencyKey != "" {
 		got, ok := s.keys[keyOf(m.Tenant, a.IdempotencyKey)]
 		if !ok || !got.Version.Equal(a.Idempotency.Version) {
-			return store.ErrKeyExists
+			return time.Time{}, store.ErrKeyExists
 		}
 	}
 	convKey := m.Tenant + "/" + domain.ConversationKey(m.Channel, m.PhoneNumber)
@@ -127,7 +127,7 @@ func (s *Store) Accept(_ context.Context, a store.Acceptance) error {
 			month := domain.MonthKey(a.Now)
 			shard, err := domain.PickShard(a.Limit, 0, func(i int) int { return s.shards[m.Tenant+"/"+month+"/"+domain.ShardID(i)] })
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 			s.shards[m.Tenant+"/"+month+"/"+domain.ShardID(shard)]++
 			conv.Channel, conv.Phone = m.Channel, m.PhoneNumber
@@ -136,7 +136,7 @@ func (s *Store) Accept(_ context.Context, a store.Acceptance) error {
 		}
 	}
 	if _, ok := s.Messages[m.ID]; ok {
-		return errors.New("message exists")
+		return time.Time{}, errors.New("message exists")
 	}
 	s.Messages[m.ID] = m
 	if !a.KeepContact {
@@ -155,7 +155,7 @@ func (s *Store) Accept(_ context.Context, a store.Acceptance) error {
 		rec.Version = s.version()
 		s.keys[keyOf(m.Tenant, a.IdempotencyKey)] = rec
 	}
-	return nil
+	return s.version(), nil
 }
 
 // Used is how many conversations a tenant's month counts.
