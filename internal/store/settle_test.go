@@ -85,3 +85,50 @@ func TestSettleClaimedAfterTheMessageMovedOn(t *testing.T) {
 		t.Fatalf("stored = %s %q, want unknown without a wamid", stored.Status, stored.ProviderMessageID)
 	}
 }
+
+// TestSentOpensOrJoinsTheConversation: under an unlimited plan, a new
+// contact's first sent status creates its conversation without reading
+// it, and a second message admitted before that conversation opened
+// joins it on its own sent status (its create fails, and the next round
+// reads the conversation).
+func TestSentOpensOrJoinsTheConversation(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	const phone = "5511987650500"
+	unlimited := &domain.Tenant{ID: "t1"}
+	sent := func(wamid string) domain.Message {
+		t.Helper()
+		m := msg("t1", phone, now)
+		if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: phone}}); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.Claim(ctx, "t1", m.ID, now, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SettleClaimed(ctx, claimed, func(m *domain.Message, _ domain.Conversation) error {
+			m.ProviderMessageID = wamid
+			return m.Move(domain.StatusPending, now)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, changed, err := s.ApplyUpdate(ctx, "t1", m.ID, domain.Update{ProviderMessageID: wamid, Status: domain.StatusSent, At: now.Add(time.Second), Tenant: unlimited})
+		if err != nil || !changed || got.Status != domain.StatusSent || got.ConversationID == "" {
+			t.Fatalf("sent = %+v, %v, %v; want sent into a conversation", got, changed, err)
+		}
+		return got
+	}
+	first, second := sent("wamid.open1"), sent("wamid.open2")
+	conv, err := s.Conversation(ctx, "t1", "main", phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.ID != first.ConversationID || second.ConversationID != first.ConversationID || !conv.Open(now.Add(time.Hour)) {
+		t.Fatalf("conversation %+v; messages in %q and %q, want both in it", conv, first.ConversationID, second.ConversationID)
+	}
+	stored, err := s.Message(ctx, "t1", second.ID)
+	if err != nil || stored.ConversationID != conv.ID {
+		t.Fatalf("stored second = %+v, %v", stored, err)
+	}
+}

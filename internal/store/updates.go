@@ -49,16 +49,22 @@ func (s *Store) MessageOfWAMID(ctx context.Context, tenant, wamid string) (strin
 // status that opens its conversation, the conversation and, when u does
 // not carry it, the tenant, in the same call), and the commit is
 // conditioned on the update times read, so a writer in between makes it
-// read again. A delivered or read status costs two calls.
+// read again. A delivered or read status costs two calls, and so does a
+// sent status that opens a new contact's conversation under an
+// unlimited plan: the conversation is created, not read (applyOnce).
 func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Update) (m domain.Message, changed bool, err error) {
 	if !ValidID(tenant) || !ValidID(id) {
 		return m, false, fmt.Errorf("update message %q: %w", id, ErrNotFound)
 	}
+	// The first round may create the conversation without reading it
+	// (applyOnce); any round after a conflict reads it.
+	blind := true
 	for range txAttempts {
-		m, changed, err = s.applyOnce(ctx, tenant, id, u)
+		m, changed, err = s.applyOnce(ctx, tenant, id, u, blind)
 		if !conflict(err) {
 			break
 		}
+		blind = false
 	}
 	if err != nil {
 		return m, false, fmt.Errorf("update message %s/%s to %s: %w", tenant, id, u.Status, masked(err))
@@ -68,7 +74,13 @@ func (s *Store) ApplyUpdate(ctx context.Context, tenant, id string, u domain.Upd
 
 // applyOnce is one read and commit of ApplyUpdate; a conflict (another
 // writer came between) is for the caller to try again.
-func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Update) (domain.Message, bool, error) {
+//
+// With blind, a conversation that is likely not there is created without
+// being read: when admission found none open for the message, and the
+// tenant, as u carries it, keeps no reservations (an unlimited plan). The
+// create fails when one is there after all (the contact wrote, another
+// send opened it), and the next round reads it.
+func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Update, blind bool) (domain.Message, bool, error) {
 	ref := s.message(tenant, id)
 	snap, err := ref.Get(ctx)
 	if notFound(err) {
@@ -93,7 +105,9 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 	)
 	if opens && m.Owns(u) {
 		convRef = s.conversation(tenant, m.Channel, m.PhoneNumber)
-		if convSnap, conv, settings, err = s.conversationAndTenant(ctx, tenant, convRef, u); err != nil {
+		if blind && read.Admitted == nil && u.Tenant != nil && !u.Tenant.CountsConversations() {
+			settings = *u.Tenant
+		} else if convSnap, conv, settings, err = s.conversationAndTenant(ctx, tenant, convRef, u); err != nil {
 			return m, false, err
 		}
 	}
@@ -117,7 +131,7 @@ func (s *Store) applyOnce(ctx context.Context, tenant, id string, u domain.Updat
 		writes++
 	}
 	if opened {
-		if convSnap.Exists() {
+		if convSnap != nil && convSnap.Exists() {
 			b.Update(convRef, conversationUpdates(conv), firestore.LastUpdateTime(convSnap.UpdateTime))
 		} else {
 			b.Create(convRef, conv)
