@@ -191,9 +191,14 @@ func (s *Store) SettleClaimed(ctx context.Context, claimed domain.Message, apply
 	return m, nil
 }
 
-// PutConversation creates or replaces a conversation window.
+// PutConversation creates or replaces a conversation window, and stores
+// its contact when there is none, as every writer of a conversation does
+// (Recipient relies on it).
 func (s *Store) PutConversation(ctx context.Context, tenant string, c domain.Conversation) error {
-	_, err := s.conversation(tenant, c.Channel, c.Phone).Set(ctx, c)
+	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic write
+	b.Set(s.conversation(tenant, c.Channel, c.Phone), c)
+	b.Set(s.contact(tenant, c.Phone), map[string]any{"phone": c.Phone}, firestore.MergeAll)
+	_, err := b.Commit(ctx)
 	if err != nil {
 		return fmt.Errorf("put conversation %s: %w", c.ID, err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // TestRecipientAndAKeptContact: Recipient reads the contact and its
-// conversation together, and an acceptance that keeps the contact leaves
+// conversation, and an acceptance that keeps the contact leaves
 // its document untouched.
 func TestRecipientAndAKeptContact(t *testing.T) {
 	s, fs := newStore(t)
@@ -46,5 +46,31 @@ func TestRecipientAndAKeptContact(t *testing.T) {
 	}
 	if !after.UpdateTime.Equal(before.UpdateTime) {
 		t.Fatalf("a kept contact was written: update time %v, then %v", before.UpdateTime, after.UpdateTime)
+	}
+}
+
+// TestRecipientFindsEveryWritersConversation: Recipient reads a
+// conversation only for a stored contact, so every writer of a
+// conversation must leave its contact: an inbound message, and a limited
+// plan's reservation.
+func TestRecipientFindsEveryWritersConversation(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	const wrote, reserved = "5511987650110", "5511987650111"
+	if _, _, err := s.RecordInbound(ctx, "t1", store.Inbound{ID: "wamid.r1", Channel: "main", Phone: wrote, Type: "text", Text: "oi", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recipient(ctx, "t1", "main", wrote)
+	if err != nil || !r.Known || !r.Conversation.Open(now.Add(time.Minute)) {
+		t.Fatalf("recipient after an inbound message = %+v, %v; want its open conversation", r, err)
+	}
+	m := msg("t1", reserved, now)
+	if _, err := s.Accept(ctx, store.Acceptance{Message: m, Contact: domain.Contact{Phone: reserved, UpdatedAt: now}, Limit: 5, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.Recipient(ctx, "t1", "main", reserved)
+	if err != nil || !r.Known || r.Conversation.NeedsReservation(now) {
+		t.Fatalf("recipient after a reservation = %+v, %v; want its reserved conversation", r, err)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -210,24 +211,29 @@ type Recipient struct {
 	Conversation domain.Conversation
 }
 
-// Recipient reads a send's contact and its conversation on channel in one
-// call; a missing conversation is the zero Conversation (closed).
+// Recipient reads a send's contact and, when the contact is stored, its
+// conversation on channel; a missing conversation is the zero
+// Conversation (closed). A contact that is not stored has no
+// conversation: every commit that writes a conversation (accept's
+// reservation, a broadcast's, an inbound message, the status that opens
+// one for a message whose send wrote the contact) writes or follows the
+// contact's own write, and contacts are never deleted. So a new contact
+// costs one read, a known one two, in two calls.
 func (s *Store) Recipient(ctx context.Context, tenant, channel, phone string) (Recipient, error) {
 	var r Recipient
-	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{s.contact(tenant, phone), s.conversation(tenant, channel, phone)})
-	if err != nil {
+	snap, err := s.contact(tenant, phone).Get(ctx)
+	switch {
+	case notFound(err):
+		return r, nil
+	case err != nil:
 		return r, fmt.Errorf("read recipient %s of %s: %w", domain.MaskPhone(phone), tenant, masked(err))
 	}
-	if snaps[0].Exists() {
-		if r.Contact, err = decodeContact(snaps[0]); err != nil {
-			return r, err
-		}
-		r.Known = true
+	if r.Contact, err = decodeContact(snap); err != nil {
+		return r, err
 	}
-	if snaps[1].Exists() {
-		if err := snaps[1].DataTo(&r.Conversation); err != nil {
-			return r, fmt.Errorf("decode conversation of %s: %w", domain.MaskPhone(phone), masked(err))
-		}
+	r.Known = true
+	if err := get(ctx, s.conversation(tenant, channel, phone), &r.Conversation); err != nil && !errors.Is(err, ErrNotFound) {
+		return r, fmt.Errorf("read conversation of %s: %w", domain.MaskPhone(phone), err)
 	}
 	return r, nil
 }
