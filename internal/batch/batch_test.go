@@ -53,9 +53,12 @@ func (f *fanouts) take() []batch.Fanout {
 
 // jobs records dispatch jobs, or fails them while down.
 type jobs struct {
-	mu   sync.Mutex
-	got  map[string]int
-	down atomic.Bool
+	mu  sync.Mutex
+	got map[string]int
+	// carried are the jobs that carry their message, for a claim
+	// without a read.
+	carried []queue.Job
+	down    atomic.Bool
 }
 
 func (j *jobs) Publish(_ context.Context, job queue.Job) error {
@@ -68,6 +71,9 @@ func (j *jobs) Publish(_ context.Context, job queue.Job) error {
 		j.got = map[string]int{}
 	}
 	j.got[job.Message]++
+	if _, ok := job.Carried(); ok {
+		j.carried = append(j.carried, job)
+	}
 	return nil
 }
 
@@ -173,6 +179,20 @@ func TestRedeliveredChunkCreatesNothingTwice(t *testing.T) {
 	}
 	if n, got := messages(t, e), j.total()-before; n != 5 || got != 3 {
 		t.Fatalf("redelivery: %d messages and %d jobs, want 5 and 3", n, got)
+	}
+	// A job carries its message only from the delivery that created it:
+	// one of chunk 0's two, none of chunk 1's redelivery.
+	if len(j.carried) != 2 {
+		t.Fatalf("%d jobs carry their message, want chunk 0's 2", len(j.carried))
+	}
+	// Recipient 1's: the checks below want 0, 3 and 6 still accepted.
+	i := slices.IndexFunc(j.carried, func(job queue.Job) bool { return job.Message == batch.MessageID(b.ID, 1) })
+	if i < 0 {
+		t.Fatalf("recipient 1's job does not carry its message: %+v", j.carried)
+	}
+	carried, _ := j.carried[i].Carried()
+	if m, err := e.Store.ClaimAccepted(ctx, carried, time.Now(), time.Minute); err != nil || m.Status != domain.StatusDispatching || m.Attempts != 1 {
+		t.Fatalf("claim of a carried bulk message = %+v, %v", m, err)
 	}
 	// Done chunks are skipped.
 	before = j.total()

@@ -111,7 +111,7 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 		return w.hold(ctx, log, f.Tenant, rec, chunk, st)
 	}
 	msgs := w.messages(log, f.Tenant, rec, chunk)
-	var ids []string
+	var jobs []queue.Job
 	group := store.MaxBatchMessages
 	if rec.ConversationLimit > 0 {
 		group = store.MaxLimitedBatchMessages
@@ -131,8 +131,12 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 				tf.Batch, tf.Bulk = f.Batch, true
 				logging.Transition(ctx, tf)
 			}
-			if !ok && m.Status == domain.StatusAccepted || st == domain.StatusAccepted {
-				ids = append(ids, m.ID)
+			switch {
+			case !ok && m.Status == domain.StatusAccepted:
+				jobs = append(jobs, carrying(m))
+			case st == domain.StatusAccepted:
+				// Created by an earlier delivery: dispatch reads it.
+				jobs = append(jobs, queue.Job{Tenant: m.Tenant, Message: m.ID, Channel: m.Channel, Bulk: true})
 			}
 		}
 		// One line per commit, not per message: a 100,000-contact batch
@@ -149,7 +153,7 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 	if st := cur.State.Of(); !st.Sending() {
 		return w.hold(ctx, log, f.Tenant, cur, chunk, st)
 	}
-	if err := w.publish(ctx, f.Tenant, rec.Channel, ids); err != nil {
+	if err := w.publish(ctx, jobs); err != nil {
 		return fmt.Errorf("dispatch jobs of chunk %d of batch %s/%s: %w", f.Chunk, f.Tenant, f.Batch, err)
 	}
 	if err := w.store.MarkBatchChunkDone(ctx, f.Tenant, f.Batch, f.Chunk); err != nil {
@@ -157,7 +161,7 @@ func (w *Worker) Fanout(ctx context.Context, f Fanout) error {
 		// and only republishes their jobs.
 		return err
 	}
-	log.Info("chunk fanned out", "messages", len(msgs), "jobs", len(ids), "refused", len(chunk.Recipients)-len(msgs))
+	log.Info("chunk fanned out", "messages", len(msgs), "jobs", len(jobs), "refused", len(chunk.Recipients)-len(msgs))
 	return nil
 }
 
@@ -281,19 +285,30 @@ func sendable(batch string, c store.BatchChunk) (ids []string, at []int) {
 // batches them into few RPCs either way.
 const publishParallel = 64
 
+// carrying is the dispatch job of a message this delivery created: it
+// carries the message as stored when the store gave its version, so
+// dispatch claims it without reading it.
+func carrying(m domain.Message) queue.Job {
+	j := queue.Job{Tenant: m.Tenant, Message: m.ID, Channel: m.Channel, Bulk: true}
+	if !m.Version.IsZero() {
+		j.Accepted, j.Version = &m, m.Version
+	}
+	return j
+}
+
 // publish hands each message to dispatch and waits until Pub/Sub has them
 // all. The jobs say they are bulk, so the pacer serves the channel's
 // single sends first, and name the channel, so dispatch asks the pacer
 // without reading the message first.
-func (w *Worker) publish(ctx context.Context, tenant, channel string, ids []string) error {
-	errs := make([]error, len(ids))
+func (w *Worker) publish(ctx context.Context, jobs []queue.Job) error {
+	errs := make([]error, len(jobs))
 	sem := make(chan struct{}, publishParallel)
 	var wg sync.WaitGroup
-	for i, id := range ids {
+	for i, j := range jobs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = w.jobs.Publish(ctx, queue.Job{Tenant: tenant, Message: id, Channel: channel, Bulk: true})
+			errs[i] = w.jobs.Publish(ctx, j)
 		})
 	}
 	wg.Wait()
@@ -306,7 +321,7 @@ func (w *Worker) publish(ctx context.Context, tenant, channel string, ids []stri
 		}
 	}
 	if first != nil {
-		return fmt.Errorf("%d of %d publishes failed: %w", failed, len(ids), first)
+		return fmt.Errorf("%d of %d publishes failed: %w", failed, len(jobs), first)
 	}
 	return nil
 }

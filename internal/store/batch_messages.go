@@ -26,18 +26,23 @@ const createAttempts = 5
 // exist yet, and upserts its contact. Message ids are deterministic, so a
 // redelivered chunk finds its messages already there: Create semantics make
 // sure none is written twice, even by two workers at once. existing holds
-// the state of every message that was already there.
+// the state of every message that was already there. Each message it
+// created gets its Version (its update time as created) in msgs, for a
+// dispatch job that claims it without a read (ClaimAccepted).
 func (s *Store) CreateBatchMessages(ctx context.Context, tenant string, msgs []domain.Message) (existing map[string]domain.Status, err error) {
 	if len(msgs) > MaxBatchMessages {
 		return nil, fmt.Errorf("create %d batch messages of %s: at most %d per commit", len(msgs), tenant, MaxBatchMessages)
 	}
 	existing = map[string]domain.Status{}
-	pending := msgs
+	pending := make([]int, len(msgs)) // indexes into msgs
+	for i := range pending {
+		pending[i] = i
+	}
 	for range createAttempts {
 		if len(pending) == 0 {
 			return existing, nil
 		}
-		err := s.createMessages(ctx, tenant, pending)
+		err := s.createMessages(ctx, tenant, msgs, pending)
 		if err == nil {
 			return existing, nil
 		}
@@ -47,22 +52,22 @@ func (s *Store) CreateBatchMessages(ctx context.Context, tenant string, msgs []d
 		// The commit was refused whole: find out which exist and retry
 		// with the rest.
 		refs := make([]*firestore.DocumentRef, len(pending))
-		for i, m := range pending {
-			refs[i] = s.message(tenant, m.ID)
+		for k, i := range pending {
+			refs[k] = s.message(tenant, msgs[i].ID)
 		}
 		snaps, err := s.fs.GetAll(ctx, refs)
 		if err != nil {
 			return nil, fmt.Errorf("read %d batch messages of %s: %w", len(refs), tenant, err)
 		}
 		rest := pending[:0:0]
-		for i, snap := range snaps {
+		for k, snap := range snaps {
 			if !snap.Exists() {
-				rest = append(rest, pending[i])
+				rest = append(rest, pending[k])
 				continue
 			}
 			v, _ := snap.DataAt("status")
 			word, _ := v.(string)
-			existing[pending[i].ID] = domain.Status(word)
+			existing[msgs[pending[k]].ID] = domain.Status(word)
 		}
 		pending = rest
 	}
@@ -72,19 +77,33 @@ func (s *Store) CreateBatchMessages(ctx context.Context, tenant string, msgs []d
 	return nil, fmt.Errorf("create %d batch messages of %s: still conflicting after %d attempts", len(pending), tenant, createAttempts)
 }
 
-func (s *Store) createMessages(ctx context.Context, tenant string, msgs []domain.Message) error {
+// createMessages creates msgs[i] for each i of which, with their contacts,
+// in one commit, and sets the Version of each.
+func (s *Store) createMessages(ctx context.Context, tenant string, msgs []domain.Message, which []int) error {
 	b := s.fs.Batch() //nolint:staticcheck // one-RPC atomic blind write, as Accept
-	contacts := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
+	contacts := make(map[string]bool, len(which))
+	at := make([]int, len(which)) // each message's write in the commit
+	writes := 0
+	for k, i := range which {
+		m := msgs[i]
 		b.Create(s.message(tenant, m.ID), m)
+		at[k] = writes
+		writes++
 		// One write per contact and commit: a batch may name a number twice.
 		if !contacts[m.PhoneNumber] {
 			contacts[m.PhoneNumber] = true
 			b.Set(s.sub(tenant, "contacts").Doc(m.PhoneNumber), map[string]any{"phone": m.PhoneNumber, "updatedAt": m.CreatedAt}, firestore.MergeAll)
+			writes++
 		}
 	}
-	_, err := b.Commit(ctx)
-	return err
+	res, err := b.Commit(ctx)
+	if err != nil {
+		return err
+	}
+	for k, i := range which {
+		msgs[i].Version = res[at[k]].UpdateTime
+	}
+	return nil
 }
 
 // MarkBatchChunkDone records that a chunk's messages exist and their
