@@ -1,7 +1,7 @@
 // Command bench measures templategw against DESIGN §8 in one run: it
-// starts the dev stack (or reuses one), measures the Firestore emulator's
-// raw create rate as a baseline, then the gateway, and prints each
-// gateway figure beside its DESIGN §8 target.
+// starts the dev stack, measures the Firestore emulator's raw create rate
+// as a baseline, then the gateway, and prints each gateway figure beside
+// its DESIGN §8 target.
 //
 //	go run ./cmd/bench                       # the default run, about ten minutes
 //	go run ./cmd/bench --json /tmp/bench.json
@@ -28,9 +28,7 @@ import (
 	// Registers the functions this binary serves as the stack's processes.
 	_ "github.com/templategw/templategw"
 
-	"github.com/templategw/templategw/emulator"
 	"github.com/templategw/templategw/internal/bench"
-	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/devstack"
 )
 
@@ -60,13 +58,7 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	conc := fl.Int("concurrency", 32, "the closed loops' concurrency: the raw creates' and accept's capacity")
 	contacts := fl.Int("contacts", bench.MaxContacts, "contacts in the emkt 50.01")
 	jsonOut := fl.String("json", "", "also write the figures as JSON to this file")
-	base := fl.String("base", "", "reuse the dev stack whose front door is at this URL (emulators from FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST) instead of starting one")
-	sandboxURL := fl.String("sandbox", "", "with --base: the sandbox provider's URL")
-	token := fl.String("token", envOr("TEMPLATEGW_DEMO_TOKEN", demo.Token), "the demo tenant's bearer token")
 	profile := fl.String("profile", "", "write CPU profiles of every function and of the benchmark itself, per phase, into this directory")
-	lanes := fl.Int("lanes", emulator.DefaultPushLanes, "deliveries in flight per function fed by a push subscription")
-	emktLimit := fl.Duration("emkt-limit", 15*time.Minute, "how long to wait for the emkt batch to be dispatched before reporting it as not dispatched")
-	sweepEvery := fl.Duration("sweep-every", 0, "fire sweep this often during the run (0: never; see docs/benchmarks.md)")
 	only := fl.String("only", "", "run only these phases, comma-separated, of "+strings.Join(bench.Phases, ",")+" (accept and life bring the baselines)")
 	paceMessages := fl.Int("pace-messages", bench.DefaultPaceMessages, "messages in the pacing phase's broadcast")
 	fairnessContacts := fl.Int("fairness-contacts", bench.DefaultFairnessContacts, "contacts in the broadcast the fairness phase's single sends compete with")
@@ -87,21 +79,17 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
 	opts := bench.Options{
-		Base: *base, SandboxURL: *sandboxURL, Token: *token, Duration: *duration, Concurrency: *conc,
-		Contacts: *contacts, Progress: os.Stderr, ProfileDir: *profile, Lanes: *lanes, SweepEvery: *sweepEvery, EmktLimit: *emktLimit,
+		Exe: exe, Duration: *duration, Concurrency: *conc, Contacts: *contacts, Progress: os.Stderr, ProfileDir: *profile,
 		PaceMessages: *paceMessages, FairnessContacts: *fairnessContacts, RecoveryMessages: *recoveryMessages,
 		LifeMessages: *lifeMessages, Repetitions: *repetitions,
 	}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
-	}
-	if *base == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("find own binary: %w", err)
-		}
-		opts.Exe = exe
 	}
 	if *logs != "" {
 		f, err := os.Create(*logs)
@@ -132,13 +120,6 @@ func realMain(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 // serve runs the function FUNCTION_TARGET names on PORT, as `templategw

@@ -12,7 +12,7 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 	if err := realMain(context.Background(), []string{"--help"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-base", "-sandbox", "-profile", "-lanes", "-sweep-every", "-only", "-pace-messages", "-fairness-contacts", "-life-messages", "-repetitions"} {
+	for _, flag := range []string{"-duration", "-concurrency", "-contacts", "-json", "-profile", "-only", "-pace-messages", "-fairness-contacts", "-recovery-messages", "-life-messages", "-repetitions", "-logs"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("usage does not mention %s:\n%s", flag, out.String())
 		}
@@ -28,13 +28,12 @@ func TestBadArgumentsAreRefused(t *testing.T) {
 		{[]string{"--concurrency", "1,4"}, "-concurrency"},
 		{[]string{"--concurrency", "-1"}, "concurrency -1"},
 		{[]string{"--contacts", "100001"}, "contacts 100001"},
-		{[]string{"--base", "http://127.0.0.1:1"}, "FIRESTORE_EMULATOR_HOST"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"--only", "pacing,nope"}, `unknown phase "nope"`},
 		{[]string{"--pace-messages", "-1"}, "pace messages -1"},
 		{[]string{"--repetitions", "-1"}, "repetitions -1"},
+		{[]string{"--recovery-messages", "1000001"}, "recovery messages 1000001"},
 	} {
-		t.Setenv("FIRESTORE_EMULATOR_HOST", "")
 		var out bytes.Buffer
 		err := realMain(context.Background(), c.args, &out)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

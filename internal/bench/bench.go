@@ -4,29 +4,24 @@
 // come to) and latencies at a share of the gateway's own measured
 // capacity, with baselines of the same machine beside them.
 //
-// It is a client of the dev stack: it starts one (or reuses a running
-// one), with a gRPC proxy between the functions and the Firestore
-// emulator that counts calls and billed operations, delivers the push
-// subscriptions through emulator.Pusher, and measures: the emulator's raw
-// create rate and CPU per create; accept capacity and the latency at half
-// of it; a message's whole life, webhooks and callbacks on, and its cost;
-// a large emkt 50.01's answer time, added peak memory and exactly-once
-// dispatch; pacing, fairness and sweep's recovery.
+// It is a client of the dev stack: it starts one with a gRPC proxy
+// between the functions and the Firestore emulator that counts calls and
+// billed operations, and delivers the push subscriptions through
+// emulator.Pusher. docs/benchmarks.md describes each phase.
 package bench
 
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"os"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,190 +38,101 @@ import (
 // Options configure a run. The zero value of a field takes its default.
 type Options struct {
 	// Exe is the binary whose "serve" subcommand runs one function (the
-	// templategw binary, or one that serves the same functions), for the
-	// stack the benchmark starts.
+	// templategw binary, or one that serves the same functions and calls
+	// ServeProfiling, for ProfileDir).
 	Exe string
-	// Base, when set, is a running dev stack's front door to reuse
-	// instead of starting one; the emulators are then the ones
-	// FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST name. A reused
-	// stack's processes are not the benchmark's, so the figures that need
-	// them (the life phase's, the emkt function's memory, pacing) are
-	// left out.
-	Base string
-	// SandboxURL is the reused stack's sandbox provider (with Base).
-	SandboxURL string
-	// Token is the demo tenant's bearer token; default demo.Token.
-	Token string
 	// Duration is each measured phase's length; default 3s.
 	Duration time.Duration
 	// Concurrency is the closed loops' (the raw creates' and accept's
 	// capacity); default 32.
 	Concurrency int
-	// Contacts is the emkt 50.01's size; default (and at most)
-	// MaxContacts.
+	// Contacts is the emkt 50.01's size; default (and at most) MaxContacts.
 	Contacts int
-	// Progress receives the progress bar (a terminal) or a line per
-	// phase (anything else); nil shows none.
-	Progress io.Writer
-	// Logs receives the functions' and emulators' output; nil discards it.
-	Logs io.Writer
-	// Lanes is the deliveries in flight per function (see
-	// emulator.Pusher); default emulator.DefaultPushLanes.
-	Lanes int
-	// EmktLimit bounds the wait for the emkt batch to be dispatched; a
-	// batch not dispatched by then is reported as not dispatched exactly
-	// once. Default 15 minutes.
-	EmktLimit time.Duration
-	// SweepEvery is how often the stack fires sweep during the run; 0
-	// keeps it from firing. Sweep is the recovery path, not the happy path
-	// DESIGN §8 measures, and on the emulator its queries read the whole
-	// messages collection (the emulator has no indexes): against a large
-	// backlog each sweep costs the emulator seconds of CPU (docs/
-	// benchmarks.md). Only a stack the benchmark starts is affected.
-	SweepEvery time.Duration
-	// Only, when set, runs just these phases (see Phases); the others'
-	// figures are left out. The phases the chosen ones need run too:
-	// accept and life need the baselines, which need the warm-up.
+	// PaceMessages and FairnessContacts size the pacing and fairness
+	// phases' broadcasts, RecoveryMessages the recovery phase's backlog;
+	// default DESIGN §8's and issue 16's.
+	PaceMessages, FairnessContacts, RecoveryMessages int
+	// LifeMessages is what one repetition of the life phase sends through
+	// its whole life, Repetitions how many repetitions its median and
+	// range are over; default DefaultLifeMessages and DefaultRepetitions.
+	LifeMessages, Repetitions int
+	// Only, when set, runs just these of Phases, with the phases they need.
 	Only []string
-	// PaceMessages is the pacing phase's broadcast size; default
-	// DefaultPaceMessages.
-	PaceMessages int
-	// FairnessContacts is the size of the broadcast the fairness phase's
-	// single sends compete with; default DefaultFairnessContacts.
-	FairnessContacts int
-	// RecoveryMessages is the recovery phase's backlog; default
-	// DefaultRecoveryMessages. SweepEvery's sweep would see it too, and
-	// hand it to dispatch.
-	RecoveryMessages int
-	// LifeMessages is what one repetition of the life phase sends
-	// through its whole life; default DefaultLifeMessages.
-	LifeMessages int
-	// Repetitions is how many times the life phase repeats; default
-	// DefaultRepetitions.
-	Repetitions int
 	// ProfileDir, when set, receives CPU profiles of each function and of
 	// the benchmark's own process for accept's capacity, the emkt batch
-	// and the whole-life rounds. The functions must run a binary that
-	// calls ServeProfiling.
+	// and the whole-life rounds.
 	ProfileDir string
+	// Progress receives a line per phase, Logs the functions' and
+	// emulators' output; nil discards either.
+	Progress, Logs io.Writer
 }
 
 // Bench is one benchmark run.
 type Bench struct {
-	opts Options
+	opts   Options
+	phases []string // the phases this run measures, in order
 
-	base    string
 	hc      *http.Client
-	sb      sandboxView
-	stack   *devstack.Stack // nil when reusing one
-	proxy   *Proxy          // nil when reusing a stack
-	fsRaw   *firestore.Client
-	fsRead  *firestore.Client
+	stack   *devstack.Stack
+	proxy   *Proxy
+	fsRaw   *firestore.Client // through the proxy, so the baselines pay the gateway's hop
+	fsRead  *firestore.Client // straight to the emulator: following messages is not the gateway's work
 	ps      *pubsub.Client
 	prog    *progress
-	cpu     *cpuWatch
+	cpu     cpuWatch
 	prof    *profiler
 	fig     *Figures
 	closers []func()
 
-	runID     string
-	gw        phones // the Atom sends' recipients
-	raw       phones // the raw creates' phone numbers
-	bulk      phones // the emkt batch's recipients
 	nextPhone atomic.Int64
 	// rawCreates and rawCreateTicks are the baselines' creates and the
-	// Firestore emulator's CPU over them, for the life phase's ratio.
+	// Firestore emulator's CPU over them, the unit of the life phase's
+	// emulator ratio.
 	rawCreates, rawCreateTicks int64
 
-	// The Pusher of each function fed by a push subscription (dispatch,
-	// dispatchbulk, fanout; callbacks during the life phase) and what it
-	// delivered.
+	// The Pusher of each function fed by a push subscription and what it
+	// delivered, which the life phase counts.
 	pushers map[string]*emulator.Pusher
 	pushed  map[string]*pushCounts
 
-	rig    *paceRig // the pacing phases' processes, once started
-	phases []string // the phases this run measures, in order
+	rig *paceRig // the pacing phases' processes, once started
 }
 
 // New checks opts and fills in defaults.
 func New(opts Options) (*Bench, error) {
-	if opts.Token == "" {
-		opts.Token = demo.Token
-	}
 	if opts.Duration <= 0 {
 		opts.Duration = 3 * time.Second
 	}
-	if opts.Concurrency == 0 {
-		opts.Concurrency = 32
-	}
-	if opts.Concurrency < 1 || opts.Concurrency > 1024 {
-		return nil, fmt.Errorf("concurrency %d: want 1 to 1024", opts.Concurrency)
-	}
-	if opts.Contacts == 0 {
-		opts.Contacts = MaxContacts
-	}
-	if opts.Contacts < 1 || opts.Contacts > MaxContacts {
-		return nil, fmt.Errorf("contacts %d: want 1 to %d (one 50.01's limit)", opts.Contacts, MaxContacts)
-	}
-	if opts.PaceMessages == 0 {
-		opts.PaceMessages = DefaultPaceMessages
-	}
-	if opts.FairnessContacts == 0 {
-		opts.FairnessContacts = DefaultFairnessContacts
-	}
-	if opts.RecoveryMessages == 0 {
-		opts.RecoveryMessages = DefaultRecoveryMessages
-	}
-	if opts.RecoveryMessages < 1 || opts.RecoveryMessages > 10*DefaultRecoveryMessages {
-		return nil, fmt.Errorf("recovery messages %d: want 1 to %d", opts.RecoveryMessages, 10*DefaultRecoveryMessages)
-	}
-	if opts.PaceMessages < 1 || opts.PaceMessages > MaxContacts {
-		return nil, fmt.Errorf("pace messages %d: want 1 to %d (one 50.01's limit)", opts.PaceMessages, MaxContacts)
-	}
-	if opts.FairnessContacts < 1 || opts.FairnessContacts > MaxContacts {
-		return nil, fmt.Errorf("fairness contacts %d: want 1 to %d (one 50.01's limit)", opts.FairnessContacts, MaxContacts)
-	}
-	if opts.LifeMessages == 0 {
-		opts.LifeMessages = DefaultLifeMessages
-	}
-	if opts.Repetitions == 0 {
-		opts.Repetitions = DefaultRepetitions
-	}
-	if opts.LifeMessages < 1 || opts.LifeMessages > 100_000 {
-		return nil, fmt.Errorf("life messages %d: want 1 to 100000", opts.LifeMessages)
-	}
-	if opts.Repetitions < 1 || opts.Repetitions > 100 {
-		return nil, fmt.Errorf("repetitions %d: want 1 to 100", opts.Repetitions)
-	}
 	phases, err := selectPhases(opts.Only)
+	err = errors.Join(err,
+		defaulted("concurrency", &opts.Concurrency, 32, 1024),
+		defaulted("contacts", &opts.Contacts, MaxContacts, MaxContacts),
+		defaulted("pace messages", &opts.PaceMessages, DefaultPaceMessages, MaxContacts),
+		defaulted("fairness contacts", &opts.FairnessContacts, DefaultFairnessContacts, MaxContacts),
+		defaulted("recovery messages", &opts.RecoveryMessages, DefaultRecoveryMessages, 10*DefaultRecoveryMessages),
+		defaulted("life messages", &opts.LifeMessages, DefaultLifeMessages, 100_000),
+		defaulted("repetitions", &opts.Repetitions, DefaultRepetitions, 100))
+	if opts.Exe == "" {
+		err = errors.Join(err, errors.New("Options.Exe, the binary that serves the functions, is required"))
+	}
 	if err != nil {
 		return nil, err
 	}
-	if opts.Base == "" && opts.Exe == "" {
-		return nil, errors.New("either Exe (start a stack) or Base (reuse one) is required")
+	// The stack's processes, the replay and the pacing instances all
+	// write to Logs from goroutines of their own.
+	opts.Logs = &lockedWriter{w: cmp.Or[io.Writer](opts.Logs, io.Discard)}
+	return &Bench{opts: opts, phases: phases, pushers: map[string]*emulator.Pusher{}, pushed: map[string]*pushCounts{}}, nil
+}
+
+// defaulted sets *v to def when it is zero and checks it is 1 to most.
+func defaulted(name string, v *int, def, most int) error {
+	if *v == 0 {
+		*v = def
 	}
-	if opts.Base != "" && (os.Getenv("FIRESTORE_EMULATOR_HOST") == "" || os.Getenv("PUBSUB_EMULATOR_HOST") == "") {
-		return nil, errors.New("reusing a stack needs FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST set to its emulators")
+	if *v < 1 || *v > most {
+		return fmt.Errorf("%s %d: want 1 to %d", name, *v, most)
 	}
-	if opts.Base != "" && opts.SandboxURL == "" {
-		return nil, errors.New("reusing a stack needs its sandbox provider's URL")
-	}
-	if opts.Logs == nil {
-		opts.Logs = io.Discard
-	}
-	if opts.Lanes <= 0 {
-		opts.Lanes = emulator.DefaultPushLanes
-	}
-	if opts.EmktLimit <= 0 {
-		opts.EmktLimit = 15 * time.Minute
-	}
-	run := 10 + randInt(90)
-	return &Bench{
-		phases: phases,
-		opts:   opts, runID: fmt.Sprintf("run%d-%d", time.Now().Unix(), run),
-		gw: phones{ddd: "11", run: run}, raw: phones{ddd: "12", run: run}, bulk: phones{ddd: "21", run: run},
-		pushers: map[string]*emulator.Pusher{}, pushed: map[string]*pushCounts{},
-	}, nil
+	return nil
 }
 
 // Phases are the phases a run can measure, in the order they run: what
@@ -249,63 +155,17 @@ func selectPhases(only []string) ([]string, error) {
 	}
 	// Life's emulator CPU ratio is to the raw creates of the same run;
 	// accept's capacity is shown beside their rate.
-	if want["accept"] || want["life"] {
-		want["baselines"] = true
-	}
-	var out []string
-	for _, p := range Phases {
-		if want[p] {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// runs reports whether the run measures phase.
-func (b *Bench) runs(phase string) bool { return slices.Contains(b.phases, phase) }
-
-func randInt(n int64) int {
-	v, err := rand.Int(rand.Reader, big.NewInt(n))
-	if err != nil {
-		return int(time.Now().UnixNano() % n)
-	}
-	return int(v.Int64())
+	want["baselines"] = want["baselines"] || want["accept"] || want["life"]
+	return slices.DeleteFunc(slices.Clone(Phases), func(p string) bool { return !want[p] }), nil
 }
 
 // Run measures everything once and returns the figures. The stack it
 // started is stopped before it returns.
-func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
+func (b *Bench) Run(ctx context.Context) (*Figures, error) {
 	started := time.Now()
-	d := b.opts.Duration.Seconds()
-	weights := map[string]float64{"start": 30}
-	if b.runs("baselines") {
-		weights["warm-up"], weights["raw-create"] = 2*d+10, d
-	}
-	if b.runs("accept") {
-		weights["accept"], weights["accept-half"], weights["drain"] = d, d, 15
-	}
-	if b.runs("life") {
-		// Each repetition: the sends, the last statuses and callbacks, and
-		// a small round to pending.
-		weights["life"] = 15 + float64(b.opts.Repetitions)*(float64(b.opts.LifeMessages)/LifeRate+10)
-	}
-	if b.runs("emkt") {
-		weights["emkt-answer"] = 5 + float64(b.opts.Contacts)/20000
-		weights["emkt-dispatch"] = float64(b.opts.Contacts) / 150
-	}
-	if b.runs("pacing") {
-		weights["pacing"] = 10 + float64(b.opts.PaceMessages)/PaceRate
-	}
-	if b.runs("fairness") {
-		weights["fairness"] = 10 + float64(b.opts.FairnessContacts)/PaceRate
-	}
-	if b.runs("recovery") {
-		weights["recovery-write"], weights["recovery"] = 2+float64(b.opts.RecoveryMessages)/5000, 5+float64(b.opts.RecoveryMessages)/500
-	}
-	b.prog = newProgress(b.opts.Progress, weights)
-	defer b.prog.finish()
+	b.prog = &progress{w: cmp.Or[io.Writer](b.opts.Progress, io.Discard), start: started}
 	b.fig = &Figures{
-		Cores: runtime.NumCPU(), PhaseSeconds: d, Concurrency: b.opts.Concurrency, EmktContacts: b.opts.Contacts,
+		Cores: runtime.NumCPU(), PhaseSeconds: b.opts.Duration.Seconds(), Concurrency: b.opts.Concurrency, EmktContacts: b.opts.Contacts,
 		CPU: map[string]map[string]float64{}, Phases: b.phases,
 	}
 	defer b.close()
@@ -316,18 +176,8 @@ func (b *Bench) Run(ctx context.Context) (_ *Figures, err error) {
 		"baselines": b.baselines, "accept": b.accept, "life": b.lifePhase, "emkt": b.emkt,
 		"pacing": b.pacingPhase, "fairness": b.fairnessPhase, "recovery": b.recoveryPhase,
 	}
-	var run []func(context.Context) error
-	if b.runs("baselines") {
-		run = append(run, b.warmUp)
-	}
 	for _, p := range b.phases {
-		run = append(run, steps[p])
-	}
-	for _, step := range run {
-		if err := step(ctx); errors.Is(err, errNoPaceRig) || errors.Is(err, errNoLifeRig) {
-			b.prog.note("%v: left out", err)
-			continue
-		} else if err != nil {
+		if err := steps[p](ctx); err != nil {
 			return nil, err
 		}
 		// Phases that ignore a failed op still end early when ctx does;
@@ -353,9 +203,9 @@ func (b *Bench) close() {
 	b.closers = nil
 }
 
-// up starts (or finds) the stack and the benchmark's own clients.
+// up starts the stack and the benchmark's own clients.
 func (b *Bench) up(ctx context.Context) error {
-	b.prog.begin("start", "starting the dev stack (emulators, functions, sandbox)")
+	b.prog.printf("starting the dev stack (emulators, functions, sandbox)")
 	// The dev stack's front door proxies with Go's default transport,
 	// which keeps two idle connections per function: under concurrent
 	// load it would dial the function for most requests, and the figures
@@ -365,63 +215,50 @@ func (b *Bench) up(ctx context.Context) error {
 		t.MaxIdleConnsPerHost = 1024
 	}
 	b.hc = newHTTPClient()
-	emulatorHost := os.Getenv("FIRESTORE_EMULATOR_HOST")
-	if b.opts.Base == "" {
-		p, err := NewProxy()
-		if err != nil {
+	p, err := NewProxy()
+	if err != nil {
+		return err
+	}
+	b.proxy = p
+	b.closers = append(b.closers, p.Close)
+	// The benchmark measures the gateway's capacity, not a tenant's
+	// request limit (100/s by default), which its closed loops pass. The
+	// functions' caches of tenants, channels and templates refresh once
+	// per CACHE_TTL per instance, a cost per instance and second, not per
+	// message: the dev stack's 5 s would bill the life phase's figures six
+	// times the refresh reads a deployment (config's default, 30 s) makes.
+	env := []string{"FIRESTORE_EMULATOR_HOST=" + p.Addr(), "TENANT_RATE_LIMIT=10000", "CACHE_TTL=30s"}
+	if b.opts.ProfileDir != "" {
+		if err := os.MkdirAll(b.opts.ProfileDir, 0o755); err != nil {
 			return err
 		}
-		b.proxy = p
-		b.closers = append(b.closers, p.Close)
-		// The benchmark measures the gateway's capacity, not a tenant's
-		// request limit (100/s by default), which its closed loops pass.
-		env := []string{"FIRESTORE_EMULATOR_HOST=" + p.Addr(), "TENANT_RATE_LIMIT=10000"}
-		if b.opts.ProfileDir != "" {
-			if err := os.MkdirAll(b.opts.ProfileDir, 0o755); err != nil {
-				return err
-			}
-			env = append(env, ProfileEnv+"="+b.opts.ProfileDir)
-		}
-		sweep := b.opts.SweepEvery
-		if sweep <= 0 {
-			// Longer than any run: the ticker never fires.
-			sweep = 7 * 24 * time.Hour
-		}
-		st, err := devstack.Start(ctx, devstack.Options{
-			DemoToken: b.opts.Token, Exe: b.opts.Exe, Out: b.opts.Logs, Logs: b.opts.Logs, Env: env, SweepEvery: sweep,
-		})
-		if err != nil {
-			return fmt.Errorf("start the dev stack: %w", err)
-		}
-		b.closers = append(b.closers, func() { _ = st.Stop() })
-		b.stack = st
-		emulatorHost = st.Emulators.Firestore.Host
-		p.SetUpstream(emulatorHost)
-		b.base, b.sb = st.Base, localSandbox{st.Sandbox}
-		// Meta's status webhooks are on in the life phase only, which
-		// costs them: elsewhere each would add a transaction per status
-		// and load the machine the figures are measured on.
-		st.Sandbox.SetWebhook("", "")
-	} else {
-		b.base = strings.TrimRight(b.opts.Base, "/")
-		b.sb = remoteSandbox{url: strings.TrimRight(b.opts.SandboxURL, "/"), hc: b.hc}
-		b.prog.note("reusing %s: the life phase, pacing and the emkt function's memory are not measured; the sandbox's webhooks stay as they are", b.base)
+		env = append(env, ProfileEnv+"="+b.opts.ProfileDir)
 	}
+	// Sweep is the recovery path, not the happy path DESIGN §8 costs, and
+	// on the emulator (no indexes) each of its queries reads the whole
+	// messages collection: a period longer than any run keeps it off. (It
+	// would also hand the recovery phase's backlog to dispatch: that phase
+	// runs a sweep of its own, in this process.)
+	st, err := devstack.Start(ctx, devstack.Options{
+		DemoToken: demo.Token, Exe: b.opts.Exe, Out: b.opts.Logs, Logs: b.opts.Logs, Env: env, SweepEvery: 7 * 24 * time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("start the dev stack: %w", err)
+	}
+	b.closers = append(b.closers, func() { _ = st.Stop() })
+	b.stack = st
+	fsHost := st.Emulators.Firestore.Host
+	p.SetUpstream(fsHost)
+	// Meta's status webhooks are on in the life phase only, which costs
+	// them: elsewhere each would add a transaction per status and load
+	// the machine the figures are measured on.
+	st.Sandbox.SetWebhook("", "")
 
-	var err error
-	rawAddr := emulatorHost
-	if b.proxy != nil {
-		// The baselines go through the proxy too, so they pay the same
-		// extra hop the gateway's commits pay.
-		rawAddr = b.proxy.Addr()
-	}
-	if b.fsRaw, err = FirestoreAt(ctx, devstack.Project, rawAddr); err != nil {
+	if b.fsRaw, err = FirestoreAt(ctx, devstack.Project, p.Addr()); err != nil {
 		return err
 	}
 	b.closers = append(b.closers, func() { b.fsRaw.Close() })
-	// Following the messages reads the emulator directly, so it never
-	// counts as the gateway's work.
-	if b.fsRead, err = FirestoreAt(ctx, devstack.Project, emulatorHost); err != nil {
+	if b.fsRead, err = FirestoreAt(ctx, devstack.Project, fsHost); err != nil {
 		return err
 	}
 	b.closers = append(b.closers, func() { b.fsRead.Close() })
@@ -429,69 +266,65 @@ func (b *Bench) up(ctx context.Context) error {
 		return fmt.Errorf("pubsub client: %w", err)
 	}
 	b.closers = append(b.closers, func() { b.ps.Close() })
-
 	for _, fn := range []string{"dispatch", "dispatchbulk", "fanout"} {
-		p, err := b.takeOverPush(ctx, fn)
-		if err != nil {
+		if _, err := b.takeOverPush(ctx, fn); err != nil {
 			return err
 		}
-		b.closers = append(b.closers, func() {
-			if err := p.Close(); err != nil {
-				b.prog.note("%v", err)
-			}
-		})
 	}
 
-	b.cpu = &cpuWatch{pids: map[string]int{"bench": os.Getpid()}}
-	if pid, err := listenerPID(emulatorHost); err == nil {
-		b.cpu.pids[emulatorProc] = pid
+	b.cpu = cpuWatch{"bench": os.Getpid()}
+	if pid, err := listenerPID(fsHost); err == nil {
+		b.cpu[emulatorProc] = pid
 	}
-	if pid, err := listenerPID(os.Getenv("PUBSUB_EMULATOR_HOST")); err == nil {
-		b.cpu.pids["pubsub-emulator"] = pid
+	if pid, err := listenerPID(st.Emulators.PubSub.Host); err == nil {
+		b.cpu["pubsub-emulator"] = pid
 	}
-	if b.stack != nil {
-		var names []string
-		for _, f := range app.Functions {
-			b.cpu.pids[f.Name] = b.stack.PID(f.Name)
-			names = append(names, f.Name)
-		}
-		if b.opts.ProfileDir != "" {
-			if b.prof, err = newProfiler(ctx, b.opts.ProfileDir, names); err != nil {
-				return err
-			}
-		}
+	var names []string
+	for _, f := range app.Functions {
+		b.cpu[f.Name] = st.PID(f.Name)
+		names = append(names, f.Name)
 	}
-	return nil
+	if b.opts.ProfileDir != "" {
+		b.prof, err = newProfiler(ctx, b.opts.ProfileDir, names)
+	}
+	return err
 }
 
 // measure runs one phase, recording where the machine's CPU went during
 // it, and profiling it when asked to.
 func (b *Bench) measure(ctx context.Context, phase string, profile bool, f func() error) error {
+	profile = profile && b.prof != nil
 	if profile {
 		if err := b.prof.start(ctx, phase); err != nil {
-			b.prog.note("profiling %s: %v", phase, err)
+			b.prog.printf("profiling %s: %v", phase, err)
 		}
 	}
 	s0 := b.cpu.sample()
 	err := f()
 	b.fig.CPU[phase] = b.cpu.sample().cores(s0)
+	b.fig.cpuOrder = append(b.fig.cpuOrder, phase)
 	if profile {
 		if err := b.prof.stop(ctx); err != nil {
-			b.prog.note("profiling %s: %v", phase, err)
+			b.prog.printf("profiling %s: %v", phase, err)
 		}
 	}
 	return err
 }
 
 // takeOverPush delivers function fn's push subscription through an
-// emulator.Pusher, counting what it delivers.
+// emulator.Pusher, counting what it delivers, until the run ends.
 func (b *Bench) takeOverPush(ctx context.Context, fn string) (*emulator.Pusher, error) {
 	c := &pushCounts{}
-	p, err := emulator.TakeOverPush(ctx, b.ps, devstack.PushSubscription(fn), emulator.PushOptions{Lanes: b.opts.Lanes, Client: b.hc, Observe: c.observe})
+	p, err := emulator.TakeOverPush(ctx, b.ps, devstack.PushSubscription(fn), emulator.PushOptions{Client: b.hc, Observe: c.observe})
 	if err != nil {
 		return nil, err
 	}
 	b.pushers[fn], b.pushed[fn] = p, c
+	b.closers = append(b.closers, func() {
+		if err := p.Close(); err != nil {
+			b.prog.printf("%v", err)
+		}
+	})
 	return p, nil
 }
 
@@ -520,14 +353,14 @@ func (c *pushCounts) observe(m *pubsubpb.PubsubMessage, took time.Duration, err 
 }
 
 // phone is the next unused Atom recipient of this run.
-func (b *Bench) phone() string { return b.gw.full(int(b.nextPhone.Add(1))) }
+func (b *Bench) phone() string { return atomPhones.full(int(b.nextPhone.Add(1))) }
 
 // acceptOp sends one message and logs it when accepted.
 func (b *Bench) acceptOp(log *sentLog) op {
 	return func(ctx context.Context, _ int) error {
 		at := time.Now()
 		id, err := b.send(ctx, b.phone())
-		if err == nil && log != nil {
+		if err == nil {
 			log.add(id, at)
 		}
 		return err
@@ -537,10 +370,6 @@ func (b *Bench) acceptOp(log *sentLog) op {
 // quiet waits until the emulator's door has seen no commit for a moment,
 // so that the next window starts with nothing of the last one in flight.
 func (b *Bench) quiet(ctx context.Context) {
-	if b.proxy == nil {
-		time.Sleep(time.Second)
-		return
-	}
 	last, since := b.proxy.Commits(), time.Now()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Since(since) < 500*time.Millisecond && time.Now().Before(deadline) && ctx.Err() == nil {
@@ -549,4 +378,43 @@ func (b *Bench) quiet(ctx context.Context) {
 			last, since = n, time.Now()
 		}
 	}
+}
+
+// progress prints a line a phase and, in a long wait, where it stands
+// at most twice a minute, so that a log shows a run that hangs.
+type progress struct {
+	w     io.Writer
+	start time.Time
+
+	mu      sync.Mutex
+	printed time.Time
+}
+
+func (p *progress) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printed = time.Now()
+	fmt.Fprintf(p.w, "bench %s: %s\n", time.Since(p.start).Round(time.Second), fmt.Sprintf(format, args...))
+}
+
+// status is printf for a long wait's progress.
+func (p *progress) status(format string, args ...any) {
+	p.mu.Lock()
+	due := time.Since(p.printed) >= 30*time.Second
+	p.mu.Unlock()
+	if due {
+		p.printf(format, args...)
+	}
+}
+
+// lockedWriter serializes writes that would otherwise interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -14,11 +14,11 @@ import (
 )
 
 // TestBenchRunsEndToEnd runs the whole benchmark on a tiny scale (1 s
-// phases, concurrency 4, one repetition of 50 messages' whole
-// life, a 500-contact batch, 200 messages paced at 80/s, single sends
-// beside a 1,000-contact batch, a 2,000-message backlog for sweep to
-// recover) against a stack of
-// its own, and checks that every figure is there and sane. It starts
+// phases, concurrency 4, one repetition of 50 messages' whole life, a
+// 500-contact batch, 200 messages paced at 80/s, single sends beside a
+// 1,000-contact batch, a 2,000-message backlog for sweep to recover)
+// against a stack of its own, and checks that every figure is there and
+// sane. It starts
 // two emulators and ten function processes and warms the JVMs up, which
 // takes about two minutes on two cores: -short skips it.
 func TestBenchRunsEndToEnd(t *testing.T) {
@@ -77,7 +77,8 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 		"lifeRpcsPerMessage", "pendingRpcsPerMessage", "lifeReadsPerMessage", "lifeWritesPerMessage", "costPer1MUSD", "costPer1MRegionalUSD",
 		"lifePublishesPerMessage", "lifeFunctionCpuMsPerMessage",
 		"emulatorCpuPerMessageRatio", "rawCreateEmulatorCpuMs", "gatewayCpuPerMessageRatio", "rawClientCpuMsPerMessage",
-		"emkt100kAnswerSeconds", "emkt100kAddedPeakMiB", "emkt100kDispatchSeconds"} {
+		"emkt100kAnswerSeconds", "emkt100kAddedPeakMiB", "emkt100kDispatchSeconds",
+		"pacingAchievedRatio", "pacingAchievedPerSec", "singleDuringBulkP99Ms", "fairnessSingles", "sweepRecoveryPages"} {
 		if v := num(key); v <= 0 {
 			t.Errorf("%s = %v, want > 0", key, v)
 		}
@@ -87,23 +88,35 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 			t.Errorf("%s is still in the JSON", key)
 		}
 	}
-	// Every message of the life phase read, every callback of its status
-	// changes received and signed; the pending round's all pending.
-	if n := num("lifeMessages"); n != 50 {
-		t.Errorf("lifeMessages = %v, want 50", n)
-	}
 	num("lifeDeletesPerMessage")
-	for _, key := range []string{"lifeNotRead", "lifeCallbacksMissing", "lifeCallbacksUnsigned", "pendingNotReached"} {
-		if v := num(key); v != 0 {
-			t.Errorf("%s = %v, want 0", key, v)
+	// Nothing lost: every message of the life phase read, every callback
+	// of its status changes received and signed, the pending round's all
+	// pending; every paced message sent; every backlog message
+	// republished, once, within the one sweep run. Small runs are what CI can
+	// afford, not the figures: a 200-message broadcast is over in under
+	// three seconds, too short for the instances' shares to settle, so the
+	// pacing targets are not held to here.
+	for key, want := range map[string]float64{
+		"lifeMessages": 50, "emktContacts": 500, "pacingMessages": 200, "acceptErrors": 0,
+		"lifeNotRead": 0, "lifeCallbacksMissing": 0, "lifeCallbacksUnsigned": 0, "pendingNotReached": 0,
+		"pacingFailed": 0, "pacingUnknown": 0, "pacingUnsettled": 0, "fairnessNotPending": 0, "fairnessSendErrors": 0,
+		"sweepRecoveryMessages": 2000, "sweepRepublishedTwice": 0, "sweepRecoveryMissing": 0,
+	} {
+		if v := num(key); v != want {
+			t.Errorf("%s = %v, want %v", key, v, want)
 		}
+	}
+	if s, small := num("sweepRecoverySeconds"), num("sweepSmallTenantLastSeconds"); s <= 0 || small <= 0 || small > s {
+		t.Errorf("recovered in %v s, the small tenant's last after %v s: want both positive, the small tenant's within the run", s, small)
+	}
+	if share := num("pacing130429Share"); share < 0 || share > 0.5 {
+		t.Errorf("pacing130429Share = %v, want between 0 and 0.5", share)
 	}
 	// The callbacks of the status changes (pending, sent, delivered, read),
 	// all received above, are made by dispatch and whatsapp themselves: the
 	// callbacks function is for their retries.
 	inv, _ := got["lifeInvocationsPerMessage"].(map[string]any)
-	for _, fn := range []string{"templates", "dispatch", "whatsapp"} {
-		want := map[string]float64{"templates": 1, "dispatch": 1, "whatsapp": 3}[fn]
+	for fn, want := range map[string]float64{"templates": 1, "dispatch": 1, "whatsapp": 3} {
 		if v, _ := inv[fn].(float64); v < want {
 			t.Errorf("%s invoked %v times per message, want at least %v", fn, v, want)
 		}
@@ -111,53 +124,13 @@ func TestBenchRunsEndToEnd(t *testing.T) {
 	if got["emkt100kDispatchedExactlyOnce"] != true {
 		t.Errorf("emkt100kDispatchedExactlyOnce = %v, want true", got["emkt100kDispatchedExactlyOnce"])
 	}
-	if n := num("emktContacts"); n != 500 {
-		t.Errorf("emktContacts = %v, want 500", n)
-	}
-	calls, _ := got["lifeCallsByMethod"].(map[string]any)
-	if len(calls) == 0 {
-		t.Errorf("lifeCallsByMethod = %v, want the calls by method", got["lifeCallsByMethod"])
-	}
-	if _, ok := got["costPer1MBreakdown"].(map[string]any); !ok {
-		t.Errorf("costPer1MBreakdown = %v, want the cost by part", got["costPer1MBreakdown"])
+	for _, key := range []string{"lifeCallsByMethod", "costPer1MBreakdown"} {
+		if m, _ := got[key].(map[string]any); len(m) == 0 {
+			t.Errorf("%s = %v, want an object", key, got[key])
+		}
 	}
 	if checks, _ := got["checks"].([]any); len(checks) != 12 {
 		t.Errorf("%d checks, want the 11 of DESIGN §8 the benchmark checks and sweep's recovery", len(checks))
-	}
-	if n := num("sweepRecoveryMessages"); n != 2000 {
-		t.Errorf("sweepRecoveryMessages = %v, want 2000", n)
-	}
-	// Every backlog message republished, once, within the one run.
-	for _, key := range []string{"sweepRepublishedTwice", "sweepRecoveryMissing"} {
-		if v := num(key); v != 0 {
-			t.Errorf("%s = %v, want 0", key, v)
-		}
-	}
-	if s, small := num("sweepRecoverySeconds"), num("sweepSmallTenantLastSeconds"); s <= 0 || small <= 0 || small > s {
-		t.Errorf("recovered in %v s, the small tenant's last after %v s: want both positive, the small tenant's within the run", s, small)
-	}
-	for _, key := range []string{"pacingAchievedRatio", "pacingAchievedPerSec", "singleDuringBulkP99Ms", "fairnessSingles"} {
-		if v := num(key); v <= 0 {
-			t.Errorf("%s = %v, want > 0", key, v)
-		}
-	}
-	// Small runs are what CI can afford, not the figures: a 200-message
-	// broadcast is over in under three seconds, too short for the
-	// instances' shares to settle, so the targets are not held to here;
-	// what must hold is that nothing is lost.
-	for _, key := range []string{"pacingFailed", "pacingUnknown", "pacingUnsettled", "fairnessNotPending", "fairnessSendErrors"} {
-		if v := num(key); v != 0 {
-			t.Errorf("%s = %v, want 0", key, v)
-		}
-	}
-	if share := num("pacing130429Share"); share < 0 || share > 0.5 {
-		t.Errorf("pacing130429Share = %v, want between 0 and 0.5", share)
-	}
-	if n := num("pacingMessages"); n != 200 {
-		t.Errorf("pacingMessages = %v, want 200", n)
-	}
-	if fig.AcceptErrors != 0 {
-		t.Errorf("%d accept errors, want none", fig.AcceptErrors)
 	}
 }
 

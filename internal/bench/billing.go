@@ -20,19 +20,10 @@ const (
 )
 
 // Billing is what Firestore bills for the calls the proxy forwarded, by
-// its list-price units: document reads, writes and deletes.
-//
-// The rules (docs/benchmarks.md): a BatchGetDocuments answer that found a
-// document or reports it missing is one read; a RunQuery is one read per
-// document it returned, and one when it returned none; a
-// RunAggregationQuery is one read per answer (Firestore bills one per up
-// to 1,000 index entries counted: the same for the small counts the
-// gateway makes, fewer than billed for large ones); a committed Write is a
-// delete when it deletes, else a write, its field transforms included and
-// a precondition-only write (verify) too. A Commit that fails bills no
-// write; a BatchWrite bills the writes its answer reports applied.
-// Listen streams, the gateway's background caches, are left out: Proxy
-// counts them as calls, apart from the per-message figures.
+// its list-price units: document reads, writes and deletes, by the rules
+// docs/benchmarks.md lists. Listen streams, the gateway's background
+// caches, are left out: Proxy counts them as calls, apart from the
+// per-message figures.
 type Billing struct {
 	Reads, Writes, Deletes int64
 }
@@ -66,26 +57,26 @@ func newCallBill(method string) *callBill {
 // request reads one frame the client sent. It decodes a copy: the frame's
 // own bytes go on to the emulator unchanged.
 func (c *callBill) request(f *frame) {
-	if c == nil || (c.method != methodCommit && c.method != methodBatchWrite) {
+	var r interface {
+		proto.Message
+		GetWrites() []*firestorepb.Write
+	}
+	switch {
+	case c == nil:
+		return
+	case c.method == methodCommit:
+		r = &firestorepb.CommitRequest{}
+	case c.method == methodBatchWrite:
+		r = &firestorepb.BatchWriteRequest{}
+	default:
 		return
 	}
-	var writes []*firestorepb.Write
-	if c.method == methodCommit {
-		var r firestorepb.CommitRequest
-		if proto.Unmarshal(f.data.Materialize(), &r) != nil {
-			return
-		}
-		writes = r.GetWrites()
-	} else {
-		var r firestorepb.BatchWriteRequest
-		if proto.Unmarshal(f.data.Materialize(), &r) != nil {
-			return
-		}
-		writes = r.GetWrites()
+	if proto.Unmarshal(f.data.Materialize(), r) != nil {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, w := range writes {
+	for _, w := range r.GetWrites() {
 		c.deletes = append(c.deletes, w.GetDelete() != "")
 	}
 }
@@ -141,38 +132,21 @@ func (c *callBill) done(p *Proxy, ok bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var b Billing
-	switch c.method {
-	case methodCommit:
-		if ok {
-			for _, del := range c.deletes {
-				b.add(del)
-			}
+	for i, del := range c.deletes {
+		applied := ok
+		if c.method == methodBatchWrite {
+			applied = i < len(c.applied) && c.applied[i]
 		}
-	case methodBatchWrite:
-		for i, del := range c.deletes {
-			if i < len(c.applied) && c.applied[i] {
-				b.add(del)
-			}
+		switch {
+		case applied && del:
+			p.deletes.Add(1)
+		case applied:
+			p.writes.Add(1)
 		}
-	case methodRunQuery:
-		// A query bills a read even when it matches nothing.
-		b.Reads = c.docs
-		if ok && c.docs == 0 {
-			b.Reads = 1
-		}
-	default:
-		b.Reads = c.docs
 	}
-	p.reads.Add(b.Reads)
-	p.writes.Add(b.Writes)
-	p.deletes.Add(b.Deletes)
-}
-
-func (b *Billing) add(del bool) {
-	if del {
-		b.Deletes++
-	} else {
-		b.Writes++
+	// A query bills a read even when it matches nothing.
+	if c.method == methodRunQuery && ok && c.docs == 0 {
+		c.docs = 1
 	}
+	p.reads.Add(c.docs)
 }

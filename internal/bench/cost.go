@@ -2,14 +2,12 @@ package bench
 
 import "math"
 
-// PriceDate and PriceSources say when and where the list prices below
-// were taken: US$, before free tiers and committed-use discounts. Check
-// them against the pages when the date is old; docs/benchmarks.md repeats
-// the table.
-const (
-	PriceDate    = "2026-12"
-	PriceSources = "cloud.google.com/firestore/pricing, cloud.google.com/pubsub/pricing, cloud.google.com/run/pricing (Cloud Run functions, tier 1)"
-)
+// PriceDate is when the list prices below were taken (US$, before free
+// tiers and committed-use discounts) from cloud.google.com/firestore/pricing,
+// cloud.google.com/pubsub/pricing and cloud.google.com/run/pricing (Cloud
+// Run functions, tier 1). Check them against the pages when the date is
+// old; docs/benchmarks.md repeats the table.
+const PriceDate = "2026-12"
 
 // FirestorePrices are one location's document operation prices, US$ per
 // 100,000.

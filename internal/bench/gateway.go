@@ -4,19 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/templategw/templategw/internal/batch"
 	"github.com/templategw/templategw/internal/demo"
 	"github.com/templategw/templategw/internal/domain"
 	"github.com/templategw/templategw/internal/sandbox"
+	"github.com/templategw/templategw/internal/store"
 )
+
+// MaxContacts is the most contacts one emkt 50.01 may carry: the batch
+// service's limit (docs/emkt.md).
+const MaxContacts = batch.DefaultMaxRecipients
 
 // newHTTPClient keeps enough idle connections for the highest
 // concurrency; Go's default of two per host would measure connection
@@ -28,15 +36,6 @@ func newHTTPClient() *http.Client {
 	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
 }
 
-// atomAnswer is the Atom API's envelope.
-type atomAnswer struct {
-	Success bool   `json:"success"`
-	Message string `json:"message"`
-	Data    struct {
-		MessageID string `json:"message_id"`
-	} `json:"data"`
-}
-
 // send posts one Atom send of the welcome template to phone through the
 // front door and returns the message id of its 202 Pending.
 func (b *Bench) send(ctx context.Context, phone string) (string, error) {
@@ -45,21 +44,64 @@ func (b *Bench) send(ctx context.Context, phone string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var a atomAnswer
+	var a struct {
+		Data struct {
+			MessageID string `json:"message_id"`
+		} `json:"data"`
+	}
 	if code != http.StatusAccepted || json.Unmarshal(raw, &a) != nil || a.Data.MessageID == "" {
 		return "", fmt.Errorf("send answered %d %s, want 202 Pending", code, bytes.TrimSpace(raw))
 	}
 	return a.Data.MessageID, nil
 }
 
+// postEmkt sends a 50.01 and returns its batch code.
+func (b *Bench) postEmkt(ctx context.Context, body []byte) (string, error) {
+	code, raw, err := b.post(ctx, "/emkt/", "application/xml", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	var a struct {
+		Emkt struct {
+			Return string `xml:"return"`
+		} `xml:"emkt"`
+	}
+	if code != http.StatusOK || xml.Unmarshal(raw, &a) != nil || a.Emkt.Return == "" {
+		return "", fmt.Errorf("50.01 answered %d %s", code, bytes.TrimSpace(raw))
+	}
+	return a.Emkt.Return, nil
+}
+
+// batchIDs are the message ids of a batch's n contacts, in order.
+func (b *Bench) batchIDs(ctx context.Context, code string, n int) ([]string, error) {
+	rec, err := store.New(b.fsRead).BatchByCode(ctx, demo.TenantID, code)
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", code, err)
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = batch.MessageID(rec.ID, i)
+	}
+	return out, nil
+}
+
+// postBatch sends a 50.01 of n contacts and returns their message ids.
+func (b *Bench) postBatch(ctx context.Context, body []byte, n int) ([]string, error) {
+	code, err := b.postEmkt(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	return b.batchIDs(ctx, code, n)
+}
+
 // post sends body to path behind the front door with the demo token and
 // returns the answer's status and (up to 64 KiB of) body.
 func (b *Bench) post(ctx context.Context, path, contentType string, body io.Reader) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.stack.Base+path, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+b.opts.Token)
+	req.Header.Set("Authorization", "Bearer "+demo.Token)
 	req.Header.Set("Content-Type", contentType)
 	resp, err := b.hc.Do(req)
 	if err != nil {
@@ -70,10 +112,46 @@ func (b *Bench) post(ctx context.Context, path, contentType string, body io.Read
 	return resp.StatusCode, raw, err
 }
 
+// emktBody is demo.EmktBatch in memory: the request is generated before
+// it is timed, so the generator's work is not counted against the gateway
+// on a machine they share.
+func emktBody(n int, phone func(i int) string) []byte {
+	var b bytes.Buffer
+	b.Grow(n * 150)
+	_ = demo.EmktBatch(&b, "", n, phone) // a bytes.Buffer does not fail
+	return b.Bytes()
+}
+
+// phones numbers one kind of recipient by its DDD: distinct Brazilian
+// mobiles (DDD, then 9 and eight digits) whose last four digits stay
+// clear of the sandbox's failure suffixes (0001 to 0009).
+type phones string
+
+// The recipients' DDDs, one a kind, so that no two phases share a
+// number or a conversation.
+const (
+	atomPhones     phones = "11" // the Atom sends
+	rawPhones      phones = "12" // the raw creates' documents
+	emktPhones     phones = "21" // the emkt batch
+	emktWarmPhones phones = "22"
+	pacePhones     phones = "23"
+	fairnessPhones phones = "24"
+	recoveryPhones phones = "25" // the recovery phase's backlog
+)
+
+// national is recipient i's number without the country code: 11 digits.
+func (p phones) national(i int) string {
+	return fmt.Sprintf("%s9%04d%04d", string(p), i/9000, 1000+i%9000)
+}
+
+// full is recipient i's number with Brazil's country code, as the Atom
+// API and Meta take it.
+func (p phones) full(i int) string { return demo.CountryCode + p.national(i) }
+
 // sent is one accepted message of a measured phase.
 type sent struct {
 	id string
-	at time.Time // when its request started
+	at time.Time
 }
 
 // sentLog collects the messages a phase got accepted.
@@ -91,7 +169,7 @@ func (l *sentLog) add(id string, at time.Time) {
 func (l *sentLog) all() []sent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]sent(nil), l.msgs...)
+	return slices.Clone(l.msgs)
 }
 
 func ids(s []sent) []string {
@@ -102,80 +180,40 @@ func ids(s []sent) []string {
 	return out
 }
 
-// sandboxView is what the benchmark reads of the sandbox provider: in
-// process when it started the stack, over /_sandbox/ when it reuses one.
-type sandboxView interface {
-	requests(ctx context.Context) ([]sandbox.Request, error)
-	reset(ctx context.Context) error
-}
-
-type localSandbox struct{ sb *sandbox.Sandbox }
-
-func (l localSandbox) requests(context.Context) ([]sandbox.Request, error) {
-	return l.sb.Requests(), nil
-}
-
-func (l localSandbox) reset(context.Context) error { l.sb.Reset(); return nil }
-
-type remoteSandbox struct {
-	url string
-	hc  *http.Client
-}
-
-func (r remoteSandbox) requests(ctx context.Context) ([]sandbox.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url+"/_sandbox/requests", nil)
-	if err != nil {
-		return nil, err
+// poll calls step every 200 ms until it says it is done, and gives up,
+// stalled, when it has not said it progressed for stall.
+func poll(ctx context.Context, stall time.Duration, step func() (progressed, done bool, err error)) (stalled bool, err error) {
+	last := time.Now()
+	for {
+		progressed, done, err := step()
+		if err != nil || done {
+			return false, err
+		}
+		if progressed {
+			last = time.Now()
+		} else if time.Since(last) > stall {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("sandbox requests: %s", resp.Status)
-	}
-	var a struct {
-		Requests []sandbox.Request `json:"requests"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		return nil, fmt.Errorf("sandbox requests: %w", err)
-	}
-	return a.Requests, nil
-}
-
-func (r remoteSandbox) reset(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, r.url+"/_sandbox/requests", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("sandbox reset: %s", resp.Status)
-	}
-	return nil
 }
 
 // waitAccepted follows the provider's calls until it has accepted one for
-// every id (a call refused for throughput is tried again, so only an
-// accepted one means the message went), reporting progress. It gives up
-// when nothing new is accepted for stall.
-func waitAccepted(ctx context.Context, requests func(context.Context) ([]sandbox.Request, error), ids []string, stall time.Duration, report func(done, all int)) error {
+// every id: a call refused for throughput is tried again, so only an
+// accepted one means the message went. tick, when set, is told how many
+// are. It gives up when nothing new is accepted for stall.
+func (b *Bench) waitAccepted(ctx context.Context, requests func() []sandbox.Request, ids []string, stall time.Duration, what string, tick func(done int)) error {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
 	}
 	seen, done := 0, 0
-	lastProgress := time.Now()
-	for {
-		reqs, err := requests(ctx)
-		if err != nil {
-			return err
-		}
+	stalled, err := poll(ctx, stall, func() (bool, bool, error) {
+		reqs := requests()
 		if len(reqs) < seen {
 			seen = 0 // reset underneath us: count afresh
 		}
@@ -187,45 +225,35 @@ func waitAccepted(ctx context.Context, requests func(context.Context) ([]sandbox
 			}
 		}
 		seen = len(reqs)
-		if done > before {
-			lastProgress = time.Now()
+		b.prog.status("%s: %d of %d messages at the provider", what, done, len(ids))
+		if tick != nil {
+			tick(done)
 		}
-		if report != nil {
-			report(done, len(ids))
-		}
-		if done == len(ids) {
-			return nil
-		}
-		if time.Since(lastProgress) > stall {
-			return fmt.Errorf("%d of %d messages never accepted by the provider (nothing new for %s)", len(ids)-done, len(ids), stall)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return done > before, done == len(ids), nil
+	})
+	if stalled {
+		return fmt.Errorf("%d of %d messages never accepted by the provider (nothing new for %s)", len(ids)-done, len(ids), stall)
 	}
+	return err
 }
 
-// watch reads the demo tenant's messages ids straight from the emulator
-// (never through the counting door: following is not the gateway's
-// work), 500 to a call, every 200 ms, and hands each to done until done
-// says it is finished with it. It returns the ids left when every one is
+// watch reads the demo tenant's messages ids straight from the emulator,
+// 500 to a call, every 200 ms, and hands each to done until done says it
+// is finished with it. It returns the ids left when every one is
 // finished or when none has been for stall.
 func (b *Bench) watch(ctx context.Context, ids []string, stall time.Duration, done func(id string, s *firestore.DocumentSnapshot) bool) ([]string, error) {
 	coll := b.fsRead.Collection("tenants").Doc(demo.TenantID).Collection("messages")
-	left, last := ids, time.Now()
-	for {
+	left := ids
+	_, err := poll(ctx, stall, func() (bool, bool, error) {
 		var still []string
-		for start := 0; start < len(left); start += 500 {
-			chunk := left[start:min(start+500, len(left))]
+		for chunk := range slices.Chunk(left, 500) {
 			refs := make([]*firestore.DocumentRef, len(chunk))
 			for i, id := range chunk {
 				refs[i] = coll.Doc(id)
 			}
 			snaps, err := b.fsRead.GetAll(ctx, refs)
 			if err != nil {
-				return left, fmt.Errorf("read messages: %w", err)
+				return false, false, fmt.Errorf("read messages: %w", err)
 			}
 			for i, s := range snaps {
 				if !done(chunk[i], s) {
@@ -233,19 +261,11 @@ func (b *Bench) watch(ctx context.Context, ids []string, stall time.Duration, do
 				}
 			}
 		}
-		if len(still) < len(left) {
-			last = time.Now()
-		}
+		progressed := len(still) < len(left)
 		left = still
-		if len(left) == 0 || time.Since(last) > stall {
-			return left, nil
-		}
-		select {
-		case <-ctx.Done():
-			return left, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return progressed, len(left) == 0, nil
+	})
+	return left, err
 }
 
 // outcome is where a message settled and when.

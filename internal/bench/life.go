@@ -26,9 +26,6 @@ const (
 	LifeRate = 25.0
 )
 
-// errNoLifeRig says the life phase cannot run on this stack.
-var errNoLifeRig = errors.New("the life phase needs a stack the benchmark started (its Firestore door, its sandbox)")
-
 // lifePhase measures what a message costs over its whole life (accept,
 // dispatch, Meta's sent, delivered and read webhooks, a callback for each
 // status change) and to pending: the Firestore calls and billed
@@ -40,11 +37,8 @@ var errNoLifeRig = errors.New("the life phase needs a stack the benchmark starte
 // LifeMessages with them on, and waits until every message is read and
 // every callback has arrived.
 func (b *Bench) lifePhase(ctx context.Context) (err error) {
-	if b.stack == nil || b.proxy == nil {
-		return errNoLifeRig
-	}
 	n, reps := b.opts.LifeMessages, b.opts.Repetitions
-	b.prog.begin("life", fmt.Sprintf("life: %d × %d messages at %.0f/s, webhooks and callbacks on", reps, n, LifeRate))
+	b.prog.printf("life: %d × %d messages at %.0f/s, webhooks and callbacks on", reps, n, LifeRate)
 	rig, err := b.startLife(ctx)
 	if err != nil {
 		return err
@@ -55,23 +49,36 @@ func (b *Bench) lifePhase(ctx context.Context) (err error) {
 	if _, err := rig.round(ctx, "life-warm-up", 5, true); err != nil {
 		return err
 	}
-	pendingN := max(1, min(n, 100))
+	pendingN := min(n, 100)
 	var pend, life []lifeRound
 	for i := range reps {
-		b.prog.set(float64(i)/float64(reps), fmt.Sprintf("life: repetition %d of %d, to pending", i+1, reps))
+		b.prog.printf("life: repetition %d of %d", i+1, reps)
 		p, err := rig.round(ctx, fmt.Sprintf("life-pending-%d", i+1), pendingN, false)
 		if err != nil {
 			return err
 		}
-		b.prog.set((float64(i)+0.3)/float64(reps), fmt.Sprintf("life: repetition %d of %d, whole life", i+1, reps))
 		l, err := rig.round(ctx, fmt.Sprintf("life-%d", i+1), n, true)
 		if err != nil {
 			return err
 		}
 		pend, life = append(pend, p), append(life, l)
 	}
-	b.fig.LifeFigures = summarizeLife(n, pendingN, pend, life)
-	return b.cpuRatios(ctx, b.fig.LifeFigures, life)
+	var rawCreateMs float64
+	if b.rawCreates > 0 {
+		rawCreateMs = 1000 * float64(b.rawCreateTicks) / clockTicks / float64(b.rawCreates)
+	}
+	f := summarizeLife(n, pendingN, rawCreateMs, pend, life)
+	b.prog.printf("life: replaying its calls with a raw client")
+	raw, err := b.rawClientCPU(ctx, f, n)
+	if err != nil {
+		return fmt.Errorf("raw-client replay: %w", err)
+	}
+	f.RawClientCPUMs = round(raw, 2)
+	if raw > 0 {
+		f.GatewayCPURatio = round(f.LifeFunctionCPUMs/raw, 2)
+	}
+	b.fig.LifeFigures = f
+	return nil
 }
 
 // lifeRound is what one round of the life phase counted, as deltas.
@@ -94,13 +101,13 @@ type lifeRound struct {
 
 // lifeCounters is a snapshot of everything a round counts.
 type lifeCounters struct {
-	calls                            map[string]int64
-	bill                             Billing
-	cpu                              cpuSample
-	dispatch, dispatchRefused        int64
-	callbacks, callbacksRefused      int64
-	pushBusy, pushBytes              int64
-	hooks, hookBusy, posts, unsigned int64
+	calls                       map[string]int64
+	bill                        Billing
+	cpu                         cpuSample
+	dispatch, dispatchRefused   int64
+	callbacks, callbacksRefused int64
+	pushBusy, pushBytes         int64
+	hooks, hookBusy, unsigned   int64
 }
 
 func (r *lifeRig) snapshot() lifeCounters {
@@ -110,7 +117,7 @@ func (r *lifeRig) snapshot() lifeCounters {
 		dispatch: d.delivered.Load(), dispatchRefused: d.refused.Load(),
 		callbacks: c.delivered.Load(), callbacksRefused: c.refused.Load(),
 		pushBusy: d.busy.Load() + c.busy.Load(), pushBytes: d.billedBytes.Load() + c.billedBytes.Load(),
-		hooks: r.relay.n.Load(), hookBusy: r.relay.busy.Load(), posts: r.sink.posts.Load(), unsigned: r.sink.unsigned.Load(),
+		hooks: r.relay.n.Load(), hookBusy: r.relay.busy.Load(), unsigned: r.sink.unsigned.Load(),
 	}
 }
 
@@ -135,7 +142,7 @@ func (r *lifeRig) round(ctx context.Context, phase string, n int, webhooks bool)
 	err := b.measure(ctx, phase, webhooks, func() error {
 		// Half a period more, so the loop's count of sends is n.
 		d := time.Duration((float64(n) + 0.5) / LifeRate * float64(time.Second))
-		sent = openLoop(ctx, LifeRate, d, 256, b.acceptOp(&log), nil)
+		sent = openLoop(ctx, LifeRate, d, 256, b.acceptOp(&log))
 		if sent.ok == 0 {
 			return fmt.Errorf("%s: every send failed: %v", phase, sent.firstErr)
 		}
@@ -151,27 +158,28 @@ func (r *lifeRig) round(ctx context.Context, phase string, n int, webhooks bool)
 
 	out.msgs = sent.ok
 	for m, v := range c1.calls {
-		if v -= c0.calls[m]; v <= 0 {
-			continue
-		}
-		if m == methodListen {
+		switch v -= c0.calls[m]; {
+		case v <= 0:
+		case m == methodListen:
 			out.listen = v
-			continue
+		default:
+			out.calls[shortMethod(m)] = v
 		}
-		out.calls[shortMethod(m)] = v
 	}
 	out.bill = c1.bill.Sub(c0.bill)
 	dispatched, callbacks := c1.dispatch-c0.dispatch, c1.callbacks-c0.callbacks
-	out.publishes = dispatched + callbacks
-	out.pushes = out.publishes + c1.dispatchRefused - c0.dispatchRefused + c1.callbacksRefused - c0.callbacksRefused
-	// Each publish is billed at its delivery's size, as is each delivery.
-	if bytes := float64(c1.pushBytes - c0.pushBytes); out.pushes > 0 {
-		out.pubsubBytes = bytes + bytes*float64(out.publishes)/float64(out.pushes)
-	}
 	out.invocations["templates"] = int64(sent.ok + sent.failed)
 	out.invocations["whatsapp"] = c1.hooks - c0.hooks
 	out.invocations["dispatch"] = dispatched + c1.dispatchRefused - c0.dispatchRefused
 	out.invocations["callbacks"] = callbacks + c1.callbacksRefused - c0.callbacksRefused
+	// A publish is counted when its delivery is acked; a refused
+	// delivery is a delivery, not a publish. Each publish is billed at its
+	// delivery's size, as is each delivery.
+	out.publishes = dispatched + callbacks
+	out.pushes = out.invocations["dispatch"] + out.invocations["callbacks"]
+	if bytes := float64(c1.pushBytes - c0.pushBytes); out.pushes > 0 {
+		out.pubsubBytes = bytes + bytes*float64(out.publishes)/float64(out.pushes)
+	}
 	for _, f := range app.Functions {
 		out.cpuSec += float64(c1.cpu.ticks[f.Name]-c0.cpu.ticks[f.Name]) / clockTicks
 	}
@@ -209,24 +217,13 @@ func (r *lifeRig) follow(ctx context.Context, ids []string, to domain.Status, st
 		}
 	}
 	if len(left) > 0 && err == nil {
-		r.b.prog.note("life: %d of %d messages not %s, %d callbacks missing, after %s without progress", notReached, len(ids), to, missing, stall)
+		r.b.prog.printf("life: %d of %d messages not %s, %d callbacks missing, after %s without progress", notReached, len(ids), to, missing, stall)
 	}
 	return notReached, missing, err
 }
 
-// reached reports whether a message in status s has got to status to.
+// reached reports whether a message in status s has got to status to:
+// pending counts anything after it, read only read.
 func reached(s, to domain.Status) bool {
-	switch s {
-	case domain.StatusRead:
-		return true
-	case domain.StatusPending, domain.StatusSent, domain.StatusDelivered:
-		return to == domain.StatusPending
-	}
-	return false
-}
-
-// callbackWanted reports whether a status change is one tenants hear
-// about (callback.Notify's rule: not accepted, not dispatching).
-func callbackWanted(s domain.Status) bool {
-	return s != domain.StatusAccepted && s != domain.StatusDispatching
+	return s == domain.StatusRead || to == domain.StatusPending && (s == domain.StatusPending || s == domain.StatusSent || s == domain.StatusDelivered)
 }

@@ -78,8 +78,8 @@ func (r *recorder) run(elapsed time.Duration) run {
 
 // closedLoop runs conc workers, each starting its next op as soon as its
 // last one ended, until d has passed: the throughput the system sustains
-// at that concurrency. tick, when set, is told the fraction of d done.
-func closedLoop(ctx context.Context, conc int, d time.Duration, do op, tick func(float64)) run {
+// at that concurrency.
+func closedLoop(ctx context.Context, conc int, d time.Duration, do op) run {
 	var (
 		rec  recorder
 		next atomic.Int64
@@ -87,21 +87,16 @@ func closedLoop(ctx context.Context, conc int, d time.Duration, do op, tick func
 	)
 	start := time.Now()
 	deadline := start.Add(d)
-	stop := ticker(start, d, tick)
 	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				i := int(next.Add(1) - 1)
 				t0 := time.Now()
-				err := do(ctx, i)
+				err := do(ctx, int(next.Add(1)-1))
 				rec.add(time.Since(t0), err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	stop()
 	return rec.run(time.Since(start))
 }
 
@@ -111,14 +106,13 @@ func closedLoop(ctx context.Context, conc int, d time.Duration, do op, tick func
 // rather than by slowing the load down. At most maxInFlight ops run at
 // once, which bounds the load generator's own goroutines if the system
 // stalls.
-func openLoop(ctx context.Context, rate float64, d time.Duration, maxInFlight int, do op, tick func(float64)) run {
+func openLoop(ctx context.Context, rate float64, d time.Duration, maxInFlight int, do op) run {
 	var (
 		rec recorder
 		wg  sync.WaitGroup
 	)
 	slots := make(chan struct{}, maxInFlight)
 	start := time.Now()
-	stop := ticker(start, d, tick)
 	n := int(rate * d.Seconds())
 	for i := range n {
 		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
@@ -132,39 +126,12 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, maxInFlight in
 			break
 		}
 		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
+		wg.Go(func() {
 			err := do(ctx, i)
 			rec.add(time.Since(due), err)
-		}()
+			<-slots
+		})
 	}
 	wg.Wait()
-	stop()
 	return rec.run(time.Since(start))
-}
-
-// ticker tells tick the fraction of d elapsed since start, four times a
-// second, until stopped.
-func ticker(start time.Time, d time.Duration, tick func(float64)) (stop func()) {
-	if tick == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				tick(1)
-				return
-			case <-t.C:
-				tick(min(1, float64(time.Since(start))/float64(d)))
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }

@@ -3,9 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,12 +24,6 @@ import (
 	"github.com/templategw/templategw/internal/store"
 )
 
-// paceStall is how long the pacing phases wait for the next message to
-// reach the provider before giving up: longer than the push
-// subscriptions' largest backoff (30 s), which a job refused several
-// times by the pacer waits before it is delivered again.
-const paceStall = 90 * time.Second
-
 const (
 	// PaceRate is the number's limit in the pacing phases: Meta's default
 	// throughput, the figure DESIGN §8 states.
@@ -42,7 +34,7 @@ const (
 	// pacing phases: the request concurrency a dispatch instance is
 	// deployed with (TestFourInstancesKeepOneNumbersRate pushes as many).
 	// Most of them wait in the pacer, not on the emulator, so the
-	// contention that keeps DefaultLanes low does not apply.
+	// contention that keeps the Pushers' default low does not apply.
 	paceLanes = 40
 	// DefaultPaceMessages and DefaultFairnessContacts are DESIGN §8's
 	// sizes of the pacing and fairness phases.
@@ -50,10 +42,12 @@ const (
 	DefaultFairnessContacts = 20000
 	// singleEvery is the gap between single sends in the fairness phase.
 	singleEvery = 200 * time.Millisecond
+	// paceStall is how long the pacing phases wait for the next message
+	// to reach the provider before giving up: longer than the push
+	// subscriptions' largest backoff (30 s), which a job refused several
+	// times by the pacer waits before it is delivered again.
+	paceStall = 90 * time.Second
 )
-
-// errNoPaceRig says the pacing phases cannot run on this stack.
-var errNoPaceRig = errors.New("the pacing phases need a stack the benchmark started")
 
 // paceRig is what the pacing phases run on: PaceInstances dispatch
 // processes of their own, each with its own Pacer, all calling a sandbox
@@ -68,64 +62,33 @@ type paceRig struct {
 	addrs []string // the dispatch processes' host:port
 }
 
-func (r *paceRig) requests(context.Context) ([]sandbox.Request, error) { return r.sb.Requests(), nil }
-
-// endpoints are the rig's processes at the path of the push endpoint
-// given: the Functions Framework reads the topic from it.
-func (r *paceRig) endpoints(push string) []string {
-	path := "/"
-	if u, err := url.Parse(push); err == nil && u.Path != "" {
-		path = u.RequestURI()
-	}
-	out := make([]string, len(r.addrs))
-	for i, a := range r.addrs {
-		out[i] = "http://" + a + path
-	}
-	return out
-}
-
 // paceRig starts the rig once, for whichever pacing phase comes first.
 // The processes and the sandbox stop with the run.
 func (b *Bench) paceRig(ctx context.Context) (*paceRig, error) {
 	if b.rig != nil {
 		return b.rig, nil
 	}
-	if b.stack == nil {
-		return nil, errNoPaceRig
-	}
 	cfg := sandbox.Default()
 	cfg.Numbers[0].MessagesPerSecond = PaceRate
-	sb := sandbox.New(cfg)
-	sbURL, closeSB, err := serveLoopback(sb.Handler())
+	rig := &paceRig{sb: sandbox.New(cfg)}
+	b.closers = append(b.closers, rig.sb.Close)
+	sbURL, err := b.serveLoopback(rig.sb.Handler())
 	if err != nil {
 		return nil, err
 	}
-	b.closers = append(b.closers, func() { closeSB(); sb.Close() })
-	rig := &paceRig{sb: sb}
-
-	// The channel's setting is what the pacers keep to; it goes back to
-	// the demo's when the run ends, so a reused data directory is left as
-	// it was seeded.
-	st := store.New(b.fsRead)
+	// The channel's setting is what the pacers keep to. It stays for the
+	// rest of the run, whose stack goes with it.
 	ch := demo.Channel()
 	ch.MessagesPerSecond = PaceRate
-	if err := st.PutChannel(ctx, demo.TenantID, ch); err != nil {
+	if err := store.New(b.fsRead).PutChannel(ctx, demo.TenantID, ch); err != nil {
 		return nil, fmt.Errorf("set the channel's rate: %w", err)
 	}
-	b.closers = append(b.closers, func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := st.PutChannel(cctx, demo.TenantID, demo.Channel()); err != nil {
-			b.prog.note("restore the channel's rate: %v", err)
-		}
-	})
 
 	env, err := functionEnv(b.stack.PID("dispatch"))
 	if err != nil {
 		return nil, err
 	}
 	env = append(env, "META_BASE_URL="+sbURL, "FUNCTION_TARGET=dispatch")
-	logs := &lockedWriter{w: b.opts.Logs}
 	for i := range PaceInstances {
 		port, err := emulator.FreePort()
 		if err != nil {
@@ -133,7 +96,8 @@ func (b *Bench) paceRig(ctx context.Context) (*paceRig, error) {
 		}
 		cmd := exec.Command(b.opts.Exe, "serve")
 		cmd.Env = append(env, "PORT="+strconv.Itoa(port))
-		cmd.Stdout, cmd.Stderr = logs, logs
+		cmd.Stdout, cmd.Stderr = b.opts.Logs, b.opts.Logs
+		// Its own process group, killed whole at the end, and with us.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start dispatch instance %d: %w", i+1, err)
@@ -142,12 +106,23 @@ func (b *Bench) paceRig(ctx context.Context) (*paceRig, error) {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			_ = cmd.Wait()
 		})
-		b.cpu.pids[fmt.Sprintf("dispatch-%d", i+1)] = cmd.Process.Pid
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		if err := waitListening(ctx, addr, 30*time.Second); err != nil {
-			return nil, fmt.Errorf("dispatch instance %d: %w", i+1, err)
+		b.cpu[fmt.Sprintf("dispatch-%d", i+1)] = cmd.Process.Pid
+		rig.addrs = append(rig.addrs, "127.0.0.1:"+strconv.Itoa(port))
+	}
+	for i, addr := range rig.addrs {
+		stalled, err := poll(ctx, 30*time.Second, func() (bool, bool, error) {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return false, err == nil, nil
+		})
+		if stalled {
+			err = fmt.Errorf("dispatch instance %d: not listening on %s after 30 s", i+1, addr)
 		}
-		rig.addrs = append(rig.addrs, addr)
+		if err != nil {
+			return nil, err
+		}
 	}
 	b.rig = rig
 	return rig, nil
@@ -178,46 +153,21 @@ func functionEnv(pid int) ([]string, error) {
 	return env, nil
 }
 
-// waitListening polls until addr accepts connections.
-func waitListening(ctx context.Context, addr string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not listening on %s after %s: %w", addr, limit, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// lockedWriter serializes the extra processes' output, which their
-// copying goroutines would otherwise interleave mid-write.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // onRig points both dispatch Pushers at the rig's instances for f, and
-// back at the stack's functions after.
+// back at the stack's functions after. The path is the push endpoint's:
+// the Functions Framework reads the topic from it.
 func (b *Bench) onRig(rig *paceRig, f func() error) error {
-	lanes := paceLanes * len(rig.addrs)
 	for _, fn := range []string{"dispatch", "dispatchbulk"} {
 		p := b.pushers[fn]
-		p.Route(rig.endpoints(p.Endpoint()), lanes)
+		path := "/"
+		if u, err := url.Parse(p.Endpoint()); err == nil && u.Path != "" {
+			path = u.RequestURI()
+		}
+		var endpoints []string
+		for _, a := range rig.addrs {
+			endpoints = append(endpoints, "http://"+a+path)
+		}
+		p.Route(endpoints, paceLanes*len(rig.addrs))
 		defer p.Route(nil, 0)
 	}
 	return f()
@@ -230,35 +180,31 @@ func (b *Bench) onRig(rig *paceRig, f func() error) error {
 // unknown, and the share of provider calls refused with 130429.
 func (b *Bench) pacingPhase(ctx context.Context) error {
 	n := b.opts.PaceMessages
-	b.prog.begin("pacing", fmt.Sprintf("pacing: %d dispatch processes, one number at %d/s", PaceInstances, PaceRate))
+	b.prog.printf("pacing: a %d-contact broadcast through %d dispatch processes, one number at %d/s", n, PaceInstances, PaceRate)
 	rig, err := b.paceRig(ctx)
 	if err != nil {
 		return err
 	}
 	rig.sb.Reset()
-	body := emktBody(n, phones{ddd: "23", run: b.bulk.run}.national)
-	b.prog.set(0.02, fmt.Sprintf("pacing: a %d-contact broadcast through %d dispatch processes at %d/s", n, PaceInstances, PaceRate))
-	var outs map[string]outcome
-	var msgIDs []string
+	body := emktBody(n, pacePhones.national)
+	var (
+		outs   map[string]outcome
+		msgIDs []string
+	)
 	err = b.onRig(rig, func() error {
 		return b.measure(ctx, "pacing", false, func() error {
-			code, err := b.postEmkt(ctx, body)
-			if err != nil {
+			var err error
+			if msgIDs, err = b.postBatch(ctx, body, n); err != nil {
 				return err
 			}
-			if msgIDs, err = b.batchIDs(ctx, code, n); err != nil {
-				return err
-			}
-			if err := waitAccepted(ctx, rig.requests, msgIDs, paceStall, func(done, all int) {
-				b.prog.set(0.02+0.95*float64(done)/float64(all), fmt.Sprintf("pacing: %d/%d at the provider", done, all))
-			}); err != nil {
-				// A message that failed never reaches the provider: the
-				// statuses below count it.
-				b.prog.note("pacing: %v", err)
+			// A message that failed never reaches the provider: the
+			// statuses below count it.
+			if err := b.waitAccepted(ctx, rig.sb.Requests, msgIDs, paceStall, "pacing", nil); err != nil {
+				b.prog.printf("pacing: %v", err)
 			}
 			outs, err = b.settled(ctx, msgIDs, time.Minute)
 			if err != nil && ctx.Err() == nil {
-				b.prog.note("pacing: %v", err)
+				b.prog.printf("pacing: %v", err)
 				return nil
 			}
 			return err
@@ -315,83 +261,60 @@ func (b *Bench) pacingPhase(ctx context.Context) error {
 // queue.
 func (b *Bench) fairnessPhase(ctx context.Context) error {
 	n := b.opts.FairnessContacts
-	b.prog.begin("fairness", fmt.Sprintf("fairness: single sends while a %d-contact broadcast drains at %d/s", n, PaceRate))
+	b.prog.printf("fairness: single sends while a %d-contact broadcast drains at %d/s", n, PaceRate)
 	rig, err := b.paceRig(ctx)
 	if err != nil {
 		return err
 	}
 	rig.sb.Reset()
-	body := emktBody(n, phones{ddd: "24", run: b.bulk.run}.national)
+	body := emktBody(n, fairnessPhones.national)
 	var (
 		singles  sentLog
-		failures int
-		firstErr error
+		refused  recorder
 		bulkDone time.Duration
-		nSingles atomic.Int64
 	)
 	err = b.onRig(rig, func() error {
 		return b.measure(ctx, "fairness", false, func() error {
 			start := time.Now()
-			code, err := b.postEmkt(ctx, body)
+			bulkIDs, err := b.postBatch(ctx, body, n)
 			if err != nil {
 				return err
 			}
-			bulkIDs, err := b.batchIDs(ctx, code, n)
-			if err != nil {
-				return err
-			}
-			var (
-				mu      sync.Mutex
-				started bool
-			)
+			var draining atomic.Bool
 			drained := make(chan error, 1)
 			go func() {
-				drained <- waitAccepted(ctx, rig.requests, bulkIDs, paceStall, func(done, all int) {
-					mu.Lock()
-					started = started || done > 0
-					mu.Unlock()
-					b.prog.set(0.95*float64(done)/float64(all), fmt.Sprintf("fairness: broadcast %d/%d at the provider, %d single sends", done, all, nSingles.Load()))
-				})
+				drained <- b.waitAccepted(ctx, rig.sb.Requests, bulkIDs, paceStall, "fairness: the broadcast", func(done int) { draining.Store(done > 0) })
 			}()
 			var wg sync.WaitGroup
+			defer wg.Wait()
 			tick := time.NewTicker(singleEvery)
 			defer tick.Stop()
-		loop:
 			for {
 				select {
 				case err := <-drained:
 					bulkDone = time.Since(start)
 					if err != nil {
-						b.prog.note("fairness: %v", err)
+						b.prog.printf("fairness: %v", err)
 					}
-					break loop
+					return nil
 				case <-ctx.Done():
-					break loop
+					return ctx.Err()
 				case <-tick.C:
 				}
-				mu.Lock()
-				draining := started
-				mu.Unlock()
-				if !draining {
-					continue // until the broadcast is draining
+				if !draining.Load() {
+					continue
 				}
 				wg.Go(func() {
 					id, err := b.send(ctx, b.phone())
 					if err != nil {
-						mu.Lock()
-						failures++
-						firstErr = cmpErr(firstErr, err)
-						mu.Unlock()
+						refused.add(0, err)
 						return
 					}
 					// From the 202: what the sender waits for after its
 					// request was taken.
 					singles.add(id, time.Now())
-					nSingles.Add(1)
 				})
 			}
-			wg.Wait()
-			return ctx.Err()
 		})
 	})
 	if err != nil {
@@ -399,36 +322,26 @@ func (b *Bench) fairnessPhase(ctx context.Context) error {
 	}
 	sent := singles.all()
 	if len(sent) == 0 {
-		return fmt.Errorf("fairness: no single send was accepted while the broadcast drained (%d failed: %v)", failures, firstErr)
+		return fmt.Errorf("fairness: no single send was accepted while the broadcast drained (%d failed: %v)", refused.failed, refused.firstErr)
 	}
 	outs, err := b.settled(ctx, ids(sent), time.Minute)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		b.prog.note("fairness: %v", err)
+		b.prog.printf("fairness: %v", err)
 	}
 	var lat []time.Duration
-	notPending := 0
 	for _, m := range sent {
 		if o := outs[m.id]; !o.pendingAt.IsZero() {
 			lat = append(lat, max(o.pendingAt.Sub(m.at), 0))
-		} else {
-			notPending++
 		}
 	}
 	b.fig.FairnessFigures = &FairnessFigures{
-		FairnessContacts: n, FairnessSingles: len(sent), FairnessSendErrors: failures, FairnessNotPending: notPending,
+		FairnessContacts: n, FairnessSingles: len(sent), FairnessSendErrors: refused.failed, FairnessNotPending: len(sent) - len(lat),
 		FairnessBulkSeconds:   round(bulkDone.Seconds(), 1),
 		SingleDuringBulkP50Ms: round(percentileMs(lat, 50), 1), SingleDuringBulkP99Ms: round(percentileMs(lat, 99), 1),
 		SingleDuringBulkMaxMs: round(percentileMs(lat, 100), 1),
 	}
 	return nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }

@@ -1,25 +1,22 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/templategw/templategw/internal/batch"
-	"github.com/templategw/templategw/internal/demo"
-	"github.com/templategw/templategw/internal/sandbox"
-	"github.com/templategw/templategw/internal/store"
 )
+
+// emktLimit bounds the wait for the emkt batch to be dispatched: a batch
+// not dispatched by then is reported as not dispatched exactly once.
+const emktLimit = 15 * time.Minute
 
 // rawCreate is the create baseline's op: one document, shaped like a
 // message, created in one commit.
 func (b *Bench) rawCreate(ctx context.Context, i int) error {
 	now := time.Now().UTC()
-	_, err := b.fsRaw.Collection("bench").Doc(b.runID).Collection("raw").NewDoc().Create(ctx, map[string]any{
-		"tenant": "bench", "status": "accepted", "phoneNumber": b.raw.full(i), "templateId": "welcome",
+	_, err := b.fsRaw.Collection("bench-raw").NewDoc().Create(ctx, map[string]any{
+		"tenant": "bench", "status": "accepted", "phoneNumber": rawPhones.full(i), "templateId": "welcome",
 		"attempts": 0, "createdAt": now, "updatedAt": now,
 	})
 	return err
@@ -30,39 +27,37 @@ func (b *Bench) rawCreate(ctx context.Context, i int) error {
 // the functions build their clients on first use. Without it the first
 // phases measure a cold JVM.
 func (b *Bench) warmUp(ctx context.Context) error {
-	c, d := b.opts.Concurrency, b.opts.Duration
-	b.prog.begin("warm-up", "warming up: one message end to end")
+	b.prog.printf("warming up: one message end to end, then creates and sends")
 	id, err := b.send(ctx, b.phone())
-	if err != nil {
-		return fmt.Errorf("warm-up send: %w", err)
+	if err == nil {
+		_, err = b.settled(ctx, []string{id}, time.Minute)
 	}
-	if _, err := b.settled(ctx, []string{id}, time.Minute); err != nil {
+	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	b.prog.set(0.1, "warming up the emulator: creates")
-	closedLoop(ctx, c, d, b.rawCreate, func(f float64) { b.prog.set(0.1+f*0.3, "") })
-	b.prog.set(0.4, "warming up the gateway: sends end to end")
+	closedLoop(ctx, b.opts.Concurrency, b.opts.Duration, b.rawCreate)
 	var log sentLog
-	closedLoop(ctx, c, d, b.acceptOp(&log), func(f float64) { b.prog.set(0.4+f*0.3, "") })
-	if err := waitAccepted(ctx, b.sb.requests, ids(log.all()), time.Minute, func(done, all int) {
-		b.prog.set(0.7+0.3*float64(done)/float64(all), fmt.Sprintf("warming up the gateway: dispatched %d/%d", done, all))
-	}); err != nil {
+	closedLoop(ctx, b.opts.Concurrency, b.opts.Duration, b.acceptOp(&log))
+	if err := b.waitAccepted(ctx, b.stack.Sandbox.Requests, ids(log.all()), time.Minute, "warm-up", nil); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	b.quiet(ctx)
 	return nil
 }
 
-// baselines measures the Firestore emulator's one-document create rate,
-// closed loop, and its CPU per create, the unit of the life phase's
-// emulator ratio.
+// baselines measures, after the warm-up, the Firestore emulator's
+// one-document create rate, closed loop, and its CPU per create, the
+// unit of the life phase's emulator ratio.
 func (b *Bench) baselines(ctx context.Context) error {
-	t0 := b.emulatorTicks()
+	if err := b.warmUp(ctx); err != nil {
+		return err
+	}
+	t0 := procCPU(b.cpu[emulatorProc])
 	r, err := b.closedPhase(ctx, "raw-create", "baseline: Firestore emulator creates", false, b.rawCreate)
 	if err != nil {
 		return err
 	}
-	if t1 := b.emulatorTicks(); t0 >= 0 && t1 >= t0 {
+	if t1 := procCPU(b.cpu[emulatorProc]); t0 >= 0 && t1 >= t0 {
 		b.rawCreates, b.rawCreateTicks = int64(r.ok), t1-t0
 	}
 	b.fig.RawCreatePerSec = round(r.perSec(), 0)
@@ -85,12 +80,9 @@ func (b *Bench) accept(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.prog.begin("drain", "dispatching what the accept phases accepted")
-	sent := ids(all.all())
+	b.prog.printf("dispatching what the accept phases accepted")
 	err = b.measure(ctx, "drain", false, func() error {
-		return waitAccepted(ctx, b.sb.requests, sent, time.Minute, func(done, all int) {
-			b.prog.set(float64(done)/float64(all), fmt.Sprintf("dispatching what the accept phases accepted: %d/%d", done, all))
-		})
+		return b.waitAccepted(ctx, b.stack.Sandbox.Requests, ids(all.all()), time.Minute, "drain", nil)
 	})
 	if err != nil {
 		return fmt.Errorf("after the accept phases: %w", err)
@@ -100,20 +92,20 @@ func (b *Bench) accept(ctx context.Context) error {
 }
 
 func (b *Bench) acceptLoops(ctx context.Context, all *sentLog) error {
-	r, err := b.closedPhase(ctx, "accept", "gateway: accept capacity through the front door", b.prof != nil, b.acceptOp(all))
+	r, err := b.closedPhase(ctx, "accept", "gateway: accept capacity through the front door", true, b.acceptOp(all))
 	if err != nil {
 		return err
 	}
 	b.fig.AcceptPerSec, b.fig.AcceptErrors = round(r.perSec(), 0), r.failed
 	if r.failed > 0 {
-		b.prog.note("accept: %d sends failed, first: %v", r.failed, r.firstErr)
+		b.prog.printf("accept: %d sends failed, first: %v", r.failed, r.firstErr)
 	}
 	b.quiet(ctx)
 	rate := 0.5 * b.fig.AcceptPerSec
-	b.prog.begin("accept-half", fmt.Sprintf("gateway: accept latency at %.0f sends/s (half its capacity), open loop", rate))
+	b.prog.printf("gateway: accept latency at %.0f sends/s (half its capacity), open loop", rate)
 	var h run
 	_ = b.measure(ctx, "accept-half", false, func() error {
-		h = openLoop(ctx, rate, b.opts.Duration, 4096, b.acceptOp(all), func(f float64) { b.prog.set(f, "") })
+		h = openLoop(ctx, rate, b.opts.Duration, 4096, b.acceptOp(all))
 		return nil
 	})
 	if h.ok == 0 {
@@ -125,15 +117,14 @@ func (b *Bench) acceptLoops(ctx context.Context, all *sentLog) error {
 	return nil
 }
 
-// closedPhase runs do closed loop at the run's concurrency for one phase,
-// with the progress bar, the CPU accounting and, when profile is set, the
-// profiles; it fails when every operation failed.
+// closedPhase runs do closed loop at the run's concurrency for one
+// phase; it fails when every operation failed.
 func (b *Bench) closedPhase(ctx context.Context, phase, what string, profile bool, do op) (run, error) {
 	what = fmt.Sprintf("%s, concurrency %d", what, b.opts.Concurrency)
-	b.prog.begin(phase, what)
+	b.prog.printf("%s", what)
 	var r run
 	_ = b.measure(ctx, phase, profile, func() error {
-		r = closedLoop(ctx, b.opts.Concurrency, b.opts.Duration, do, func(f float64) { b.prog.set(f, "") })
+		r = closedLoop(ctx, b.opts.Concurrency, b.opts.Duration, do)
 		return nil
 	})
 	if r.ok == 0 {
@@ -146,176 +137,94 @@ func (b *Bench) closedPhase(ctx context.Context, phase, what string, profile boo
 // answer time, the emkt function's added peak memory, and the time until
 // the provider has every contact, each exactly once.
 func (b *Bench) emkt(ctx context.Context) error {
-	n := b.opts.Contacts
-	b.prog.begin("emkt-answer", fmt.Sprintf("emkt: a %d-contact 50.01 (warming up first)", n))
-	// One small batch first, end to end, so the emkt and fanout processes
+	n, sb := b.opts.Contacts, b.stack.Sandbox
+	// One contact first, end to end, so the emkt and fanout processes
 	// have built their clients: the figure is a warm instance's.
-	warm := phones{ddd: "22", run: b.bulk.run}
-	code, err := b.postEmkt(ctx, emktBody(1, warm.national))
-	if err != nil {
-		return fmt.Errorf("emkt warm-up: %w", err)
+	b.prog.printf("emkt: a %d-contact 50.01, after a one-contact one", n)
+	warm, err := b.postBatch(ctx, emktBody(1, emktWarmPhones.national), 1)
+	if err == nil {
+		_, err = b.settled(ctx, warm, time.Minute)
 	}
-	warmIDs, err := b.batchIDs(ctx, code, 1)
 	if err != nil {
-		return fmt.Errorf("emkt warm-up: %w", err)
-	}
-	if _, err := b.settled(ctx, warmIDs, time.Minute); err != nil {
 		return fmt.Errorf("emkt warm-up: %w", err)
 	}
 	b.quiet(ctx)
-	if err := b.sb.reset(ctx); err != nil {
+	sb.Reset()
+
+	body := emktBody(n, emktPhones.national)
+	c0, pid := b.proxy.Commits(), b.stack.PID("emkt")
+	if err := resetPeakMemory(pid); err != nil {
+		return fmt.Errorf("reset the emkt function's peak memory: %w", err)
+	}
+	base, err := peakMemory(pid)
+	if err != nil {
 		return err
 	}
-
-	body := emktBody(n, b.bulk.national)
-	var c0 int64
-	if b.proxy != nil {
-		c0 = b.proxy.Commits()
-	}
-	pid := 0
-	var base int64
-	if b.stack != nil {
-		pid = b.stack.PID("emkt")
-		if err := resetPeakMemory(pid); err != nil {
-			return fmt.Errorf("reset the emkt function's peak memory: %w", err)
-		}
-		if base, err = peakMemory(pid); err != nil {
-			return err
-		}
-	}
-	b.prog.set(0.1, fmt.Sprintf("emkt: posting %d contacts (%.1f MiB)", n, float64(len(body))/(1<<20)))
 	start := time.Now()
-	err = b.measure(ctx, "emkt-answer", b.prof != nil, func() error {
+	var code string
+	err = b.measure(ctx, "emkt-answer", true, func() (err error) {
 		code, err = b.postEmkt(ctx, body)
 		return err
 	})
-	answered := time.Since(start)
 	if err != nil {
 		return fmt.Errorf("emkt 50.01: %w", err)
 	}
-	b.fig.EmktAnswerSeconds = round(answered.Seconds(), 2)
-	if pid != 0 {
-		peak, err := peakMemory(pid)
-		if err != nil {
-			return err
-		}
-		added := round(float64(peak-base)/(1<<20), 1)
-		b.fig.EmktAddedPeakMiB = &added
+	b.fig.EmktAnswerSeconds = round(time.Since(start).Seconds(), 2)
+	peak, err := peakMemory(pid)
+	if err != nil {
+		return err
 	}
+	b.fig.EmktAddedPeakMiB = round(float64(peak-base)/(1<<20), 1)
 
-	b.prog.begin("emkt-dispatch", fmt.Sprintf("emkt: dispatching %d contacts", n))
 	msgIDs, err := b.batchIDs(ctx, code, n)
 	if err != nil {
 		return err
 	}
-	// A stack that cannot dispatch the batch in EmktLimit is reported as
-	// such (not exactly once) rather than waited for.
-	dctx, cancel := context.WithTimeout(ctx, b.opts.EmktLimit)
-	err = b.measure(ctx, "emkt-dispatch", b.prof != nil, func() error {
-		return waitAccepted(dctx, b.sb.requests, msgIDs, time.Minute, func(done, all int) {
-			b.prog.set(float64(done)/float64(all), fmt.Sprintf("emkt: provider took %d/%d contacts (%s)", done, all, time.Since(start).Round(time.Second)))
-		})
+	dctx, cancel := context.WithTimeout(ctx, emktLimit)
+	err = b.measure(ctx, "emkt-dispatch", true, func() error {
+		return b.waitAccepted(dctx, sb.Requests, msgIDs, time.Minute, "emkt dispatch", nil)
 	})
 	cancel()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err != nil {
-		b.prog.note("emkt: %v", err)
-	}
-	reqs, err := b.sb.requests(ctx)
-	if err != nil {
-		return err
-	}
 	var last time.Time
-	for _, r := range reqs {
+	for _, r := range sb.Requests() {
 		if r.Status == http.StatusOK {
 			last = maxTime(last, r.At)
 		}
 	}
+	if err != nil {
+		b.prog.printf("emkt: %v", err)
+	}
 	// A duplicate would come late (a redelivered job, a second claim):
-	// look again once everything has settled.
-	if dctx.Err() == nil {
-		if _, err := b.settled(ctx, msgIDs, time.Minute); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			b.prog.note("emkt: %v", err)
+	// look again once the stack is quiet.
+	b.quiet(ctx)
+	reqs := sb.Requests()
+	accepted := map[string][]string{} // message id → the numbers the provider took it for
+	for _, r := range reqs {
+		if r.Status == http.StatusOK {
+			accepted[r.CallbackData] = append(accepted[r.CallbackData], r.To)
 		}
 	}
-	b.quiet(ctx)
-	if reqs, err = b.sb.requests(ctx); err != nil {
-		return err
-	}
-	accepted := acceptedCalls(reqs)
 	once := len(accepted) == len(msgIDs)
 	for i, id := range msgIDs {
-		calls := accepted[id]
-		if len(calls) > 0 {
+		to := accepted[id]
+		if len(to) > 0 {
 			b.fig.EmktDispatched++
 		}
-		if len(calls) > 1 {
+		if len(to) > 1 {
 			b.fig.EmktDuplicated++
 		}
-		if len(calls) != 1 || reqs[calls[0]].To != b.bulk.full(i) {
-			if once && len(calls) > 0 {
-				b.prog.note("emkt: contact %d (message %s) was accepted by the provider %d times, to %s", i, id, len(calls), reqs[calls[0]].To)
-			}
-			once = false
-		}
+		once = once && len(to) == 1 && to[0] == emktPhones.full(i)
 	}
-	b.fig.EmktExactlyOnce = once
-	b.fig.EmktProviderCalls = len(reqs)
+	b.fig.EmktExactlyOnce, b.fig.EmktProviderCalls = once, len(reqs)
 	if !last.IsZero() {
 		b.fig.EmktDispatchSeconds = round(last.Sub(start).Seconds(), 1)
 		b.fig.EmktDispatchPerSec = round(float64(n)/last.Sub(start).Seconds(), 0)
 	}
-	if b.proxy != nil {
-		cpm := round(float64(b.proxy.Commits()-c0)/float64(n), 2)
-		b.fig.EmktCommitsPerMessage = &cpm
-	}
+	b.fig.EmktCommitsPerMessage = round(float64(b.proxy.Commits()-c0)/float64(n), 2)
 	return nil
-}
-
-// acceptedCalls indexes the provider's accepted calls by message id.
-func acceptedCalls(reqs []sandbox.Request) map[string][]int {
-	out := map[string][]int{}
-	for i, r := range reqs {
-		if r.Status == http.StatusOK {
-			out[r.CallbackData] = append(out[r.CallbackData], i)
-		}
-	}
-	return out
-}
-
-// postEmkt sends a 50.01 and returns its batch code.
-func (b *Bench) postEmkt(ctx context.Context, body []byte) (string, error) {
-	code, raw, err := b.post(ctx, "/emkt/", "application/xml", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	var a struct {
-		Emkt struct {
-			Return string `xml:"return"`
-		} `xml:"emkt"`
-	}
-	if code != http.StatusOK || xml.Unmarshal(raw, &a) != nil || a.Emkt.Return == "" {
-		return "", fmt.Errorf("50.01 answered %d %s", code, bytes.TrimSpace(raw))
-	}
-	return a.Emkt.Return, nil
-}
-
-// batchIDs are the message ids of a batch's n contacts, in order.
-func (b *Bench) batchIDs(ctx context.Context, code string, n int) ([]string, error) {
-	rec, err := store.New(b.fsRead).BatchByCode(ctx, demo.TenantID, code)
-	if err != nil {
-		return nil, fmt.Errorf("batch %s: %w", code, err)
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = batch.MessageID(rec.ID, i)
-	}
-	return out, nil
 }
 
 func maxTime(a, b time.Time) time.Time {

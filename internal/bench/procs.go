@@ -1,13 +1,14 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+	"cmp"
 	"fmt"
+	"maps"
 	"net"
+	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,80 +18,58 @@ import (
 // 100 on every architecture Go supports.
 const clockTicks = 100
 
+// emulatorProc is the Firestore emulator's name in the CPU figures.
+const emulatorProc = "firestore-emulator"
+
 // procCPU is the CPU time (user + system) process pid has used, in clock
-// ticks.
-func procCPU(pid int) (int64, error) {
+// ticks, or -1 when it cannot be read.
+func procCPU(pid int) int64 {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return -1
 	}
-	// "pid (comm) state ..." : comm may hold spaces, so count fields after
-	// the last ')'. utime and stime are fields 14 and 15 of the line, the
-	// 12th and 13th after comm.
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := bytes.Fields(raw[i+1:])
+	// "pid (comm) state ...": comm may hold spaces, so count fields after
+	// the last ')'. utime and stime are the 12th and 13th after comm.
+	f := bytes.Fields(raw[bytes.LastIndexByte(raw, ')')+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return -1
 	}
 	u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
 	s, err2 := strconv.ParseInt(string(f[12]), 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	if err1 != nil || err2 != nil {
+		return -1
 	}
-	return u + s, nil
+	return u + s
 }
 
 // machineBusy is the CPU time the whole machine spent not idle, in clock
-// ticks, from /proc/stat.
-func machineBusy() (int64, error) {
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
+// ticks, from /proc/stat's first line: user nice system idle iowait irq
+// softirq steal, all but idle and iowait work.
+func machineBusy() int64 {
+	raw, _ := os.ReadFile("/proc/stat")
 	line, _, _ := strings.Cut(string(raw), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, errors.New("/proc/stat: unexpected format")
-	}
 	var busy int64
-	// user nice system idle iowait irq softirq steal: all but idle and
-	// iowait are work.
-	for i, v := range f[1:9] {
-		if i == 3 || i == 4 {
-			continue
+	for i, v := range strings.Fields(line) {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && i >= 1 && i <= 8 && i != 4 && i != 5 {
+			busy += n
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
-		}
-		busy += n
 	}
-	return busy, nil
+	return busy
 }
 
 // peakMemory is a process's peak resident set size (VmHWM), in bytes.
 func peakMemory(pid int) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		rest, ok := strings.CutPrefix(s.Text(), "VmHWM:")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/status VmHWM: %w", pid, err)
-		}
-		return kb << 10, nil
+	_, rest, _ := strings.Cut(string(raw), "VmHWM:")
+	rest, _, _ = strings.Cut(rest, "kB")
+	kb, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/status VmHWM: %w", pid, err)
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
+	return kb << 10, nil
 }
 
 // resetPeakMemory makes a process's VmHWM its current resident size
@@ -99,66 +78,45 @@ func resetPeakMemory(pid int) error {
 	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5\n"), 0)
 }
 
-// listenerPID finds the process listening on TCP port hostport's port on
-// this machine, by the socket's inode: the Java process behind an
-// emulator, which runs under a wrapper or two.
+// listenerPID finds the process listening on hostport's TCP port on this
+// machine, by the socket's inode: the Java process behind an emulator,
+// which runs under a wrapper or two.
 func listenerPID(hostport string) (int, error) {
-	_, p, err := net.SplitHostPort(hostport)
+	_, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return 0, err
 	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		return 0, err
-	}
+	p, _ := strconv.Atoi(port)
 	inodes := map[string]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		raw, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(raw), "\n")[1:] {
+		raw, _ := os.ReadFile(table)
+		for _, line := range strings.Split(string(raw), "\n") {
+			// sl local_address rem_address st(0A: listening) ... inode
 			f := strings.Fields(line)
-			// sl local_address rem_address st ... inode (field 9)
 			if len(f) < 10 || f[3] != "0A" {
 				continue
 			}
 			_, hexPort, _ := strings.Cut(f[1], ":")
-			if n, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(n) == port {
+			if n, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(n) == p {
 				inodes["socket:["+f[9]+"]"] = true
 			}
 		}
 	}
-	if len(inodes) == 0 {
-		return 0, fmt.Errorf("nothing listens on port %d", port)
-	}
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
+	procs, _ := os.ReadDir("/proc")
 	for _, e := range procs {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		fds, err := os.ReadDir("/proc/" + e.Name() + "/fd")
-		if err != nil {
-			continue
-		}
+		fds, _ := os.ReadDir("/proc/" + e.Name() + "/fd")
 		for _, fd := range fds {
 			if l, err := os.Readlink("/proc/" + e.Name() + "/fd/" + fd.Name()); err == nil && inodes[l] {
-				return pid, nil
+				return strconv.Atoi(e.Name())
 			}
 		}
 	}
-	return 0, fmt.Errorf("no process owns the socket listening on port %d", port)
+	return 0, fmt.Errorf("no process listens on port %s", port)
 }
 
-// cpuWatch reads the CPU time of the processes a benchmark runs on, so
-// each phase can say where the machine's time went.
-type cpuWatch struct {
-	pids map[string]int // by the name a report shows
-}
+// cpuWatch are the processes a benchmark runs on, by the name a report
+// shows, so each phase can say where the machine's time went.
+type cpuWatch map[string]int
 
 type cpuSample struct {
 	at    time.Time
@@ -166,14 +124,13 @@ type cpuSample struct {
 	busy  int64
 }
 
-func (w *cpuWatch) sample() cpuSample {
-	s := cpuSample{at: time.Now(), ticks: map[string]int64{}}
-	for name, pid := range w.pids {
-		if t, err := procCPU(pid); err == nil {
+func (w cpuWatch) sample() cpuSample {
+	s := cpuSample{at: time.Now(), ticks: map[string]int64{}, busy: machineBusy()}
+	for name, pid := range w {
+		if t := procCPU(pid); t >= 0 {
 			s.ticks[name] = t
 		}
 	}
-	s.busy, _ = machineBusy()
 	return s
 }
 
@@ -200,25 +157,28 @@ func (s cpuSample) cores(since cpuSample) map[string]float64 {
 	return out
 }
 
-// topCores lists the largest users first, as "name 1.23".
+// topCores lists the n largest users of at least 0.01 core first, as
+// "name 1.23".
 func topCores(c map[string]float64, n int) string {
-	type kv struct {
-		k string
-		v float64
-	}
-	var all []kv
-	for k, v := range c {
-		if k != "machine" && v >= 0.01 {
-			all = append(all, kv{k, v})
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+	keys := slices.SortedFunc(maps.Keys(c), func(a, b string) int { return cmp.Compare(c[b], c[a]) })
 	var parts []string
-	for i, e := range all {
-		if i == n {
-			break
+	for _, k := range keys {
+		if k != "machine" && c[k] >= 0.01 && len(parts) < n {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, c[k]))
 		}
-		parts = append(parts, fmt.Sprintf("%s %.2f", e.k, e.v))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// serveLoopback serves h on a free loopback port, which the dev stack lets
+// callbacks reach (CALLBACK_ALLOW_LOOPBACK), until the run ends.
+func (b *Bench) serveLoopback(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	b.closers = append(b.closers, func() { _ = srv.Close() })
+	return "http://" + l.Addr().String(), nil
 }

@@ -51,11 +51,9 @@ func ServeProfiling(name string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		stopProfile(out)
-		out = nil
 		f, err := startProfile(filepath.Join(dir, phase+"-"+name+".pprof"))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
 		}
 		out = f
 	})
@@ -82,39 +80,30 @@ type profiler struct {
 // newProfiler waits (briefly) for each function's address file.
 func newProfiler(ctx context.Context, dir string, functions []string) (*profiler, error) {
 	p := &profiler{dir: dir, addrs: map[string]string{}, hc: &http.Client{Timeout: 10 * time.Second}}
-	deadline := time.Now().Add(10 * time.Second)
 	for _, fn := range functions {
-		for {
+		stalled, err := poll(ctx, 10*time.Second, func() (bool, bool, error) {
 			raw, err := os.ReadFile(filepath.Join(dir, fn+".addr"))
-			if err == nil && len(raw) > 0 {
-				p.addrs[fn] = strings.TrimSpace(string(raw))
-				break
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return nil, fmt.Errorf("function %s wrote no profiling address into %s (is the stack running a binary that calls bench.ServeProfiling?)", fn, dir)
-			}
-			time.Sleep(100 * time.Millisecond)
+			p.addrs[fn] = strings.TrimSpace(string(raw))
+			return false, err == nil && p.addrs[fn] != "", nil
+		})
+		if stalled {
+			err = fmt.Errorf("function %s wrote no profiling address into %s (is the stack running a binary that calls bench.ServeProfiling?)", fn, dir)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return p, nil
 }
 
-func (p *profiler) start(ctx context.Context, phase string) error {
-	if p == nil {
-		return nil
-	}
-	f, err := startProfile(filepath.Join(p.dir, phase+"-bench.pprof"))
-	if err != nil {
+func (p *profiler) start(ctx context.Context, phase string) (err error) {
+	if p.self, err = startProfile(filepath.Join(p.dir, phase+"-bench.pprof")); err != nil {
 		return err
 	}
-	p.self = f
 	return p.each(ctx, "/start?phase="+phase)
 }
 
 func (p *profiler) stop(ctx context.Context) error {
-	if p == nil || p.self == nil {
-		return nil
-	}
 	stopProfile(p.self)
 	p.self = nil
 	return p.each(ctx, "/stop")
@@ -136,11 +125,10 @@ func startProfile(path string) (*os.File, error) {
 // stopProfile ends the CPU profile startProfile began into f; nothing
 // when f is nil.
 func stopProfile(f *os.File) {
-	if f == nil {
-		return
+	if f != nil {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
-	pprof.StopCPUProfile()
-	f.Close()
 }
 
 func (p *profiler) each(ctx context.Context, path string) error {
@@ -148,13 +136,14 @@ func (p *profiler) each(ctx context.Context, path string) error {
 	for fn, addr := range p.addrs {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, nil)
 		resp, err := p.hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = errors.New(resp.Status)
+			}
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("profile %s: %w", fn, err))
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			errs = append(errs, fmt.Errorf("profile %s: %s", fn, resp.Status))
 		}
 	}
 	return errors.Join(errs...)

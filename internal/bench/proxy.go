@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
+
+	"github.com/templategw/templategw/emulator"
 )
 
 // The Firestore methods that commit writes. A transaction ends in one
@@ -34,13 +39,12 @@ const (
 type Proxy struct {
 	lis    net.Listener
 	srv    *grpc.Server
+	once   sync.Once
 	ready  chan struct{} // closed by SetUpstream
 	target string
 
 	mu     sync.Mutex
-	counts map[string]*atomic.Int64
-	conns  map[*upstream]struct{}
-	closed bool
+	counts map[string]int64
 
 	reads, writes, deletes atomic.Int64
 }
@@ -53,11 +57,11 @@ func NewProxy() (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy listener: %w", err)
 	}
-	p := &Proxy{lis: lis, ready: make(chan struct{}), counts: map[string]*atomic.Int64{}, conns: map[*upstream]struct{}{}}
+	p := &Proxy{lis: lis, ready: make(chan struct{}), counts: map[string]int64{}}
 	p.srv = grpc.NewServer(
 		grpc.UnknownServiceHandler(p.forward),
 		grpc.ForceServerCodecV2(rawCodec{}),
-		grpc.StatsHandler(connTagger{p}),
+		grpc.StatsHandler(connTagger{}),
 		// Firestore messages (a 500-write commit, a large BatchGet answer)
 		// pass through whole, as the emulator would take them.
 		grpc.MaxRecvMsgSize(1<<30), grpc.MaxSendMsgSize(1<<30),
@@ -72,42 +76,23 @@ func (p *Proxy) Addr() string { return p.lis.Addr().String() }
 // SetUpstream names the emulator (host:port) calls are forwarded to and
 // releases the calls waiting for it. Only the first call has an effect.
 func (p *Proxy) SetUpstream(target string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.ready:
-	default:
-		p.target = target
-		close(p.ready)
-	}
-}
-
-// Count is how many calls of the full method name (e.g.
-// "/google.firestore.v1.Firestore/Commit") the proxy has received.
-func (p *Proxy) Count(method string) int64 {
-	p.mu.Lock()
-	c := p.counts[method]
-	p.mu.Unlock()
-	if c == nil {
-		return 0
-	}
-	return c.Load()
+	p.once.Do(func() { p.target = target; close(p.ready) })
 }
 
 // Commits is how many commits the proxy has forwarded: Commit calls
 // (single writes, write batches and transactions, each once) and
 // BatchWrite calls.
-func (p *Proxy) Commits() int64 { return p.Count(methodCommit) + p.Count(methodBatchWrite) }
+func (p *Proxy) Commits() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts[methodCommit] + p.counts[methodBatchWrite]
+}
 
 // Counts returns a copy of the calls received so far, by method.
 func (p *Proxy) Counts() map[string]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]int64, len(p.counts))
-	for m, c := range p.counts {
-		out[m] = c.Load()
-	}
-	return out
+	return maps.Clone(p.counts)
 }
 
 // Billed is what Firestore would have billed for the calls forwarded so
@@ -116,29 +101,9 @@ func (p *Proxy) Billed() Billing {
 	return Billing{Reads: p.reads.Load(), Writes: p.writes.Load(), Deletes: p.deletes.Load()}
 }
 
-// Close stops the proxy and its connections to the emulator.
-func (p *Proxy) Close() {
-	p.mu.Lock()
-	p.closed = true
-	conns := p.conns
-	p.conns = map[*upstream]struct{}{}
-	p.mu.Unlock()
-	p.srv.Stop()
-	for u := range conns {
-		u.close()
-	}
-}
-
-func (p *Proxy) count(method string) {
-	p.mu.Lock()
-	c := p.counts[method]
-	if c == nil {
-		c = new(atomic.Int64)
-		p.counts[method] = c
-	}
-	p.mu.Unlock()
-	c.Add(1)
-}
+// Close stops the proxy; each connection to the emulator closes with the
+// client connection it served.
+func (p *Proxy) Close() { p.srv.Stop() }
 
 // upstream is the emulator connection of one client connection. Each
 // client connection gets its own, as it would talking to the emulator
@@ -150,9 +115,9 @@ type upstream struct {
 	err  error
 }
 
-func (u *upstream) get(p *Proxy) (*grpc.ClientConn, error) {
+func (u *upstream) get(target string) (*grpc.ClientConn, error) {
 	u.once.Do(func() {
-		u.conn, u.err = grpc.NewClient(p.target,
+		u.conn, u.err = grpc.NewClient(target,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})),
 		)
@@ -160,41 +125,25 @@ func (u *upstream) get(p *Proxy) (*grpc.ClientConn, error) {
 	return u.conn, u.err
 }
 
-func (u *upstream) close() {
-	u.once.Do(func() {}) // a connection never used stays never made
-	if u.conn != nil {
-		_ = u.conn.Close()
-	}
-}
-
 type upstreamKey struct{}
 
 // connTagger gives each accepted client connection its upstream, and
 // closes it with the connection.
-type connTagger struct{ p *Proxy }
+type connTagger struct{}
 
-func (t connTagger) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
-	u := &upstream{}
-	t.p.mu.Lock()
-	if !t.p.closed {
-		t.p.conns[u] = struct{}{}
-	}
-	t.p.mu.Unlock()
-	return context.WithValue(ctx, upstreamKey{}, u)
+func (connTagger) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return context.WithValue(ctx, upstreamKey{}, &upstream{})
 }
 
-func (t connTagger) HandleConn(ctx context.Context, s stats.ConnStats) {
-	if _, end := s.(*stats.ConnEnd); !end {
-		return
+func (connTagger) HandleConn(ctx context.Context, s stats.ConnStats) {
+	if u, _ := ctx.Value(upstreamKey{}).(*upstream); u != nil {
+		if _, end := s.(*stats.ConnEnd); end {
+			u.once.Do(func() {}) // a connection never used stays never made
+			if u.conn != nil {
+				_ = u.conn.Close()
+			}
+		}
 	}
-	u, _ := ctx.Value(upstreamKey{}).(*upstream)
-	if u == nil {
-		return
-	}
-	t.p.mu.Lock()
-	delete(t.p.conns, u)
-	t.p.mu.Unlock()
-	u.close()
 }
 
 func (connTagger) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
@@ -208,7 +157,9 @@ var streamAll = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 // forward relays one call to the emulator and its answers back.
 func (p *Proxy) forward(_ any, in grpc.ServerStream) error {
 	method, _ := grpc.MethodFromServerStream(in)
-	p.count(method)
+	p.mu.Lock()
+	p.counts[method]++
+	p.mu.Unlock()
 	ctx := in.Context()
 	select {
 	case <-p.ready:
@@ -219,7 +170,7 @@ func (p *Proxy) forward(_ any, in grpc.ServerStream) error {
 	if u == nil {
 		return errors.New("proxy: connection without upstream")
 	}
-	conn, err := u.get(p)
+	conn, err := u.get(p.target)
 	if err != nil {
 		return err
 	}
@@ -262,14 +213,12 @@ func (p *Proxy) forward(_ any, in grpc.ServerStream) error {
 	for {
 		f := new(frame)
 		err := out.RecvMsg(f)
-		if err == io.EOF {
-			bill.done(p, true)
-			in.SetTrailer(out.Trailer())
-			return nil
-		}
 		if err != nil {
-			bill.done(p, false)
+			bill.done(p, err == io.EOF)
 			in.SetTrailer(out.Trailer())
+			if err == io.EOF {
+				return nil
+			}
 			return err // the emulator's status, passed on as is
 		}
 		bill.response(f)
@@ -337,3 +286,22 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // Name is "proto": the bytes are protobuf, and the content type the
 // emulator sees stays the one the client sent.
 func (rawCodec) Name() string { return "proto" }
+
+// shortMethod is a gRPC method's last element: Commit, RunQuery, …
+func shortMethod(m string) string { return m[strings.LastIndexByte(m, '/')+1:] }
+
+// FirestoreAt returns a Firestore client of project that talks to the
+// emulator (or a proxy in front of it) at addr, whatever
+// FIRESTORE_EMULATOR_HOST says.
+func FirestoreAt(ctx context.Context, project, addr string) (*firestore.Client, error) {
+	conn, err := emulator.DialFirestore(addr)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := firestore.NewClient(ctx, project, option.WithGRPCConn(conn))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("firestore at %s: %w", addr, err)
+	}
+	return fs, nil
+}
