@@ -272,6 +272,7 @@ func (b *Bench) watch(ctx context.Context, ids []string, stall time.Duration, do
 type outcome struct {
 	status    domain.Status
 	pendingAt time.Time // when dispatch's outcome was committed; zero if it failed
+	claimedAt time.Time // when dispatch's last claim was made, by its clock
 }
 
 // settled reads the messages until dispatch has written each one's
@@ -290,6 +291,9 @@ func (b *Bench) settled(ctx context.Context, ids []string, stall time.Duration) 
 			o.pendingAt = s.UpdateTime
 		}
 		for _, h := range m.History {
+			if h.Status == domain.StatusDispatching {
+				o.claimedAt = h.At
+			}
 			if o.pendingAt.IsZero() && (h.Status == domain.StatusPending || h.Status == domain.StatusSent) {
 				o.pendingAt = h.At
 			}
