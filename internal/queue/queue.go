@@ -29,11 +29,12 @@ type Job struct {
 	// Bulk says the message belongs to a broadcast: it is paced behind
 	// every single send of its channel. Single sends leave it false.
 	Bulk bool `json:"bulk,omitempty"`
-	// Accepted is the message exactly as accept stored it, and Version
-	// that document's update time, when the publisher has them: dispatch
-	// claims it with one write conditioned on Version instead of reading
-	// it first (store.ClaimAccepted). Jobs without them (sweep's,
-	// a broadcast's) are claimed after a read.
+	// Accepted is the message exactly as accept (or a broadcast's
+	// fan-out) stored it, and Version that document's update time, when
+	// the publisher has them: dispatch claims it with one write
+	// conditioned on Version instead of reading it first
+	// (store.ClaimAccepted). Jobs without them (sweep's, a redelivered
+	// fan-out's) are claimed after a read.
 	Accepted *domain.Message `json:"accepted,omitempty"`
 	Version  time.Time       `json:"version,omitzero"`
 }
