@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -88,14 +89,52 @@ const (
 	portAttempts = 3
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// for a process that binds it itself. It is chosen below the kernel's
+// ephemeral range when there is room: a port in that range can be taken
+// between this probe and the new owner's bind by any outgoing connection
+// or port-0 listener on the machine (parallel test packages start
+// emulators and servers all the time), where a port below it is taken
+// only by a process that names it.
 func FreePort() (int, error) {
+	if low := ephemeralLow(); low-fixedPortsFrom >= 1000 {
+		for range 64 {
+			port := fixedPortsFrom + rand.IntN(low-fixedPortsFrom)
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// fixedPortsFrom is the lowest port FreePort picks: above the ports
+// services commonly listen on.
+const fixedPortsFrom = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (Linux's default when it cannot be read).
+func ephemeralLow() int {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 // StartFirestore starts the Firestore emulator and returns once it

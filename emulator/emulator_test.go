@@ -461,3 +461,24 @@ func errorsOf(errs ...error) string {
 	}
 	return strings.Join(s, "; ")
 }
+
+// TestFreePortIsBelowTheEphemeralRange: a port the kernel could hand to
+// any outgoing connection meanwhile is not one a child process should be
+// told to bind.
+func TestFreePortIsBelowTheEphemeralRange(t *testing.T) {
+	low := ephemeralLow()
+	for range 20 {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if low-fixedPortsFrom >= 1000 && (port < fixedPortsFrom || port >= low) {
+			t.Fatalf("port %d, want one in [%d, %d)", port, fixedPortsFrom, low)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", port, err)
+		}
+		l.Close()
+	}
+}

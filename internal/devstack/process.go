@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/templategw/templategw/emulator"
 	"github.com/templategw/templategw/internal/app"
 )
 
@@ -57,7 +58,7 @@ func startFunctions(ctx context.Context, exe string, env []string, logs io.Write
 func (p *processes) start(name string, port int) error {
 	if port == 0 {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = emulator.FreePort(); err != nil {
 			return err
 		}
 	}
@@ -183,15 +184,6 @@ func (p *processes) stop() {
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-p.waited[name]
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitListening waits until addr accepts connections. It does not send a

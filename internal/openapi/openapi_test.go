@@ -113,7 +113,10 @@ func newGateway(t *testing.T) *gateway {
 // functions builds each function's handler as internal/app does; the wati
 // function never waits for dispatch's outcome, as deployed.
 func functions(t testing.TB, e *apptest.Env) map[string]http.Handler {
-	send := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: 5 * time.Second})
+	// The dialects' own tests keep the deployed 5 s bound;
+	// here the answer into an open conversation only has to be Sent, on
+	// a machine that may be running every other package's emulators.
+	send := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: 20 * time.Second})
 	noWait := accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{Wait: -1})
 	bulk := batch.New(accept.New(e.Catalog, e.Store, e.Publisher, accept.Options{}), e.Store, e.TopicPublisher(t, "fanout"), batch.Options{})
 	return map[string]http.Handler{
