@@ -3,8 +3,10 @@ package devstack
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -29,15 +31,26 @@ type processes struct {
 	waited map[string]chan struct{} // closed when that process has exited
 	ports  map[string]int
 	killed map[string]bool // stopped on purpose: their exit is no failure
+	// up says the process was seen listening on its port; an exit before
+	// that is the start's to handle (startAttempts), not a failure to
+	// report on exited.
+	up     map[string]bool
 	exited chan error
 	done   chan struct{}
 }
+
+// startAttempts bounds the ports a function is started on: another
+// process may take a port between its choice and the function's bind.
+const startAttempts = 3
+
+// errExitedEarly is a function process that ended before listening.
+var errExitedEarly = errors.New("exited before listening")
 
 func startFunctions(ctx context.Context, exe string, env []string, logs io.Writer) (*processes, error) {
 	p := &processes{
 		exe: exe, env: env, logs: logs,
 		cmds: map[string]*exec.Cmd{}, waited: map[string]chan struct{}{}, ports: map[string]int{}, killed: map[string]bool{},
-		exited: make(chan error, len(app.Functions)), done: make(chan struct{}),
+		up: map[string]bool{}, exited: make(chan error, len(app.Functions)), done: make(chan struct{}),
 	}
 	for _, f := range app.Functions {
 		if err := p.start(f.Name, 0); err != nil {
@@ -46,7 +59,13 @@ func startFunctions(ctx context.Context, exe string, env []string, logs io.Write
 		}
 	}
 	for _, f := range app.Functions {
-		if err := waitListening(ctx, p.addr(f.Name), 30*time.Second); err != nil {
+		err := p.waitUp(ctx, f.Name, 30*time.Second)
+		for attempt := 1; errors.Is(err, errExitedEarly) && attempt < startAttempts; attempt++ {
+			if err = p.start(f.Name, 0); err == nil {
+				err = p.waitUp(ctx, f.Name, 30*time.Second)
+			}
+		}
+		if err != nil {
 			p.stop()
 			return nil, fmt.Errorf("function %s did not start: %w", f.Name, err)
 		}
@@ -77,11 +96,13 @@ func (p *processes) start(name string, port int) error {
 	}
 	go prefixLines(p.logs, "["+name+"] ", out)
 	waited := make(chan struct{})
+	p.mu.Lock()
+	p.cmds[name], p.ports[name], p.waited[name], p.killed[name], p.up[name] = cmd, port, waited, false, false
+	p.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
-		close(waited)
 		p.mu.Lock()
-		expected := p.killed[name]
+		expected := p.killed[name] || !p.up[name]
 		p.mu.Unlock()
 		select {
 		case <-p.done:
@@ -90,11 +111,42 @@ func (p *processes) start(name string, port int) error {
 				p.exited <- fmt.Errorf("%s: %v", name, err)
 			}
 		}
+		// Whoever waits for the exit sees it reported (or not) first.
+		close(waited)
 	}()
-	p.mu.Lock()
-	p.cmds[name], p.ports[name], p.waited[name], p.killed[name] = cmd, port, waited, false
-	p.mu.Unlock()
 	return nil
+}
+
+// waitUp waits until the function's process listens on its port, and
+// marks it up. errExitedEarly says the process ended first (another
+// process had taken the port, say).
+func (p *processes) waitUp(ctx context.Context, name string, limit time.Duration) error {
+	p.mu.Lock()
+	cmd, port, waited := p.cmds[name], p.ports[name], p.waited[name]
+	p.mu.Unlock()
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case <-waited:
+			return fmt.Errorf("%s on port %d: %w", name, port, errExitedEarly)
+		default:
+		}
+		listening, known := listensOn(cmd.Process.Pid, port)
+		if !known {
+			// No /proc: a connection is the best there is.
+			listening = waitListening(ctx, p.addr(name), 0) == nil
+		}
+		if listening {
+			p.mu.Lock()
+			p.up[name] = true
+			p.mu.Unlock()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s: nothing listening on port %d after %s", name, port, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // kill ends a function's process group with SIGKILL, as a crashed
@@ -127,7 +179,7 @@ func (p *processes) restart(ctx context.Context, name string) error {
 	if err := p.start(name, port); err != nil {
 		return err
 	}
-	return waitListening(ctx, p.addr(name), 30*time.Second)
+	return p.waitUp(ctx, name, 30*time.Second)
 }
 
 // pid is the function's process id.
@@ -163,26 +215,29 @@ func (p *processes) urls() map[string]*url.URL {
 // stop ends every function process group: SIGTERM, then SIGKILL.
 func (p *processes) stop() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	select {
 	case <-p.done:
+		p.mu.Unlock()
 		return
 	default:
 		close(p.done)
 	}
-	for _, c := range p.cmds {
+	// The processes' exits take the lock: wait for them without it.
+	cmds, waited := maps.Clone(p.cmds), maps.Clone(p.waited)
+	p.mu.Unlock()
+	for _, c := range cmds {
 		if c.Process != nil {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
 		}
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for name, c := range p.cmds {
+	for name, c := range cmds {
 		select {
-		case <-p.waited[name]:
+		case <-waited[name]:
 		case <-time.After(time.Until(deadline)):
 		}
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		<-p.waited[name]
+		<-waited[name]
 	}
 }
 
