@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -61,11 +60,7 @@ func TestListensInReadsTheTable(t *testing.T) {
 // ends before listening (its port was taken) is the start's to retry; it
 // is not a crash of a running function.
 func TestAFunctionThatCannotListenIsTriedAgainNotReported(t *testing.T) {
-	p := &processes{
-		exe: "/bin/false", logs: io.Discard,
-		cmds: map[string]*exec.Cmd{}, waited: map[string]chan struct{}{}, ports: map[string]int{}, killed: map[string]bool{},
-		up: map[string]bool{}, exited: make(chan error, 1), done: make(chan struct{}),
-	}
+	p := newProcesses("/bin/false", nil, io.Discard)
 	defer p.stop()
 	if err := p.start("templates", 0); err != nil {
 		t.Fatal(err)
